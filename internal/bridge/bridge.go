@@ -1,0 +1,225 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gormic/crm-bridge/internal/config"
+	"github.com/gormic/crm-bridge/internal/embedded"
+	"github.com/gormic/crm-bridge/internal/health"
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+// Options are what a bridge needs besides its Config.
+type Options struct {
+	// Logger receives the bridge's logs. Default: discard.
+	Logger *slog.Logger
+	// Version is reported in the NATS connection name and the CRM
+	// User-Agent. Default: dev.
+	Version string
+}
+
+// Bridge is one bridge process. Its methods are not safe for concurrent use
+// with each other: Start once, then Stop once.
+type Bridge struct {
+	cfg     config.Config
+	log     *slog.Logger
+	version string
+
+	health  health.Health
+	metrics *prometheus.Registry
+
+	srv      *embedded.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	cancel   context.CancelFunc
+	workers  sync.WaitGroup
+	natsURL  string
+	stopOnce sync.Once
+
+	// embeddedPort overrides the embedded server's port (4222) in tests.
+	embeddedPort int
+}
+
+// New returns a bridge for cfg, which should have passed cfg.Validate.
+func New(cfg config.Config, opts Options) *Bridge {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Bridge{cfg: cfg, log: opts.Logger, version: opts.Version, metrics: reg}
+}
+
+// Start brings the bridge up: the embedded server when no NATS URL is
+// configured, the NATS connection, the HTTP endpoints, and, in the
+// background, the streams and the workers. It returns an error, having
+// undone what it started, when a listener cannot be opened or the embedded
+// server cannot start; an unreachable NATS server is not an error, the
+// bridge keeps trying and /readyz says why it is not ready.
+func (b *Bridge) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			b.shutdown(context.Background())
+		}
+	}()
+	b.health.Set("streams", errors.New("not created yet"))
+	b.natsURL = b.cfg.NATSURL
+	if b.natsURL == "" {
+		b.srv, err = embedded.Start(embedded.Options{
+			Port:         b.embeddedPort,
+			StoreDir:     b.cfg.DataDir,
+			SyncInterval: b.cfg.NATSSync.Interval,
+			Logger:       b.log.With("component", "nats-server"),
+		})
+		if err != nil {
+			return err
+		}
+		b.natsURL = b.srv.ClientURL()
+		b.log.Info("embedded NATS JetStream started", "url", b.natsURL, "store", b.cfg.DataDir, "sync", b.cfg.NATSSync.String())
+	}
+	if b.nc, err = connect(b.cfg, b.natsURL, b.version, b.log); err != nil {
+		return err
+	}
+	b.health.Check("nats", natsHealth(b.nc))
+	if b.js, err = jetstream.New(b.nc); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if b.cfg.HTTPAddr != "" {
+		if b.httpLn, err = net.Listen("tcp", b.cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("BRIDGE_HTTP_ADDR: %w", err)
+		}
+		b.httpSrv = &http.Server{Handler: b.routes(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := b.httpSrv.Serve(b.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				b.log.Error("http server stopped", "err", err)
+			}
+		}()
+		b.log.Info("http listening", "addr", b.httpLn.Addr().String())
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.cancel = cancel
+	b.workers.Go(func() { b.setUp(wctx) })
+	return nil
+}
+
+// setUp creates the streams, retrying with backoff until it succeeds or
+// the bridge stops.
+func (b *Bridge) setUp(ctx context.Context) {
+	cfg := streams.Config{Prefix: b.cfg.SubjectPrefix, Replicas: b.cfg.StreamReplicas}
+	bo := backoff.NewExponentialBackOff(backoff.WithMaxInterval(30*time.Second), backoff.WithMaxElapsedTime(0))
+	err := backoff.RetryNotify(func() error {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return streams.Ensure(actx, b.js, cfg)
+	}, backoff.WithContext(bo, ctx), func(err error, next time.Duration) {
+		b.health.Set("streams", err)
+		b.log.Warn("streams not ready, retrying", "err", err, "retry_in", next.Round(time.Millisecond))
+	})
+	if err != nil {
+		return // stopped
+	}
+	b.health.Set("streams", nil)
+	b.log.Info("streams ready", "commands", streams.Commands, "events", streams.Events, "dlq", streams.DLQ, "replicas", cfg.Replicas)
+}
+
+func (b *Bridge) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", health.Live)
+	mux.Handle("GET /readyz", &b.health)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics, promhttp.HandlerOpts{Registry: b.metrics}))
+	return mux
+}
+
+// HTTPAddr returns the address the HTTP endpoints listen on, or "" when
+// they are off.
+func (b *Bridge) HTTPAddr() string {
+	if b.httpLn == nil {
+		return ""
+	}
+	return b.httpLn.Addr().String()
+}
+
+// NATSURL returns the URL of the NATS server in use (the embedded one's
+// when none was configured).
+func (b *Bridge) NATSURL() string { return b.natsURL }
+
+// Health returns the bridge's readiness state.
+func (b *Bridge) Health() health.Status { return b.health.Status() }
+
+// Stop shuts the bridge down: it stops the workers, then the HTTP
+// endpoints, drains the NATS connection and stops the embedded server. It
+// returns when all of that is done or ctx ends, whichever is first.
+func (b *Bridge) Stop(ctx context.Context) error {
+	var err error
+	b.stopOnce.Do(func() { err = b.shutdown(ctx) })
+	return err
+}
+
+func (b *Bridge) shutdown(ctx context.Context) error {
+	var errs []error
+	if b.cancel != nil {
+		b.cancel()
+	}
+	done := make(chan struct{})
+	go func() { b.workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("workers did not stop: %w", ctx.Err()))
+	}
+	if b.httpSrv != nil {
+		if err := b.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+	} else if b.httpLn != nil {
+		b.httpLn.Close()
+	}
+	if b.nc != nil {
+		if err := drain(ctx, b.nc); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+	}
+	return errors.Join(errs...)
+}
+
+// drain drains nc and waits until it is closed or ctx ends.
+func drain(ctx context.Context, nc *nats.Conn) error {
+	if nc.IsClosed() {
+		return nil
+	}
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return nil
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		nc.Close()
+		return fmt.Errorf("nats: drain: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,156 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"github.com/gormic/crm-bridge/internal/config"
+	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/health"
+	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func testConfig(t *testing.T) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.CRMURL = "http://127.0.0.1:1"
+	cfg.CRMAPIKey = "key"
+	cfg.CRMOrgID = "org"
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	return cfg
+}
+
+func readyz(t *testing.T, addr string) (int, health.Status) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatalf("GET /readyz: %v", err)
+	}
+	defer resp.Body.Close()
+	var st health.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("decode /readyz: %v", err)
+	}
+	return resp.StatusCode, st
+}
+
+func start(t *testing.T, cfg config.Config, port int) *Bridge {
+	t.Helper()
+	b := New(cfg, Options{})
+	b.embeddedPort = port
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	return b
+}
+
+func TestStartsOnExternalNATS(t *testing.T) {
+	srv := natstest.Server(t)
+	cfg := testConfig(t)
+	cfg.NATSURL = srv.ClientURL()
+	b := start(t, cfg, 0)
+
+	eventually.True(t, 10*time.Second, "/readyz never answered 200", func() bool {
+		code, _ := readyz(t, b.HTTPAddr())
+		return code == http.StatusOK
+	})
+	_, js := natstest.Connect(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, name := range []string{streams.Commands, streams.Events, streams.DLQ} {
+		if _, err := js.Stream(ctx, name); err != nil {
+			t.Errorf("stream %s: %v", name, err)
+		}
+	}
+	resp, err := http.Get("http://" + b.HTTPAddr() + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get("http://" + b.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "go_goroutines") {
+		t.Errorf("/metrics lacks go_goroutines:\n%.300s", body)
+	}
+}
+
+func TestStartsEmbeddedNATSWhenNoURL(t *testing.T) {
+	cfg := testConfig(t)
+	b := start(t, cfg, -1)
+	if b.NATSURL() == "" {
+		t.Fatal("no embedded NATS URL")
+	}
+	eventually.True(t, 10*time.Second, "/readyz never answered 200", func() bool {
+		code, _ := readyz(t, b.HTTPAddr())
+		return code == http.StatusOK
+	})
+	nc, err := nats.Connect(b.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := js.Stream(ctx, streams.Commands); err != nil {
+		t.Errorf("stream on the embedded server: %v", err)
+	}
+}
+
+func TestNotReadyWithoutNATS(t *testing.T) {
+	srv := natstest.Server(t)
+	url := srv.ClientURL()
+	srv.Shutdown() // nothing listens there now
+	cfg := testConfig(t)
+	cfg.NATSURL = url
+	b := start(t, cfg, 0)
+	code, st := readyz(t, b.HTTPAddr())
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("got %d, want 503", code)
+	}
+	if got := st.Parts["nats"]; !strings.HasPrefix(got, "not connected") {
+		t.Errorf("got nats %q, want a reason starting with 'not connected'", got)
+	}
+	if got := st.Parts["streams"]; got == "ok" {
+		t.Errorf("got streams ok, want a reason")
+	}
+}
+
+func TestStopsWhenHTTPAddrTaken(t *testing.T) {
+	srv := natstest.Server(t)
+	cfg := testConfig(t)
+	cfg.NATSURL = srv.ClientURL()
+	first := start(t, cfg, 0)
+	cfg.HTTPAddr = first.HTTPAddr()
+	b := New(cfg, Options{})
+	err := b.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "BRIDGE_HTTP_ADDR") {
+		t.Errorf("got %v, want an error naming BRIDGE_HTTP_ADDR", err)
+	}
+}

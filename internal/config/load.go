@@ -1,0 +1,319 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// setting is one configuration variable: its environment name, its flag
+// (derived), its meaning, and how it is parsed into a Config.
+type setting struct {
+	env    string
+	usage  string
+	def    func(Config) string
+	parse  func(c *Config, v string) error
+	secret bool
+	// boolean settings are flags that need no value (--poller-initial-events).
+	boolean bool
+}
+
+// Flag returns the setting's flag name: the variable without BRIDGE_, in
+// kebab case.
+func (s setting) flag() string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s.env, "BRIDGE_")), "_", "-")
+}
+
+var settings = []setting{
+	{env: "BRIDGE_NATS_URL", usage: "NATS server URL(s), comma separated; empty: embedded JetStream on 127.0.0.1:4222",
+		def: func(c Config) string { return c.NATSURL }, parse: func(c *Config, v string) error { c.NATSURL = v; return nil }},
+	{env: "BRIDGE_NATS_CREDS", usage: "NATS credentials file",
+		def: func(c Config) string { return c.NATSCreds }, parse: func(c *Config, v string) error { c.NATSCreds = v; return nil }},
+	{env: "BRIDGE_NATS_USER", usage: "NATS user",
+		def: func(c Config) string { return c.NATSUser }, parse: func(c *Config, v string) error { c.NATSUser = v; return nil }},
+	{env: "BRIDGE_NATS_PASSWORD", usage: "NATS password", secret: true,
+		def: func(c Config) string { return "" }, parse: func(c *Config, v string) error { c.NATSPassword = Secret(v); return nil }},
+	{env: "BRIDGE_NATS_TLS_CA", usage: "PEM file of CAs for the NATS servers' certificates",
+		def: func(c Config) string { return c.NATSTLSCA }, parse: func(c *Config, v string) error { c.NATSTLSCA = v; return nil }},
+	{env: "BRIDGE_DATA_DIR", usage: "embedded server's store",
+		def: func(c Config) string { return c.DataDir }, parse: func(c *Config, v string) error { c.DataDir = v; return nil }},
+	{env: "BRIDGE_NATS_SYNC", usage: "embedded server's fsync policy: always, or an interval such as 1s",
+		def: func(c Config) string { return c.NATSSync.String() }, parse: parseSync},
+	{env: "BRIDGE_STREAM_REPLICAS", usage: "replicas of the streams and KV buckets the bridge creates (3 on a cluster)",
+		def: func(c Config) string { return strconv.Itoa(c.StreamReplicas) }, parse: intInto(func(c *Config) *int { return &c.StreamReplicas })},
+	{env: "BRIDGE_CRM_URL", usage: "CRM base URL (required); /v1/crm/customers... is appended",
+		def: func(c Config) string { return c.CRMURL }, parse: func(c *Config, v string) error { c.CRMURL = v; return nil }},
+	{env: "BRIDGE_CRM_API_KEY", usage: "CRM api-key header (required, or BRIDGE_CRM_API_KEY_FILE)", secret: true,
+		def: func(c Config) string { return "" }, parse: func(c *Config, v string) error { c.CRMAPIKey = Secret(v); return nil }},
+	{env: "BRIDGE_CRM_API_KEY_FILE", usage: "file holding the CRM api key",
+		def: func(c Config) string { return c.CRMAPIKeyFile }, parse: func(c *Config, v string) error { c.CRMAPIKeyFile = v; return nil }},
+	{env: "BRIDGE_CRM_ORG_ID", usage: "CRM organization-id header (required)",
+		def: func(c Config) string { return c.CRMOrgID }, parse: func(c *Config, v string) error { c.CRMOrgID = v; return nil }},
+	{env: "BRIDGE_CRM_RATE", usage: "most CRM requests per second (0: no limit), lowered further by 429",
+		def: func(c Config) string { return strconv.FormatFloat(c.CRMRate, 'g', -1, 64) }, parse: parseRate},
+	{env: "BRIDGE_CRM_TIMEOUT", usage: "timeout of one CRM request",
+		def: func(c Config) string { return shortDuration(c.CRMTimeout) }, parse: durationInto(func(c *Config) *time.Duration { return &c.CRMTimeout })},
+	{env: "BRIDGE_SUBJECT_PREFIX", usage: "first subject token",
+		def: func(c Config) string { return c.SubjectPrefix }, parse: func(c *Config, v string) error { c.SubjectPrefix = v; return nil }},
+	{env: "BRIDGE_CONCURRENCY", usage: "commands in flight at once (never two for one customer)",
+		def: func(c Config) string { return strconv.Itoa(c.Concurrency) }, parse: intInto(func(c *Config) *int { return &c.Concurrency })},
+	{env: "BRIDGE_RETRY_MAX_ELAPSED", usage: "how long one command is retried before it is failed",
+		def: func(c Config) string { return shortDuration(c.RetryMaxElapsed) }, parse: durationInto(func(c *Config) *time.Duration { return &c.RetryMaxElapsed })},
+	{env: "BRIDGE_POLL_INTERVAL", usage: "change poller period",
+		def: func(c Config) string { return shortDuration(c.PollInterval) }, parse: durationInto(func(c *Config) *time.Duration { return &c.PollInterval })},
+	{env: "BRIDGE_RECONCILE_INTERVAL", usage: "period of the full export that finds deleted customers",
+		def: func(c Config) string { return shortDuration(c.ReconcileInterval) }, parse: durationInto(func(c *Config) *time.Duration { return &c.ReconcileInterval })},
+	{env: "BRIDGE_POLLER_INITIAL_EVENTS", usage: "on a first start, emit created for every existing customer", boolean: true,
+		def: func(c Config) string { return strconv.FormatBool(c.PollerInitialEvents) }, parse: parseBool},
+	{env: "BRIDGE_HTTP_ADDR", usage: "address of /healthz, /readyz and /metrics",
+		def: func(c Config) string { return c.HTTPAddr }, parse: func(c *Config, v string) error { c.HTTPAddr = v; return nil }},
+	{env: "BRIDGE_LOG_FORMAT", usage: "auto (coloured text on a terminal, JSON otherwise), text or json",
+		def: func(c Config) string { return c.LogFormat }, parse: func(c *Config, v string) error { c.LogFormat = v; return nil }},
+	{env: "BRIDGE_LOG_LEVEL", usage: "debug, info, warn or error",
+		def: func(c Config) string { return strings.ToLower(c.LogLevel.String()) }, parse: parseLevel},
+}
+
+// Load fills a Config from args (flags) and getenv, over Default. The flags
+// are registered on fs, which Load parses; fs.Args() then holds what is
+// left. Load returns every problem at once, each naming its variable; it
+// does not call Validate.
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	given := map[string]string{}
+	for _, s := range settings {
+		name := s.flag()
+		record := func(v string) error {
+			given[name] = v
+			return nil
+		}
+		if s.boolean {
+			fs.BoolFunc(name, s.usage+" ("+s.env+")", record)
+		} else {
+			fs.Func(name, s.usage+" ("+s.env+")", record)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	c := Default()
+	var errs []error
+	for _, s := range settings {
+		v, ok := given[s.flag()]
+		if !ok {
+			v = strings.TrimSpace(getenv(s.env))
+			if v == "" {
+				continue
+			}
+		}
+		if err := s.parse(&c, v); err != nil {
+			shown := strconv.Quote(v)
+			if s.secret {
+				shown = "the value"
+			}
+			errs = append(errs, fmt.Errorf("%s: %s %w", s.env, shown, err))
+		}
+	}
+	if c.CRMAPIKeyFile != "" && c.CRMAPIKey == "" {
+		b, err := os.ReadFile(c.CRMAPIKeyFile)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("BRIDGE_CRM_API_KEY_FILE: %w", err))
+		case strings.TrimSpace(string(b)) == "":
+			errs = append(errs, fmt.Errorf("BRIDGE_CRM_API_KEY_FILE: %s is empty", c.CRMAPIKeyFile))
+		default:
+			c.CRMAPIKey = Secret(strings.TrimSpace(string(b)))
+		}
+	} else if c.CRMAPIKeyFile != "" {
+		errs = append(errs, errors.New("BRIDGE_CRM_API_KEY_FILE: set either it or BRIDGE_CRM_API_KEY, not both"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// Validate reports every problem of c at once, one error per problem, each
+// naming the variable. It checks what a running bridge needs, the CRM
+// settings included.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
+	}
+	for _, u := range strings.Split(c.NATSURL, ",") {
+		if u = strings.TrimSpace(u); u == "" && c.NATSURL != "" {
+			bad("BRIDGE_NATS_URL", "empty URL in the list %q", c.NATSURL)
+		} else if u != "" && !validNATSURL(u) {
+			bad("BRIDGE_NATS_URL", "%q is not a NATS URL (nats://host:port, tls://, ws:// or wss://)", u)
+		}
+	}
+	if (c.NATSUser == "") != (c.NATSPassword == "") {
+		bad("BRIDGE_NATS_USER", "BRIDGE_NATS_USER and BRIDGE_NATS_PASSWORD go together")
+	}
+	for env, f := range map[string]string{"BRIDGE_NATS_CREDS": c.NATSCreds, "BRIDGE_NATS_TLS_CA": c.NATSTLSCA} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			bad(env, "%v", err)
+		}
+	}
+	if c.NATSURL == "" && c.DataDir == "" {
+		bad("BRIDGE_DATA_DIR", "required for the embedded server")
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+		bad("BRIDGE_STREAM_REPLICAS", "%d is out of range (1 to 5)", c.StreamReplicas)
+	}
+	if c.CRMURL == "" {
+		bad("BRIDGE_CRM_URL", "required")
+	} else if u, err := url.Parse(c.CRMURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("BRIDGE_CRM_URL", "%q is not an http(s) URL", c.CRMURL)
+	}
+	if c.CRMAPIKey == "" {
+		bad("BRIDGE_CRM_API_KEY", "required (or BRIDGE_CRM_API_KEY_FILE)")
+	}
+	if c.CRMOrgID == "" {
+		bad("BRIDGE_CRM_ORG_ID", "required")
+	}
+	if c.CRMRate < 0 {
+		bad("BRIDGE_CRM_RATE", "%v is negative", c.CRMRate)
+	}
+	positive := []struct {
+		env string
+		d   time.Duration
+	}{
+		{"BRIDGE_CRM_TIMEOUT", c.CRMTimeout},
+		{"BRIDGE_RETRY_MAX_ELAPSED", c.RetryMaxElapsed},
+		{"BRIDGE_POLL_INTERVAL", c.PollInterval},
+		{"BRIDGE_RECONCILE_INTERVAL", c.ReconcileInterval},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			bad(p.env, "%v is not positive", p.d)
+		}
+	}
+	if !validToken(c.SubjectPrefix) {
+		bad("BRIDGE_SUBJECT_PREFIX", "%q is not one subject token (no dots, spaces, * or >)", c.SubjectPrefix)
+	}
+	if c.Concurrency < 1 || c.Concurrency > 4096 {
+		bad("BRIDGE_CONCURRENCY", "%d is out of range (1 to 4096)", c.Concurrency)
+	}
+	switch c.LogFormat {
+	case "auto", "text", "json":
+	default:
+		bad("BRIDGE_LOG_FORMAT", "%q is not auto, text or json", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+// PrintUsage writes every setting with its flag, variable and default.
+func PrintUsage(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	def := Default()
+	fmt.Fprintln(tw, "FLAG\tVARIABLE\tDEFAULT\tMEANING")
+	for _, s := range settings {
+		d := s.def(def)
+		if d == "" {
+			d = "-"
+		}
+		fmt.Fprintf(tw, "--%s\t%s\t%s\t%s\n", s.flag(), s.env, d, s.usage)
+	}
+	tw.Flush()
+}
+
+func validNATSURL(s string) bool {
+	if !strings.Contains(s, "://") {
+		s = "nats://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	switch u.Scheme {
+	case "nats", "tls", "ws", "wss":
+		return true
+	}
+	return false
+}
+
+func validToken(s string) bool {
+	return s != "" && !strings.ContainsAny(s, ".*> \t\r\n")
+}
+
+func parseSync(c *Config, v string) error {
+	if v == "always" {
+		c.NATSSync = SyncPolicy{}
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return errors.New(`is neither "always" nor a positive interval such as 1s`)
+	}
+	c.NATSSync = SyncPolicy{Interval: d}
+	return nil
+}
+
+func parseRate(c *Config, v string) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return errors.New("is not a number")
+	}
+	c.CRMRate = f
+	return nil
+}
+
+func parseBool(c *Config, v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("is not true or false")
+	}
+	c.PollerInitialEvents = b
+	return nil
+}
+
+func parseLevel(c *Config, v string) error {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		return errors.New("is not debug, info, warn or error")
+	}
+	c.LogLevel = l
+	return nil
+}
+
+func intInto(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("is not a whole number")
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func durationInto(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("is not a duration such as 10s or 1m30s")
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+// shortDuration writes d as people write it: 15m rather than 15m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

@@ -1,0 +1,128 @@
+// Package embedded runs a NATS server with JetStream inside the bridge's
+// process: the default when no BRIDGE_NATS_URL is set, dev mode, and every
+// test. It is the real nats-server, not a stand-in.
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Options configures an embedded server. StoreDir is required; the other
+// zero values mean the defaults.
+type Options struct {
+	// Host to listen on. Default: 127.0.0.1.
+	Host string
+	// Port to listen on; -1 picks a free one. Default (0): 4222.
+	Port int
+	// StoreDir is where JetStream keeps its files. Required.
+	StoreDir string
+	// SyncInterval is how often JetStream fsyncs its files. Zero, the
+	// default, syncs every write before it is acknowledged: the lazy
+	// default of nats-server (2 minutes) can lose acknowledged writes when
+	// the machine, not just the process, fails.
+	SyncInterval time.Duration
+	// ServerName names the server. Default: crm-bridge.
+	ServerName string
+	// Logger receives the server's own log lines. Default: discard.
+	Logger *slog.Logger
+	// StartTimeout bounds the wait for the server to accept clients.
+	// Default: 10s.
+	StartTimeout time.Duration
+}
+
+// Server is a running embedded NATS server.
+type Server struct {
+	ns *server.Server
+}
+
+// Start starts a server and waits until it accepts clients. It returns an
+// error when the options are invalid, the port is taken, or the store
+// cannot be opened.
+func Start(opts Options) (*Server, error) {
+	if opts.StoreDir == "" {
+		return nil, errors.New("embedded: StoreDir is required")
+	}
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	if opts.Port == 0 {
+		opts.Port = 4222
+	}
+	if opts.ServerName == "" {
+		opts.ServerName = "crm-bridge"
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 10 * time.Second
+	}
+	so := &server.Options{
+		ServerName: opts.ServerName,
+		Host:       opts.Host,
+		Port:       opts.Port,
+		JetStream:  true,
+		StoreDir:   opts.StoreDir,
+		NoSigs:     true,
+		// Commands over 64 KiB are rejected by the bridge, not by the
+		// server: a publisher then gets a result and a dead letter instead
+		// of a bare "maximum payload exceeded".
+		MaxPayload: 16 << 20,
+	}
+	if opts.SyncInterval == 0 {
+		so.SyncAlways = true
+	} else {
+		so.SyncInterval = opts.SyncInterval
+	}
+	ns, err := server.NewServer(so)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	if opts.Logger != nil {
+		ns.SetLoggerV2(logger{opts.Logger}, false, false, false)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(opts.StartTimeout) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("embedded: server on %s:%d not ready after %v (port taken?)", opts.Host, opts.Port, opts.StartTimeout)
+	}
+	return &Server{ns: ns}, nil
+}
+
+// ClientURL returns the URL clients connect to, e.g. nats://127.0.0.1:4222.
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// NATS returns the underlying server, for tests that need to restart or
+// inspect it.
+func (s *Server) NATS() *server.Server { return s.ns }
+
+// Shutdown stops the server and waits until it has stopped. It is safe to
+// call more than once.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+// logger adapts slog to the server's Logger interface.
+type logger struct{ l *slog.Logger }
+
+func (l logger) Noticef(format string, v ...any) {
+	l.l.Info(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l logger) Warnf(format string, v ...any) {
+	l.l.Warn(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l logger) Fatalf(format string, v ...any) {
+	l.l.Error(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l logger) Errorf(format string, v ...any) {
+	l.l.Error(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l logger) Debugf(format string, v ...any) {
+	l.l.Debug(fmt.Sprintf(format, v...), "component", "nats")
+}
+func (l logger) Tracef(format string, v ...any) {
+	l.l.Debug(fmt.Sprintf(format, v...), "component", "nats")
+}

@@ -1,0 +1,96 @@
+// Package streams defines the bridge's JetStream streams and subjects
+// (CONTRACT.md, "Streams") and creates or updates the streams at start.
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream names. They do not depend on the subject prefix.
+const (
+	Commands = "CRM_COMMANDS"
+	Events   = "CRM_EVENTS"
+	DLQ      = "CRM_DLQ"
+)
+
+// Config says how the streams are made. The zero value is not valid:
+// Prefix is required and Replicas at least 1.
+type Config struct {
+	// Prefix is the first token of every subject (BRIDGE_SUBJECT_PREFIX).
+	Prefix string
+	// Replicas of each stream (BRIDGE_STREAM_REPLICAS).
+	Replicas int
+}
+
+// Retention of the streams. Commands and events are kept for a week, so
+// a consumer that was down for a weekend still finds them; dead letters
+// are kept until someone replays or removes them, since each is a command
+// that did not take effect.
+const (
+	CommandsMaxAge = 7 * 24 * time.Hour
+	EventsMaxAge   = 7 * 24 * time.Hour
+	// CommandsDuplicates is the window in which a command published again
+	// with the same Nats-Msg-Id is dropped by JetStream.
+	CommandsDuplicates = 2 * time.Minute
+	// EventsDuplicates covers a bridge restart, so a change event that is
+	// published again after a crash is dropped by JetStream even before the
+	// poller's saved state catches it.
+	EventsDuplicates = time.Hour
+)
+
+// Definitions returns the three stream configurations for cfg.
+func Definitions(cfg Config) []jetstream.StreamConfig {
+	s := Subjects{Prefix: cfg.Prefix}
+	return []jetstream.StreamConfig{
+		{
+			Name:        Commands,
+			Description: "crm-bridge: commands to apply to the CRM",
+			Subjects:    []string{s.Create(), s.Prefix + ".customer.update.*", s.Prefix + ".customer.delete.*"},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      CommandsMaxAge,
+			Duplicates:  CommandsDuplicates,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+		},
+		{
+			Name:        Events,
+			Description: "crm-bridge: customer change events and command results",
+			Subjects:    []string{s.Prefix + ".customer.changed.*", s.Result()},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      EventsMaxAge,
+			Duplicates:  EventsDuplicates,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			AllowDirect: true,
+		},
+		{
+			Name:        DLQ,
+			Description: "crm-bridge: commands that were rejected or failed",
+			Subjects:    []string{s.Prefix + ".customer.dlq.*"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			AllowDirect: true,
+		},
+	}
+}
+
+// Ensure creates the streams, or updates them to Definitions(cfg) where
+// they exist. It fails with the stream's name when JetStream refuses, for
+// instance a change of storage type or of replicas beyond the cluster.
+func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	if cfg.Prefix == "" || cfg.Replicas < 1 {
+		return errors.New("streams: prefix and replicas are required")
+	}
+	for _, sc := range Definitions(cfg) {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("streams: create or update %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
