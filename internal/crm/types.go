@@ -18,7 +18,8 @@ type Customer struct {
 	CityID              *string `json:"cityId,omitempty"`
 	BirthDate           *string `json:"birthDate,omitempty"`
 	// Gender is declared `type: object` in the CRM's responses although
-	// requests send "F" or "M"; it is kept as the raw JSON received.
+	// requests send "F" or "M"; it is kept as the raw JSON received: nil
+	// when absent, `null`, `"F"`, `{...}`, as the CRM sent it.
 	Gender       json.RawMessage `json:"gender,omitempty"`
 	Unsubscribed *bool           `json:"unsubscribed,omitempty"`
 	InternalNote *string         `json:"internalNote,omitempty"`
@@ -32,8 +33,9 @@ type Customer struct {
 	UpdatedVia   string          `json:"updatedVia,omitempty"`
 	UpdatedBy    string          `json:"updatedBy,omitempty"`
 
-	// Raw is the record's JSON exactly as the CRM sent it; it is set by the
-	// client when decoding and never encoded.
+	// Raw is the record's JSON exactly as the CRM sent it, its own copy;
+	// the Client sets it (Get, List, ExportPage, Export), and it is never
+	// encoded or decoded by encoding/json.
 	Raw json.RawMessage `json:"-"`
 }
 

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -54,12 +53,6 @@ type Options struct {
 	// Default: false.
 	Strict bool
 }
-
-var (
-	loadOnce sync.Once
-	loaded   *openapi3.T
-	loadErr  error
-)
 
 // Load parses and validates the embedded document. It returns a fresh copy
 // on every call, so a caller may change it.

@@ -1,0 +1,277 @@
+package crm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Client calls the CRM's customer API. It is safe for concurrent use; one
+// Client per CRM is enough (it pools connections). Close it when done.
+type Client struct {
+	base     string // Config.BaseURL without a trailing slash
+	apiKey   string
+	orgID    string
+	agent    string
+	timeout  time.Duration
+	maxBytes int64
+	log      *slog.Logger
+	http     *http.Client
+	now      func() time.Time // for Retry-After dates; tests replace it
+}
+
+// New returns a Client for cfg, or cfg.Validate's error.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	rt := cfg.Transport
+	if rt == nil {
+		rt = NewTransport(cfg)
+	}
+	return &Client{
+		base:     strings.TrimRight(cfg.BaseURL, "/"),
+		apiKey:   cfg.APIKey,
+		orgID:    cfg.OrgID,
+		agent:    cfg.UserAgent,
+		timeout:  cfg.Timeout,
+		maxBytes: cfg.MaxResponseBytes,
+		log:      cfg.Logger,
+		http: &http.Client{
+			Transport: rt,
+			// Never follow a redirect: the CRM's API does not redirect, and
+			// following one would send the api-key header to wherever the
+			// Location points. A 3xx comes back as a Permanent *Error.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		now: time.Now,
+	}, nil
+}
+
+// NewTransport returns the tuned transport New uses when Config.Transport is
+// nil, for cfg with its defaults applied: at most MaxConns connections (all
+// of which may stay idle, for 90s), a dial timeout of min(Timeout, 5s), a
+// TLS handshake timeout of min(Timeout, 10s), ResponseHeaderTimeout =
+// Timeout, HTTP/2 when the server offers it, and the proxy from the
+// environment (HTTPS_PROXY, NO_PROXY).
+func NewTransport(cfg Config) *http.Transport {
+	cfg = cfg.withDefaults()
+	dialer := &net.Dialer{Timeout: min(cfg.Timeout, 5*time.Second), KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           cfg.MaxConns,
+		MaxIdleConnsPerHost:    cfg.MaxConns,
+		MaxConnsPerHost:        cfg.MaxConns,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    min(cfg.Timeout, 10*time.Second),
+		ResponseHeaderTimeout:  cfg.Timeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+}
+
+// Close closes the idle connections of the Client's transport. Requests in
+// flight are not interrupted; the Client stays usable.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// errorBodyLimit caps how much of a non-2xx answer is read: enough for the
+// CRM's {"error":{...}}, not for a proxy's endless page.
+const errorBodyLimit = 64 << 10
+
+// errRequestTimeout is the cause of the per-request context's deadline, to
+// tell it from the caller's.
+var errRequestTimeout = errors.New("crm: per-request timeout")
+
+// errTooLarge is returned by readBody for a body over its limit.
+var errTooLarge = errors.New("body too large")
+
+// call is one request to the CRM.
+type call struct {
+	op     string
+	id     string // customer id, for errors and logs
+	method string
+	path   string // escaped, appended to the base URL
+	query  url.Values
+	body   any // wrapped in {"params": ...}; nil: no body
+}
+
+// answer is a 2xx answer, read in full.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// exchange sends cl and reads its answer within the per-request timeout. A
+// 2xx comes back as an answer; anything else as an *Error.
+func (c *Client) exchange(ctx context.Context, cl call) (answer, error) {
+	if err := ctx.Err(); err != nil {
+		return answer{}, &Error{Op: cl.op, ID: cl.id, Err: err}
+	}
+	rctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errRequestTimeout)
+	defer cancel()
+	req, err := c.newRequest(rctx, cl)
+	if err != nil {
+		return answer{}, fmt.Errorf("crm: %s: %w", cl.op, err)
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return answer{}, c.failure(ctx, rctx, cl, 0, err)
+	}
+	defer drainClose(resp.Body)
+	ok := isSuccess(resp.StatusCode)
+	limit := c.maxBytes
+	if !ok {
+		limit = min(limit, errorBodyLimit)
+	}
+	body, err := readBody(resp.Body, resp.ContentLength, limit)
+	c.log.LogAttrs(ctx, slog.LevelDebug, "crm request", slog.String("op", cl.op),
+		slog.String("customer_id", cl.id), slog.Int("status", resp.StatusCode),
+		slog.Int("bytes", len(body)), slog.Duration("duration", time.Since(start)))
+	switch {
+	case err == nil:
+	case errors.Is(err, errTooLarge) && ok:
+		return answer{}, &Error{Op: cl.op, ID: cl.id, Status: resp.StatusCode,
+			RequestID: resp.Header.Get("X-Request-Id"),
+			Err:       fmt.Errorf("%w: body over %d bytes", ErrBadResponse, limit)}
+	case ok || ctx.Err() != nil:
+		return answer{}, c.failure(ctx, rctx, cl, resp.StatusCode, err)
+	default:
+		body = nil // the status says enough; the error body is a bonus
+	}
+	if !ok {
+		e := errorFromAnswer(cl.op, cl.id, resp.StatusCode, resp.Header, body, c.now())
+		c.logWarnings(ctx, cl, e.RequestID, warningsOf(body))
+		return answer{}, e
+	}
+	return answer{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+func (c *Client) newRequest(ctx context.Context, cl call) (*http.Request, error) {
+	u := c.base + cl.path
+	if len(cl.query) > 0 {
+		u += "?" + cl.query.Encode()
+	}
+	var body io.Reader
+	if cl.body != nil {
+		b, err := json.Marshal(struct {
+			Params any `json:"params"`
+		}{cl.body})
+		if err != nil {
+			return nil, fmt.Errorf("encode params: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("api-key", c.apiKey)
+	req.Header.Set("organization-id", c.orgID)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.agent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// failure turns an error of sending or reading into an *Error: the caller's
+// context error when the caller's context is done, ErrTimeout when the
+// per-request timeout (or a transport timeout) hit, else the network error.
+func (c *Client) failure(ctx, rctx context.Context, cl call, status int, err error) *Error {
+	e := &Error{Op: cl.op, ID: cl.id, Status: status}
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		e.Err = ctx.Err()
+	case errors.Is(context.Cause(rctx), errRequestTimeout):
+		e.Err = fmt.Errorf("%w: no answer within %s", ErrTimeout, c.timeout)
+	case errors.As(err, &ne) && ne.Timeout():
+		// %v, not %w: the chain may hold context.DeadlineExceeded, which
+		// callers read as their own deadline.
+		e.Err = fmt.Errorf("%w: %v", ErrTimeout, err)
+	default:
+		e.Err = err
+	}
+	return e
+}
+
+// readBody reads r to its end, failing with errTooLarge past limit bytes.
+// length is the announced Content-Length, -1 if unknown.
+func readBody(r io.Reader, length, limit int64) ([]byte, error) {
+	if length > limit {
+		return nil, errTooLarge
+	}
+	size := int64(bytes.MinRead)
+	if length > 0 {
+		size += length // room for the final Read that sees EOF
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, errTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// drainClose reads a little of what is left of body, so that the
+// connection can be reused, and closes it. A body with more left is closed
+// unread, which closes its connection.
+func drainClose(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, 4<<10)
+	_ = body.Close()
+}
+
+// logWarnings logs the warnings of an answer, if there are any.
+func (c *Client) logWarnings(ctx context.Context, cl call, requestID string, warnings json.RawMessage) {
+	if !hasWarnings(warnings) {
+		return
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, warnings) != nil {
+		b.Reset()
+		b.Write(warnings)
+	}
+	c.log.LogAttrs(ctx, slog.LevelWarn, "crm answer carries warnings",
+		slog.String("op", cl.op), slog.String("customer_id", cl.id),
+		slog.String("request_id", requestID), slog.String("warnings", b.String()))
+}
+
+// send makes the call and decodes the data of its answer.
+func send[T any, P interface {
+	*T
+	checker
+}](ctx context.Context, c *Client, cl call) (*T, error) {
+	ans, err := c.exchange(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	env, err := decodeOK[T, P](ans.body)
+	rid := env.RequestID
+	if rid == "" {
+		rid = ans.header.Get("X-Request-Id")
+	}
+	c.logWarnings(ctx, cl, rid, env.Warnings)
+	if err != nil {
+		return nil, &Error{Op: cl.op, ID: cl.id, Status: ans.status, RequestID: rid,
+			Err: fmt.Errorf("%w: %w", ErrBadResponse, err)}
+	}
+	return env.Data, nil
+}

@@ -1,0 +1,137 @@
+package crm
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Defaults of Config's zero fields.
+const (
+	DefaultTimeout          = 10 * time.Second
+	DefaultMaxConns         = 64
+	DefaultUserAgent        = "crm-bridge/dev"
+	DefaultMaxResponseBytes = 16 << 20
+)
+
+// Config configures a Client. BaseURL, APIKey and OrgID are required; every
+// other zero field means its default.
+type Config struct {
+	// BaseURL is the CRM's base URL, http or https, with an optional path
+	// prefix; "/v1/crm/customers..." is appended. No query, fragment or
+	// user info.
+	BaseURL string
+	// APIKey is sent as header api-key. It never appears in errors or logs.
+	APIKey string
+	// OrgID is sent as header organization-id.
+	OrgID string
+	// Timeout bounds one request, from sending it to reading the last byte
+	// of its answer. Default: 10s.
+	Timeout time.Duration
+	// MaxConns is the most connections to the CRM, open and idle alike.
+	// Default: 64.
+	MaxConns int
+	// UserAgent is sent as header User-Agent. Default: "crm-bridge/dev".
+	UserAgent string
+	// MaxResponseBytes caps an answer's body; a longer one fails with
+	// ErrBadResponse instead of being read into memory. Default: 16 MiB
+	// (a page of 1,000 customers is about 0.5 MiB).
+	MaxResponseBytes int64
+	// Logger receives a Warn for every answer with non-empty warnings
+	// (attributes op, request_id, warnings) and a Debug per request.
+	// Default: discard.
+	Logger *slog.Logger
+	// Transport, when set, is used instead of the tuned transport that New
+	// builds (see NewTransport), e.g. a validating or fault-injecting
+	// wrapper around NewTransport(cfg). Default: NewTransport(cfg).
+	Transport http.RoundTripper
+}
+
+// Validate reports every problem of c at once (errors.Join), each naming
+// its field. Secrets are never part of the message.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("crm: Config.%s: "+format, append([]any{field}, args...)...))
+	}
+	if c.BaseURL == "" {
+		bad("BaseURL", "required")
+	} else if err := checkBaseURL(c.BaseURL); err != nil {
+		bad("BaseURL", "%v", err)
+	}
+	if c.APIKey == "" {
+		bad("APIKey", "required")
+	} else if !validHeaderValue(c.APIKey) {
+		bad("APIKey", "holds characters not allowed in an HTTP header")
+	}
+	if c.OrgID == "" {
+		bad("OrgID", "required")
+	} else if !validHeaderValue(c.OrgID) {
+		bad("OrgID", "%q holds characters not allowed in an HTTP header", c.OrgID)
+	}
+	if !validHeaderValue(c.UserAgent) {
+		bad("UserAgent", "%q holds characters not allowed in an HTTP header", c.UserAgent)
+	}
+	if c.Timeout < 0 {
+		bad("Timeout", "%s is negative", c.Timeout)
+	}
+	if c.MaxConns < 0 {
+		bad("MaxConns", "%d is negative", c.MaxConns)
+	}
+	if c.MaxResponseBytes < 0 {
+		bad("MaxResponseBytes", "%d is negative", c.MaxResponseBytes)
+	}
+	return errors.Join(errs...)
+}
+
+func checkBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL: %v", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: scheme must be http or https", raw)
+	case u.Host == "":
+		return fmt.Errorf("%q: no host", raw)
+	case u.User != nil:
+		return errors.New("must not hold user info")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Errorf("%q: must not hold a query or fragment", raw)
+	}
+	return nil
+}
+
+// validHeaderValue reports whether v can be sent as a header value as is:
+// no control characters but tab.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// withDefaults returns c with its zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = DefaultUserAgent
+	}
+	if c.MaxResponseBytes == 0 {
+		c.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
