@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/config"
+	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/health"
 	"github.com/gormic/crm-bridge/internal/streams"
@@ -43,6 +45,8 @@ type Bridge struct {
 	metrics *prometheus.Registry
 
 	srv      *embedded.Server
+	crm      *crm.Client
+	commands *commands.Processor
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	httpLn   net.Listener
@@ -82,6 +86,7 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 		}
 	}()
 	b.health.Set("streams", errors.New("not created yet"))
+	b.health.Set("commands", errors.New("waiting for the streams"))
 	b.natsURL = b.cfg.NATSURL
 	if b.natsURL == "" {
 		b.srv, err = embedded.Start(embedded.Options{
@@ -102,6 +107,30 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 	b.health.Check("nats", natsHealth(b.nc))
 	if b.js, err = jetstream.New(b.nc); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
+	}
+	b.crm, err = crm.New(crm.Config{
+		BaseURL:   b.cfg.CRMURL,
+		APIKey:    b.cfg.CRMAPIKey.Reveal(),
+		OrgID:     b.cfg.CRMOrgID,
+		Timeout:   b.cfg.CRMTimeout,
+		Rate:      b.cfg.CRMRate,
+		MaxConns:  b.cfg.Concurrency + 4,
+		UserAgent: "crm-bridge/" + b.version,
+		Logger:    b.log.With("component", "crm"),
+	})
+	if err != nil {
+		return err
+	}
+	b.commands, err = commands.New(b.nc, b.js, b.crm, commands.Config{
+		Prefix:          b.cfg.SubjectPrefix,
+		Concurrency:     b.cfg.Concurrency,
+		Replicas:        b.cfg.StreamReplicas,
+		RetryMaxElapsed: b.cfg.RetryMaxElapsed,
+		CallTimeout:     b.cfg.CRMTimeout,
+		Logger:          b.log.With("component", "commands"),
+	})
+	if err != nil {
+		return err
 	}
 	if b.cfg.HTTPAddr != "" {
 		if b.httpLn, err = net.Listen("tcp", b.cfg.HTTPAddr); err != nil {
@@ -124,7 +153,7 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 // setUp creates the streams, retrying with backoff until it succeeds or
 // the bridge stops.
 func (b *Bridge) setUp(ctx context.Context) {
-	cfg := streams.Config{Prefix: b.cfg.SubjectPrefix, Replicas: b.cfg.StreamReplicas}
+	cfg := streams.Config{Prefix: b.cfg.SubjectPrefix, Replicas: b.cfg.StreamReplicas, Partitions: streams.CommandPartitions}
 	bo := backoff.NewExponentialBackOff(backoff.WithMaxInterval(30*time.Second), backoff.WithMaxElapsedTime(0))
 	err := backoff.RetryNotify(func() error {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -139,6 +168,19 @@ func (b *Bridge) setUp(ctx context.Context) {
 	}
 	b.health.Set("streams", nil)
 	b.log.Info("streams ready", "commands", streams.Commands, "events", streams.Events, "dlq", streams.DLQ, "replicas", cfg.Replicas)
+
+	err = backoff.RetryNotify(func() error {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return b.commands.Start(actx)
+	}, backoff.WithContext(bo, ctx), func(err error, next time.Duration) {
+		b.health.Set("commands", err)
+		b.log.Warn("cannot start taking commands, retrying", "err", err, "retry_in", next.Round(time.Millisecond))
+	})
+	if err != nil {
+		return
+	}
+	b.health.Check("commands", b.commands.Ready)
 }
 
 func (b *Bridge) routes() http.Handler {
@@ -186,6 +228,11 @@ func (b *Bridge) shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("workers did not stop: %w", ctx.Err()))
 	}
+	if b.commands != nil {
+		if err := b.commands.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if b.httpSrv != nil {
 		if err := b.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http: %w", err))
@@ -200,6 +247,9 @@ func (b *Bridge) shutdown(ctx context.Context) error {
 	}
 	if b.srv != nil {
 		b.srv.Shutdown()
+	}
+	if b.crm != nil {
+		b.crm.Close()
 	}
 	return errors.Join(errs...)
 }

@@ -81,10 +81,15 @@ var settings = []setting{
 		def: func(c Config) string { return strings.ToLower(c.LogLevel.String()) }, parse: parseLevel},
 }
 
+// ErrFlags is returned (wrapped) by Load when the command line does not
+// parse: an unknown flag, or one without its value.
+var ErrFlags = errors.New("bad command line")
+
 // Load fills a Config from args (flags) and getenv, over Default. The flags
 // are registered on fs, which Load parses; fs.Args() then holds what is
 // left. Load returns every problem at once, each naming its variable; it
-// does not call Validate.
+// does not call Validate. A command line that does not parse gives an error
+// wrapping ErrFlags (or flag.ErrHelp for -h and --help).
 func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
 	given := map[string]string{}
 	for _, s := range settings {
@@ -100,7 +105,10 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 		}
 	}
 	if err := fs.Parse(args); err != nil {
-		return Config{}, err
+		if errors.Is(err, flag.ErrHelp) {
+			return Default(), err
+		}
+		return Default(), fmt.Errorf("%w: %v", ErrFlags, err)
 	}
 	c := Default()
 	var errs []error

@@ -27,6 +27,7 @@ type Client struct {
 	log      *slog.Logger
 	http     *http.Client
 	now      func() time.Time // for Retry-After dates; tests replace it
+	limit    *limiter         // nil: no client-side limit
 }
 
 // New returns a Client for cfg, or cfg.Validate's error.
@@ -54,7 +55,8 @@ func New(cfg Config) (*Client, error) {
 			// Location points. A 3xx comes back as a Permanent *Error.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		now: time.Now,
+		now:   time.Now,
+		limit: newLimiter(cfg.Rate),
 	}, nil
 }
 
@@ -120,6 +122,9 @@ func (c *Client) exchange(ctx context.Context, cl call) (answer, error) {
 	if err := ctx.Err(); err != nil {
 		return answer{}, &Error{Op: cl.op, ID: cl.id, Err: err}
 	}
+	if err := c.limit.wait(ctx); err != nil {
+		return answer{}, &Error{Op: cl.op, ID: cl.id, Err: ctx.Err()}
+	}
 	rctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errRequestTimeout)
 	defer cancel()
 	req, err := c.newRequest(rctx, cl)
@@ -132,6 +137,11 @@ func (c *Client) exchange(ctx context.Context, cl call) (answer, error) {
 		return answer{}, c.failure(ctx, rctx, cl, 0, err)
 	}
 	defer drainClose(resp.Body)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		c.limit.throttled()
+	} else {
+		c.limit.answered()
+	}
 	ok := isSuccess(resp.StatusCode)
 	limit := c.maxBytes
 	if !ok {

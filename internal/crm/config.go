@@ -31,6 +31,11 @@ type Config struct {
 	// Timeout bounds one request, from sending it to reading the last byte
 	// of its answer. Default: 10s.
 	Timeout time.Duration
+	// Rate is the most requests per second the client sends (0: no limit).
+	// A 429 halves it for every request, and it then recovers gradually;
+	// the request that got the 429 is retried by the caller after its
+	// Retry-After. Default: 0.
+	Rate float64
 	// MaxConns is the most connections to the CRM, open and idle alike.
 	// Default: 64.
 	MaxConns int
@@ -56,6 +61,9 @@ func (c Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("crm: Config.%s: "+format, append([]any{field}, args...)...))
+	}
+	if c.Rate < 0 {
+		bad("Rate", "%v is negative", c.Rate)
 	}
 	if c.BaseURL == "" {
 		bad("BaseURL", "required")

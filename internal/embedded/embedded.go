@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -105,24 +106,22 @@ func (s *Server) Shutdown() {
 	s.ns.WaitForShutdown()
 }
 
-// logger adapts slog to the server's Logger interface.
+// logger adapts slog to the server's Logger interface. The server's
+// notices (its start-up banner among them) are debug lines for the bridge;
+// its warnings and errors stay what they are.
 type logger struct{ l *slog.Logger }
 
-func (l logger) Noticef(format string, v ...any) {
-	l.l.Info(fmt.Sprintf(format, v...), "component", "nats")
-}
+func (l logger) Noticef(format string, v ...any) { l.l.Debug(fmt.Sprintf(format, v...)) }
 func (l logger) Warnf(format string, v ...any) {
-	l.l.Warn(fmt.Sprintf(format, v...), "component", "nats")
+	msg := fmt.Sprintf(format, v...)
+	if strings.HasPrefix(msg, "Maximum payloads over") {
+		// The bridge sets a large max_payload on purpose (see Start).
+		l.l.Debug(msg)
+		return
+	}
+	l.l.Warn(msg)
 }
-func (l logger) Fatalf(format string, v ...any) {
-	l.l.Error(fmt.Sprintf(format, v...), "component", "nats")
-}
-func (l logger) Errorf(format string, v ...any) {
-	l.l.Error(fmt.Sprintf(format, v...), "component", "nats")
-}
-func (l logger) Debugf(format string, v ...any) {
-	l.l.Debug(fmt.Sprintf(format, v...), "component", "nats")
-}
-func (l logger) Tracef(format string, v ...any) {
-	l.l.Debug(fmt.Sprintf(format, v...), "component", "nats")
-}
+func (l logger) Fatalf(format string, v ...any) { l.l.Error(fmt.Sprintf(format, v...)) }
+func (l logger) Errorf(format string, v ...any) { l.l.Error(fmt.Sprintf(format, v...)) }
+func (l logger) Debugf(format string, v ...any) { l.l.Debug(fmt.Sprintf(format, v...)) }
+func (l logger) Tracef(format string, v ...any) { l.l.Debug(fmt.Sprintf(format, v...)) }

@@ -19,10 +19,21 @@ func Server(t testing.TB) *embedded.Server {
 }
 
 // ServerAt starts an embedded JetStream server storing under dir, so that
-// a test can stop it and start another on the same store.
+// a test can stop it and start another on the same store. It syncs every
+// write, as the bridge's embedded server does by default.
 func ServerAt(t testing.TB, dir string) *embedded.Server {
 	t.Helper()
-	s, err := embedded.Start(embedded.Options{Port: -1, StoreDir: dir})
+	return Start(t, embedded.Options{StoreDir: dir})
+}
+
+// Start starts an embedded JetStream server with opts, on a free port
+// unless opts says otherwise, and shuts it down when the test ends.
+func Start(t testing.TB, opts embedded.Options) *embedded.Server {
+	t.Helper()
+	if opts.Port == 0 {
+		opts.Port = -1
+	}
+	s, err := embedded.Start(opts)
 	if err != nil {
 		t.Fatalf("start NATS: %v", err)
 	}

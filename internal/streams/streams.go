@@ -25,6 +25,10 @@ type Config struct {
 	Prefix string
 	// Replicas of each stream (BRIDGE_STREAM_REPLICAS).
 	Replicas int
+	// Partitions is the number of command partitions (BRIDGE_CONCURRENCY):
+	// updates and deletes are stored with a partition token derived from
+	// their customer id; see Layout.
+	Partitions int
 }
 
 // Retention of the streams. Commands and events are kept for a week, so
@@ -37,9 +41,9 @@ const (
 	// CommandsDuplicates is the window in which a command published again
 	// with the same Nats-Msg-Id is dropped by JetStream.
 	CommandsDuplicates = 2 * time.Minute
-	// EventsDuplicates covers a bridge restart, so a change event that is
-	// published again after a crash is dropped by JetStream even before the
-	// poller's saved state catches it.
+	// EventsDuplicates, also the dead letters' window, covers a bridge
+	// restart: a change event, result or dead letter published again after
+	// a crash is dropped by JetStream.
 	EventsDuplicates = time.Hour
 )
 
@@ -48,14 +52,15 @@ func Definitions(cfg Config) []jetstream.StreamConfig {
 	s := Subjects{Prefix: cfg.Prefix}
 	return []jetstream.StreamConfig{
 		{
-			Name:        Commands,
-			Description: "crm-bridge: commands to apply to the CRM",
-			Subjects:    []string{s.Create(), s.Prefix + ".customer.update.*", s.Prefix + ".customer.delete.*"},
-			Retention:   jetstream.LimitsPolicy,
-			MaxAge:      CommandsMaxAge,
-			Duplicates:  CommandsDuplicates,
-			Storage:     jetstream.FileStorage,
-			Replicas:    cfg.Replicas,
+			Name:             Commands,
+			Description:      "crm-bridge: commands to apply to the CRM",
+			Subjects:         []string{s.Create(), s.Prefix + ".customer.update.*", s.Prefix + ".customer.delete.*"},
+			SubjectTransform: Layout{Prefix: cfg.Prefix, Partitions: cfg.Partitions}.Transform(),
+			Retention:        jetstream.LimitsPolicy,
+			MaxAge:           CommandsMaxAge,
+			Duplicates:       CommandsDuplicates,
+			Storage:          jetstream.FileStorage,
+			Replicas:         cfg.Replicas,
 		},
 		{
 			Name:        Events,
@@ -73,6 +78,7 @@ func Definitions(cfg Config) []jetstream.StreamConfig {
 			Description: "crm-bridge: commands that were rejected or failed",
 			Subjects:    []string{s.Prefix + ".customer.dlq.*"},
 			Retention:   jetstream.LimitsPolicy,
+			Duplicates:  EventsDuplicates,
 			Storage:     jetstream.FileStorage,
 			Replicas:    cfg.Replicas,
 			AllowDirect: true,
@@ -84,8 +90,8 @@ func Definitions(cfg Config) []jetstream.StreamConfig {
 // they exist. It fails with the stream's name when JetStream refuses, for
 // instance a change of storage type or of replicas beyond the cluster.
 func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
-	if cfg.Prefix == "" || cfg.Replicas < 1 {
-		return errors.New("streams: prefix and replicas are required")
+	if cfg.Prefix == "" || cfg.Replicas < 1 || cfg.Partitions < 1 {
+		return errors.New("streams: prefix, replicas and partitions are required")
 	}
 	for _, sc := range Definitions(cfg) {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {

@@ -22,7 +22,7 @@ func TestEnsureCreatesAndUpdates(t *testing.T) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: streams.Commands, Subjects: []string{"crm.customer.create"}, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := streams.Config{Prefix: "crm", Replicas: 1}
+	cfg := streams.Config{Prefix: "crm", Replicas: 1, Partitions: 4}
 	for i := range 2 { // twice: Ensure is idempotent
 		if err := streams.Ensure(ctx, js, cfg); err != nil {
 			t.Fatalf("Ensure #%d: %v", i+1, err)
@@ -61,7 +61,7 @@ func TestEnsureReportsTheStream(t *testing.T) {
 	defer cancel()
 	_, js := natstest.Connect(t, natstest.Server(t))
 	// Three replicas cannot be had on one server.
-	err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 3})
+	err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 3, Partitions: 4})
 	if err == nil {
 		t.Fatal("got no error, want one for 3 replicas on a single server")
 	}
@@ -74,7 +74,7 @@ func TestCustomPrefix(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, js := natstest.Connect(t, natstest.Server(t))
-	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "acme", Replicas: 1}); err != nil {
+	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "acme", Replicas: 1, Partitions: 4}); err != nil {
 		t.Fatal(err)
 	}
 	subj := streams.Subjects{Prefix: "acme"}
@@ -86,4 +86,67 @@ func TestCustomPrefix(t *testing.T) {
 		t.Errorf("got stream %s, want %s", ack.Stream, streams.Commands)
 	}
 
+}
+
+func TestLayoutPartitionsByCustomer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, js := natstest.Connect(t, natstest.Server(t))
+	cfg := streams.Config{Prefix: "crm", Replicas: 1, Partitions: 4}
+	if err := streams.Ensure(ctx, js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	subj := streams.Subjects{Prefix: "crm"}
+	ids := []string{"cus_1", "cus_2", "cus_3", "a.b", "x*y", "cus_1"}
+	for _, id := range ids {
+		if _, err := js.Publish(ctx, subj.Update(id), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(ctx, subj.Delete(id), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := js.Publish(ctx, subj.Create(), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := js.Stream(ctx, streams.Commands)
+	layout := streams.Layout{Prefix: "crm", Partitions: 4}
+	partitionOf := map[string]string{}
+	for seq := uint64(1); seq <= uint64(2*len(ids)+1); seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		published := streams.Published(m.Subject)
+		_, id, err := subj.ParseCommand(published)
+		if err != nil {
+			t.Fatalf("stored %q, published %q: %v", m.Subject, published, err)
+		}
+		if id == "" {
+			if m.Subject != subj.Create() {
+				t.Errorf("create stored as %q, want it unchanged", m.Subject)
+			}
+			continue
+		}
+		part := m.Subject[strings.LastIndex(m.Subject, ".")+1:]
+		if p, seen := partitionOf[id]; seen && p != part {
+			t.Errorf("customer %q in partitions %s and %s", id, p, part)
+		}
+		partitionOf[id] = part
+	}
+	// Every stored update and delete matches exactly one partition's filter.
+	total := 0
+	for i := range 4 {
+		c, err := js.CreateOrUpdateConsumer(ctx, streams.Commands, jetstream.ConsumerConfig{Durable: layout.Consumer(i), FilterSubject: layout.Filter(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += int(c.CachedInfo().NumPending)
+		if p, idx, ok := streams.ParseConsumer(layout.Consumer(i)); !ok || p != 4 || idx != i {
+			t.Errorf("ParseConsumer(%q) = %d %d %v", layout.Consumer(i), p, idx, ok)
+		}
+	}
+	if total != 2*len(ids) {
+		t.Errorf("partition consumers hold %d messages, want %d", total, 2*len(ids))
+	}
 }

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gormic/crm-bridge/internal/bridge"
+	"github.com/gormic/crm-bridge/internal/config"
+)
+
+// stopTimeout bounds a graceful stop after SIGINT or SIGTERM.
+const stopTimeout = 30 * time.Second
+
+func runBridge(ctx context.Context, e env, args []string) error {
+	cfg, err := loadConfig(e, "run", args, nil, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogFormat, cfg.LogLevel, e.stderr)
+	return serve(ctx, cfg, log)
+}
+
+// loadConfig parses the settings of a bridge subcommand and validates
+// them, reporting every problem on its own line. extra registers the
+// subcommand's own flags, and adjust may change the configuration before
+// it is validated; either may be nil.
+func loadConfig(e env, name string, args []string, extra func(*flag.FlagSet), adjust func(*config.Config)) (config.Config, error) {
+	fs := flag.NewFlagSet("bridge "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if extra != nil {
+		extra(fs)
+	}
+	cfg, err := config.Load(fs, args, e.getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(e.stdout, "Usage: bridge %s [flags]\n\nEvery setting is an environment variable or the flag beside it; flags win.\n\n", name)
+		config.PrintUsage(e.stdout)
+		if extra != nil {
+			fmt.Fprintf(e.stdout, "\nFlags of bridge %s alone:\n", name)
+			own := flag.NewFlagSet(name, flag.ContinueOnError)
+			extra(own)
+			own.SetOutput(e.stdout)
+			own.PrintDefaults()
+		}
+		return cfg, err
+	}
+	if errors.Is(err, config.ErrFlags) {
+		return cfg, usagef("%v (bridge %s --help lists the settings)", err, name)
+	}
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	// A value that did not parse kept its default, so Validate reports
+	// only the other problems: all of them at once.
+	err = errors.Join(err, cfg.Validate())
+	if err != nil {
+		return cfg, fmt.Errorf("invalid configuration (bridge %s --help lists the settings):\n  %s", name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	return cfg, nil
+}
+
+// serve runs a bridge until ctx ends, then stops it gracefully.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	log.Info("crm-bridge starting", "version", version, "nats", natsDesc(cfg), "crm_url", redactURL(cfg.CRMURL),
+		"org_id", cfg.CRMOrgID, "subject_prefix", cfg.SubjectPrefix, "concurrency", cfg.Concurrency)
+	b := bridge.New(cfg, bridge.Options{Logger: log, Version: version})
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("stopping", "timeout", stopTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := b.Stop(sctx); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func natsDesc(cfg config.Config) string {
+	if cfg.NATSURL == "" {
+		return "embedded"
+	}
+	urls := strings.Split(cfg.NATSURL, ",")
+	for i, u := range urls {
+		urls[i] = redactURL(strings.TrimSpace(u))
+	}
+	return strings.Join(urls, ",")
+}
+
+// redactURL hides the password of a URL that carries one, so that it can
+// be logged.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/natstest"
+)
+
+func TestMain(m *testing.M) {
+	// The test binary doubles as the bridge binary for tests that run
+	// bridge processes (see proc_test.go).
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// program is a run of the bridge's main function in the background.
+type program struct {
+	stdout, stderr *syncBuffer
+	cancel         context.CancelFunc
+	done           chan error
+}
+
+func startProgram(t *testing.T, vars map[string]string, args ...string) *program {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &program{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		p.done <- run(ctx, args, func(k string) string { return vars[k] }, strings.NewReader(""), p.stdout, p.stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			t.Error("program did not stop")
+		}
+	})
+	return p
+}
+
+// stop cancels the program's context, as SIGTERM does, and returns what
+// run returned.
+func (p *program) stop(t *testing.T) error {
+	t.Helper()
+	p.cancel()
+	select {
+	case err := <-p.done:
+		p.done <- err // for Cleanup
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("program did not stop within 30s")
+		return nil
+	}
+}
+
+// logValue waits for a JSON log line with msg and returns its attribute key.
+func (p *program) logValue(t *testing.T, msg, key string) string {
+	t.Helper()
+	var val string
+	eventually.True(t, 15*time.Second, "no log line "+msg, func() bool {
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+				val, _ = m[key].(string)
+				return true
+			}
+		}
+		return false
+	})
+	return val
+}
+
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"help"}, func(string) string { return "" }, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"run", "dev", "crmsim", "version"} {
+		if !strings.Contains(out.String(), "  "+want+" ") {
+			t.Errorf("help lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestRunHelpListsSettings(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"run", "--help"}, func(string) string { return "" }, nil, &out, io.Discard)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("got %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"BRIDGE_CRM_URL", "--crm-url", "BRIDGE_NATS_SYNC", "always", "BRIDGE_CONCURRENCY"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("run --help lacks %q", want)
+		}
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, nil, io.Discard, io.Discard)
+	if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), `unknown command "frobnicate"`) {
+		t.Errorf("got %v, want a usage error naming the command", err)
+	}
+	err = run(context.Background(), []string{"run", "--bogus"}, func(string) string { return "" }, nil, io.Discard, io.Discard)
+	if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "-bogus") {
+		t.Errorf("got %v, want a usage error naming the flag", err)
+	}
+}
+
+func TestInvalidConfigNamesTheVariable(t *testing.T) {
+	vars := map[string]string{
+		"BRIDGE_CRM_API_KEY": "hunter2-secret",
+		"BRIDGE_CRM_TIMEOUT": "soon",
+	}
+	err := run(context.Background(), nil, func(k string) string { return vars[k] }, nil, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("got no error")
+	}
+	for _, want := range []string{"BRIDGE_CRM_URL: required", "BRIDGE_CRM_ORG_ID: required", `BRIDGE_CRM_TIMEOUT: "soon" is not a duration`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error shows the API key: %v", err)
+	}
+}
+
+func TestRunServesUntilStopped(t *testing.T) {
+	srv := natstest.Server(t)
+	const key = "super-secret-api-key"
+	vars := map[string]string{
+		"BRIDGE_NATS_URL":    srv.ClientURL(),
+		"BRIDGE_CRM_URL":     "http://127.0.0.1:1",
+		"BRIDGE_CRM_API_KEY": key,
+		"BRIDGE_CRM_ORG_ID":  "org",
+		"BRIDGE_HTTP_ADDR":   "127.0.0.1:0",
+		"BRIDGE_LOG_FORMAT":  "json",
+		"BRIDGE_LOG_LEVEL":   "debug",
+	}
+	p := startProgram(t, vars)
+	addr := p.logValue(t, "http listening", "addr")
+	eventually.True(t, 15*time.Second, "/readyz never 200", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if err := p.stop(t); err != nil {
+		t.Errorf("run returned %v after stop, want nil", err)
+	}
+	logs := p.stderr.String()
+	if strings.Contains(logs, key) {
+		t.Errorf("logs show the API key")
+	}
+	for _, want := range []string{`"msg":"crm-bridge starting"`, `"msg":"stopped"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s", want)
+		}
+	}
+}
+
+func TestCRMSimCommand(t *testing.T) {
+	p := startProgram(t, nil, "crmsim", "--addr", "127.0.0.1:0", "--api-key", "k", "--org-id", "o", "--seed-customers", "5", "--log-format", "json")
+	url := p.logValue(t, "CRM simulator listening", "url")
+	req, _ := http.NewRequest(http.MethodGet, url+"/v1/crm/customers/export", nil)
+	req.Header.Set("api-key", "k")
+	req.Header.Set("organization-id", "o")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Data struct {
+			Items []json.RawMessage `json:"items"`
+		} `json:"data"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || len(body.Data.Items) != 5 {
+		t.Errorf("got %d, %d items, %v; want 200 with the 5 seeded customers", resp.StatusCode, len(body.Data.Items), err)
+	}
+	req.Header.Set("api-key", "wrong")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong key: got %d, want 401", resp.StatusCode)
+	}
+	if err := p.stop(t); err != nil {
+		t.Errorf("crmsim returned %v, want nil", err)
+	}
+}
+
+func TestDevRunsSimulatorAndBridge(t *testing.T) {
+	srv := natstest.Server(t)
+	vars := map[string]string{
+		"BRIDGE_NATS_URL":   srv.ClientURL(),
+		"BRIDGE_HTTP_ADDR":  "127.0.0.1:0",
+		"BRIDGE_LOG_FORMAT": "json",
+	}
+	p := startProgram(t, vars, "dev", "--crmsim-addr", "127.0.0.1:0", "--seed-customers", "3")
+	addr := p.logValue(t, "http listening", "addr")
+	crmURL := p.logValue(t, "crm-bridge starting", "crm_url")
+	if !strings.HasPrefix(crmURL, "http://127.0.0.1:") || strings.HasSuffix(crmURL, ":0") {
+		t.Errorf("got CRM URL %q, want the simulator's", crmURL)
+	}
+	eventually.True(t, 15*time.Second, "/readyz never 200", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if !strings.Contains(p.stdout.String(), "crm-bridge dev mode") {
+		t.Errorf("no banner on stdout:\n%s", p.stdout.String())
+	}
+	if err := p.stop(t); err != nil {
+		t.Errorf("dev returned %v, want nil", err)
+	}
+}

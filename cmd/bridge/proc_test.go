@@ -1,0 +1,344 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/commands"
+	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/crmsim"
+	"github.com/gormic/crm-bridge/internal/embedded"
+	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+// runMainEnv makes the test binary run main() instead of the tests, so a
+// test can start real bridge processes without building anything.
+const runMainEnv = "CRM_BRIDGE_TEST_RUN_MAIN"
+
+// bridgeProc is a bridge running as a child process.
+type bridgeProc struct {
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error
+	mu     sync.Mutex
+	stderr strings.Builder
+}
+
+// startBridge runs `bridge run` as a child process with env (BRIDGE_...).
+func startBridge(t *testing.T, env map[string]string) *bridgeProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "run")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &bridgeProc{cmd: cmd, done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("bridge pid %d log (tail):\n%s", cmd.Process.Pid, tail(p.logs(), 4000))
+		}
+	})
+	return p
+}
+
+func (p *bridgeProc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// kill sends SIGKILL and waits for the process to end.
+func (p *bridgeProc) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// world is what bridge processes run against: JetStream and the simulator.
+type world struct {
+	t    *testing.T
+	srv  *embedded.Server
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	sim  *crmsim.Simulator
+	subj streams.Subjects
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	srv := natstest.Server(t)
+	nc, js := natstest.Connect(t, srv)
+	sim, err := crmsim.New(crmsim.Options{APIKey: "k", OrgID: "o", ValidateResponses: true, RandSeed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sim.Close()
+		for _, err := range sim.ResponseErrors() {
+			t.Errorf("simulator response invalid: %v", err)
+		}
+	})
+	return &world{t: t, srv: srv, nc: nc, js: js, sim: sim, subj: streams.Subjects{Prefix: "crm"}}
+}
+
+func (w *world) env() map[string]string {
+	return map[string]string{
+		"BRIDGE_NATS_URL":    w.srv.ClientURL(),
+		"BRIDGE_CRM_URL":     w.sim.URL(),
+		"BRIDGE_CRM_API_KEY": "k",
+		"BRIDGE_CRM_ORG_ID":  "o",
+		"BRIDGE_CRM_RATE":    "0",
+		"BRIDGE_HTTP_ADDR":   "127.0.0.1:0",
+		"BRIDGE_CONCURRENCY": "8",
+		"BRIDGE_LOG_FORMAT":  "json",
+	}
+}
+
+// waitStreams waits until a bridge has made the streams and consumers.
+func (w *world) waitConsumers() {
+	w.t.Helper()
+	eventually.True(w.t, 30*time.Second, "the bridge made no consumers", func() bool {
+		_, err := w.js.Consumer(context.Background(), streams.Commands, streams.CreateConsumer)
+		return err == nil
+	})
+}
+
+func (w *world) publish(subject, id string, body []byte) {
+	w.t.Helper()
+	m := nats.NewMsg(subject)
+	m.Header.Set(nats.MsgIdHdr, id)
+	m.Data = body
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := w.js.PublishMsg(ctx, m); err != nil {
+		w.t.Fatalf("publish %s: %v", subject, err)
+	}
+}
+
+// resultCount returns how many results CRM_EVENTS holds.
+func (w *world) resultCount() int {
+	s, err := w.js.Stream(context.Background(), streams.Events)
+	if err != nil {
+		return 0
+	}
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(w.subj.Result()))
+	if err != nil {
+		return 0
+	}
+	return int(info.State.Subjects[w.subj.Result()])
+}
+
+// results reads every stored result; it fails the test on a command with
+// two.
+func (w *world) results() map[string]commands.Result {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := w.js.OrderedConsumer(ctx, streams.Events, jetstream.OrderedConsumerConfig{FilterSubjects: []string{w.subj.Result()}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	n := w.resultCount()
+	out := map[string]commands.Result{}
+	for got := 0; got < n; {
+		batch, err := c.Fetch(n-got, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			got++
+			var r commands.Result
+			if err := json.Unmarshal(m.Data(), &r); err != nil {
+				w.t.Fatal(err)
+			}
+			if _, dup := out[r.CommandID]; dup {
+				w.t.Errorf("command %s has two results", r.CommandID)
+			}
+			out[r.CommandID] = r
+		}
+	}
+	return out
+}
+
+// Done when 5 (commands): the bridge killed with SIGKILL in the middle of
+// 1,000 commands and restarted: every command has exactly one result, none
+// applied twice.
+func TestSIGKILLMidwayAndRestart(t *testing.T) {
+	w := newWorld(t)
+	if err := w.sim.SetFaults(crmsim.Faults{Latency: 2 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	first := startBridge(t, w.env())
+	w.waitConsumers()
+	const creates, updates = 600, 400
+	for i := range creates {
+		w.publish(w.subj.Create(), fmt.Sprintf("c-%d", i), fmt.Appendf(nil, `{"firstName":"K%d","phone":"555%07d"}`, i, i))
+	}
+	// Updates of customers that exist before the bridge starts.
+	seeded := make([]string, 40)
+	for i := range seeded {
+		c, err := w.sim.CreateCustomer(crmParams(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeded[i] = c.ID
+	}
+	for i := range updates {
+		w.publish(w.subj.Update(seeded[i%len(seeded)]), fmt.Sprintf("u-%d", i), fmt.Appendf(nil, `{"number":"%d"}`, i))
+	}
+	eventually.True(t, time.Minute, "no progress before the kill", func() bool { return w.resultCount() >= 200 })
+	first.kill()
+	killedAt := w.resultCount()
+	if killedAt >= creates+updates {
+		t.Fatalf("all %d commands were done before the kill; nothing was shown", killedAt)
+	}
+	startBridge(t, w.env())
+	eventually.True(t, 3*time.Minute, "not every command got a result", func() bool { return w.resultCount() >= creates+updates })
+	results := w.results()
+	if len(results) != creates+updates {
+		t.Errorf("got %d results, want %d", len(results), creates+updates)
+	}
+	for id, r := range results {
+		if r.Status != commands.StatusApplied {
+			t.Errorf("%s: got %+v, want applied", id, r)
+		}
+	}
+	made := 0
+	for _, c := range w.sim.Changes() {
+		if c.Op == crmsim.ChangeCreate && c.Via == "api" {
+			made++
+		}
+	}
+	if made != creates {
+		t.Errorf("the CRM made %d customers for %d creates", made, creates)
+	}
+	t.Logf("killed after %d of %d results", killedAt, creates+updates)
+}
+
+func crmParams(i int) crm.CreateParams {
+	return crm.CreateParams{FirstName: "Seed", Phone: fmt.Sprintf("777%07d", i)}
+}
+
+// Done when 4: 300 interleaved updates to 10 customers under faults land
+// in publish order per customer, as the simulator's own log shows, also
+// with two bridge processes and with one of them killed midway.
+func TestPerCustomerOrder(t *testing.T) {
+	tests := []struct {
+		name  string
+		procs int
+		kill  bool
+	}{
+		{"one process", 1, false},
+		{"two processes", 2, false},
+		{"two processes, one killed midway", 2, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			if err := w.sim.SetFaults(crmsim.Faults{Seed: 11, ErrorRate: 0.2, RateLimitRate: 0.1, RetryAfter: time.Second}); err != nil {
+				t.Fatal(err)
+			}
+			customers := make([]string, 10)
+			for i := range customers {
+				c, err := w.sim.CreateCustomer(crmParams(i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				customers[i] = c.ID
+			}
+			var procs []*bridgeProc
+			for range tt.procs {
+				procs = append(procs, startBridge(t, w.env()))
+			}
+			w.waitConsumers()
+			const rounds = 30
+			for k := range rounds {
+				for i, id := range customers {
+					w.publish(w.subj.Update(id), fmt.Sprintf("u-%d-%d", i, k), fmt.Appendf(nil, `{"number":"%d"}`, k))
+				}
+			}
+			if tt.kill {
+				eventually.True(t, time.Minute, "no progress before the kill", func() bool { return w.resultCount() >= 60 })
+				procs[0].kill()
+			}
+			eventually.True(t, 3*time.Minute, "not every update got a result", func() bool { return w.resultCount() >= rounds*len(customers) })
+			for id, r := range w.results() {
+				if r.Status != commands.StatusApplied {
+					t.Errorf("%s: got %+v, want applied", id, r)
+				}
+			}
+			seen := map[string][]int{}
+			for _, c := range w.sim.Changes() {
+				if c.Op != crmsim.ChangeUpdate {
+					continue
+				}
+				var p struct {
+					Number string `json:"number"`
+				}
+				if err := json.Unmarshal(c.Params, &p); err != nil {
+					t.Fatal(err)
+				}
+				var k int
+				fmt.Sscan(p.Number, &k)
+				seen[c.CustomerID] = append(seen[c.CustomerID], k)
+			}
+			for _, id := range customers {
+				got := seen[id]
+				if len(got) != rounds {
+					t.Errorf("customer %s: the CRM applied %d updates, want %d: %v", id, len(got), rounds, got)
+					continue
+				}
+				for k, n := range got {
+					if n != k {
+						t.Errorf("customer %s: updates applied in the order %v, want 0..%d", id, got, rounds-1)
+						break
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// usageError is a wrong command line; main exits with status 2 for it.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// command is one subcommand of the bridge.
+type command struct {
+	name, args, summary string
+	run                 func(ctx context.Context, e env, args []string) error
+}
+
+// env is what a subcommand may touch of the outside world.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func subcommands() []command {
+	return []command{
+		{"run", "[flags]", "run the bridge (the default)", runBridge},
+		{"dev", "[flags]", "embedded NATS, a seeded CRM simulator and the bridge, in one process", runDev},
+		{"crmsim", "--addr HOST:PORT [flags]", "serve the CRM simulator", runCRMSim},
+		{"version", "", "print the version", func(_ context.Context, e env, _ []string) error {
+			_, err := fmt.Fprintln(e.stdout, "bridge", version)
+			return err
+		}},
+	}
+}
+
+// run is the whole program: it reads the environment only through getenv
+// and writes only to stdout and stderr, so tests can call it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	name := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if name == "help" {
+		printHelp(stdout)
+		return nil
+	}
+	for _, c := range subcommands() {
+		if c.name == name {
+			return c.run(ctx, e, args)
+		}
+	}
+	return usagef("unknown command %q (bridge help lists the commands)", name)
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "Usage: bridge [command] [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range subcommands() {
+		fmt.Fprintf(w, "  %-8s %-26s %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintln(w, "  help                                print this help")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Settings are environment variables or flags: bridge run --help lists them.")
+}
+
+// flagSet returns a flag set that reports to e.stderr and returns errors
+// instead of exiting.
+func flagSet(e env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: %s\n\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseErr turns a flag parsing error into a usageError, or passes
+// flag.ErrHelp on.
+func parseErr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usagef("%v", err)
+}

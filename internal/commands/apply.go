@@ -1,0 +1,234 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+// CRM is what the processor needs of the CRM client.
+type CRM interface {
+	Create(ctx context.Context, p crm.CreateParams) (string, error)
+	Update(ctx context.Context, id string, p crm.UpdateParams) error
+	Delete(ctx context.Context, id string) error
+	Export(ctx context.Context, since time.Time) iter.Seq2[crm.ExportPage, error]
+}
+
+var _ CRM = (*crm.Client)(nil)
+
+// delivery is what the processor knows of a command's delivery.
+type delivery struct {
+	// redelivered: JetStream delivered the command before, so an earlier
+	// attempt may have reached the CRM.
+	redelivered bool
+	// published is when the command was stored.
+	published time.Time
+	// lease is the lease of the command's partition; a CRM call starts
+	// only while it holds for the call's timeout. Nil for creates.
+	lease *lease
+}
+
+// outcome is how applying a command ended.
+type outcome struct {
+	status     string // StatusApplied, StatusRejected or StatusFailed
+	customerID string
+	attempts   int
+	err        *ResultError
+	// blocked: the CRM refused the credentials; nothing is final, the
+	// command waits for the gate and is applied again.
+	blocked bool
+	// canceled: the processor is stopping; nothing is final.
+	canceled bool
+}
+
+// applier applies commands to the CRM: it retries transient failures with
+// exponential backoff and jitter, honours Retry-After, and decides which
+// CRM answers mean applied, rejected or failed.
+type applier struct {
+	crm  CRM
+	cfg  Config
+	gate *gate
+}
+
+// apply applies cmd; attempts counts the CRM calls made for it so far.
+func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts int, log *slog.Logger) outcome {
+	bo := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(a.cfg.InitialBackoff),
+		backoff.WithMaxInterval(a.cfg.MaxBackoff),
+		backoff.WithMaxElapsedTime(a.cfg.RetryMaxElapsed),
+	)
+	for {
+		if err := a.fence(ctx, d.lease); err != nil {
+			return outcome{canceled: true, attempts: attempts}
+		}
+		attempts++
+		id, err := a.call(ctx, cmd)
+		if err == nil {
+			a.answered(log)
+			return outcome{status: StatusApplied, customerID: id, attempts: attempts}
+		}
+		if crm.Classify(err) == crm.Permanent {
+			a.answered(log)
+			out, lerr := a.permanent(ctx, cmd, d, attempts, err)
+			if lerr == nil {
+				return out
+			}
+			err = lerr // the lookup failed: its error decides, like a call's
+		}
+		switch crm.Classify(err) {
+		case crm.Canceled:
+			return outcome{canceled: true, attempts: attempts}
+		case crm.Auth:
+			if a.gate.unauthorized(err) {
+				log.Error("CRM refused the credentials: commands stop until it accepts them; nothing is dead-lettered", "err", err)
+			}
+			return outcome{blocked: true, attempts: attempts}
+		case crm.Permanent: // only a lookup gets here
+			return outcome{status: StatusFailed, attempts: attempts, err: crmError(err)}
+		case crm.Transient:
+			if errors.Is(err, crm.ErrUnavailable) || errors.Is(err, crm.ErrTimeout) {
+				if a.gate.unavailable(err) {
+					log.Error("CRM unavailable: new commands wait until it answers again", "err", err)
+				}
+			}
+			wait := bo.NextBackOff()
+			if wait == backoff.Stop {
+				return outcome{status: StatusFailed, attempts: attempts, err: crmError(err)}
+			}
+			if ra := retryAfter(err); ra > wait {
+				wait = ra
+			}
+			log.Warn("CRM call failed, retrying", "attempt", attempts, "retry_in", wait.Round(time.Millisecond), "err", err)
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return outcome{canceled: true, attempts: attempts}
+			}
+		}
+	}
+}
+
+// fence waits until ls is certain to hold for a CRM call's whole timeout,
+// or ctx ends (the partition is lost or the processor stops). A nil ls
+// (a create) needs no waiting.
+func (a *applier) fence(ctx context.Context, ls *lease) error {
+	for ls != nil && !ls.valid(a.cfg.CallTimeout+time.Second) {
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+func (a *applier) answered(log *slog.Logger) {
+	if a.gate.answered() {
+		log.Info("CRM answers again: taking new commands")
+	}
+}
+
+// call makes the one CRM call of cmd and returns the customer id.
+func (a *applier) call(ctx context.Context, cmd Command) (string, error) {
+	switch cmd.Op {
+	case streams.OpCreate:
+		return a.crm.Create(ctx, cmd.Create)
+	case streams.OpUpdate:
+		return cmd.CustomerID, a.crm.Update(ctx, cmd.CustomerID, cmd.Update)
+	default:
+		return cmd.CustomerID, a.crm.Delete(ctx, cmd.CustomerID)
+	}
+}
+
+// permanent decides what a functional error means for cmd. Commands are
+// idempotent: an update that changes nothing and a delete of a customer
+// already gone are applied. A create refused as a duplicate phone after an
+// attempt whose answer was lost is applied when the customer that attempt
+// made is found. An error return means that lookup failed.
+func (a *applier) permanent(ctx context.Context, cmd Command, d delivery, attempts int, err error) (outcome, error) {
+	applied := outcome{status: StatusApplied, customerID: cmd.CustomerID, attempts: attempts}
+	switch {
+	case cmd.Op == streams.OpUpdate && errors.Is(err, crm.ErrNoChanges):
+		return applied, nil
+	case cmd.Op == streams.OpDelete && errors.Is(err, crm.ErrNotFound):
+		return applied, nil
+	case cmd.Op == streams.OpCreate && errors.Is(err, crm.ErrDuplicatePhone) && (attempts > 1 || d.redelivered):
+		id, found, lerr := a.findCreated(ctx, cmd.Create, d.published.Add(-a.cfg.LookupWindow))
+		if lerr != nil {
+			return outcome{}, lerr
+		}
+		if found {
+			applied.customerID = id
+			return applied, nil
+		}
+	}
+	return outcome{status: StatusRejected, customerID: cmd.CustomerID, attempts: attempts, err: crmError(err)}, nil
+}
+
+// findCreated looks through the CRM's export, from since on, for the
+// customer that an earlier attempt of the create p made: same phone
+// digits, and the same first name and, where p sets them, last name and
+// email, created since then.
+func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since time.Time) (string, bool, error) {
+	phone := digits(p.Phone)
+	for page, err := range a.crm.Export(ctx, since) {
+		if err != nil {
+			return "", false, err
+		}
+		for _, c := range page.Items {
+			if digits(c.Phone) != phone || c.FirstName != p.FirstName {
+				continue
+			}
+			if p.LastName.Valid && (c.LastName == nil || *c.LastName != p.LastName.Value) {
+				continue
+			}
+			if p.Email != nil && c.Email != *p.Email {
+				continue
+			}
+			if created, err := time.Parse(time.RFC3339Nano, c.CreatedAt); err == nil && created.Before(since) {
+				continue
+			}
+			return c.ID, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+func digits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// crmError turns a CRM failure into a result's error.
+func crmError(err error) *ResultError {
+	code := "CRM_ERROR"
+	var e *crm.Error
+	if errors.As(err, &e) {
+		code = e.ResultCode()
+	}
+	return &ResultError{Code: code, Message: err.Error(), Fields: []FieldError{}}
+}
+
+func retryAfter(err error) time.Duration {
+	var e *crm.Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}

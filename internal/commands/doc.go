@@ -1,0 +1,68 @@
+// Package commands applies the customer commands that services publish to
+// CRM_COMMANDS: it decodes and validates each one, applies it to the CRM
+// with retries, stores exactly one result for it and dead-letters those
+// that were rejected or failed.
+//
+// # Order per customer
+//
+// CRM_COMMANDS stores updates and deletes under a subject that ends in a
+// partition token, computed by JetStream's subject transform from the
+// customer id (streams.Layout): all of one customer's commands land in the
+// same of streams.CommandPartitions partitions, in the order they were
+// stored. Each partition has a durable consumer, and one process at a time
+// runs it: the one that holds the partition's lease, an entry in the
+// key-value bucket LeaseBucket that expires Config.LeaseTTL after its last
+// renewal (owner.go). Within its partitions a process runs the commands of
+// many customers at once, up to Config.Concurrency, but a customer's next
+// command starts only after the previous one is finished: result stored and
+// its ack confirmed by the server (partition.go).
+//
+// Why that holds when processes come and go:
+//   - A process stops acting on a partition before its lease can expire: it
+//     sends a command to the CRM only while the lease is certain to hold for
+//     the call's whole timeout (lease.valid), and drops the partition when a
+//     renewal finds the lease taken.
+//   - A process that stops hands back the commands it holds in stream
+//     order, then releases the lease; JetStream redelivers them before
+//     anything newer, so the next holder sees them in order.
+//   - A process that dies stops renewing; its lease expires LeaseTTL later,
+//     longer than AckWait, so by the time another process takes the
+//     partition every command the dead one held is due for redelivery, and
+//     JetStream redelivers them sorted by sequence, before anything newer.
+//   - A command delivered twice to the same process (an ack wait missed) is
+//     recognised by its stream sequence and handled once.
+//
+// Processes share partitions fairly: each takes up to its share (the
+// partitions divided by the live processes, who renew a membership key in
+// the same bucket) and hands back one partition beyond it. Creates name no
+// customer yet (the id is the CRM's answer), so they have their own
+// consumer, which every process pulls from, Concurrency pending at once.
+//
+// While the processor holds a command (waiting for a slot, for the CRM, or
+// between retries) it tells JetStream every AckWait/3 that the command is in
+// progress, so it is not delivered to anyone else meanwhile. MaxDeliver is
+// unlimited: a command is never dropped by JetStream, it ends only with a
+// result.
+//
+// # Exactly one result
+//
+// The dead letter (Nats-Msg-Id dlq-<command id>) and the result
+// (result-<command id>) are stored before the command is acknowledged. A
+// crash between the two makes JetStream deliver the command again; applying
+// it again is harmless (an update that changes nothing and a delete of a
+// customer already gone are applied), and JetStream drops the second result
+// and dead letter as duplicates. A create is not idempotent in the CRM, so a
+// create refused as a duplicate phone after an attempt whose answer was lost
+// looks for the customer that attempt made (the export since the command
+// was published, less Config.LookupWindow) and ends applied with its id.
+//
+// # When the CRM is down or refuses the bridge
+//
+// Transient failures (no answer, timeouts, 408, 429, 5xx) are retried with
+// exponential backoff and jitter, at least Retry-After apart, until
+// Config.RetryMaxElapsed; then the command fails. After Config.OutageAfter
+// calls in a row without an answer the processor stops taking new commands
+// (Ready reports why) until a call, or a probe every Config.ProbeInterval,
+// gets one. A 401 or 403 stops it likewise, loudly, without a result or a
+// dead letter: the command waits for the CRM to accept the credentials.
+package commands

@@ -1,0 +1,212 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+// handle takes one command from delivery to acknowledgement: decode and
+// validate it, apply it, store its result (and dead letter), answer its
+// Reply-To, ack it. It returns false, having acknowledged nothing, when
+// ctx ended first (the processor is stopping, or the partition's lease,
+// ls, was lost): the caller hands the command back or leaves it to expire.
+// ls is nil for creates, which belong to no partition.
+func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease) bool {
+	p.holder.hold(msg)
+	defer p.holder.release(msg)
+
+	meta, err := msg.Metadata()
+	if err != nil { // not a JetStream message: cannot happen on a pull consumer
+		p.log.Error("command without metadata", "subject", msg.Subject(), "err", err)
+		return false
+	}
+	c := command{msg: msg, subject: streams.Published(msg.Subject())}
+	c.id = msg.Headers().Get(nats.MsgIdHdr)
+	if c.id == "" {
+		c.id = strconv.FormatUint(meta.Sequence.Stream, 10)
+	}
+	c.op, c.customerID, err = p.subjects.ParseCommand(c.subject)
+	log := p.log.With("command_id", c.id, "op", c.op, "customer_id", c.customerID)
+	var out outcome
+	if err != nil {
+		out = rejected(&ValidationError{Message: fmt.Sprintf("subject %s: %v", c.subject, errors.Unwrap(err))})
+	} else if cmd, err := Decode(c.op, c.customerID, msg.Data()); err != nil {
+		var verr *ValidationError
+		if !errors.As(err, &verr) {
+			verr = &ValidationError{Message: err.Error()}
+		}
+		out = rejected(verr)
+	} else {
+		d := delivery{redelivered: meta.NumDelivered > 1, published: meta.Timestamp, lease: ls}
+		out = p.applyWhenOpen(ctx, cmd, d, log)
+	}
+	if out.canceled {
+		return false
+	}
+	if out.customerID == "" {
+		out.customerID = c.customerID // update and delete name theirs, whatever the outcome
+	}
+	if err := p.finish(ctx, c, out, ls != nil, log); err != nil {
+		log.Warn("command not finished; it is handed back", "err", err)
+		return false
+	}
+	return true
+}
+
+// applyWhenOpen applies cmd once the gate is open and a slot is free,
+// starting over whenever the CRM refuses the credentials.
+func (p *Processor) applyWhenOpen(ctx context.Context, cmd Command, d delivery, log *slog.Logger) outcome {
+	attempts := 0
+	for {
+		if err := p.gate.wait(ctx); err != nil {
+			return outcome{canceled: true}
+		}
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return outcome{canceled: true}
+		}
+		out := p.apply.apply(ctx, cmd, d, attempts, log)
+		<-p.slots
+		if !out.blocked {
+			return out
+		}
+		attempts = out.attempts
+	}
+}
+
+// command is what handle knows of a message.
+type command struct {
+	msg        jetstream.Msg
+	id         string
+	subject    string // as published
+	op         string
+	customerID string
+}
+
+func rejected(v *ValidationError) outcome {
+	return outcome{status: StatusRejected, err: Rejected(v)}
+}
+
+// finish stores the command's dead letter (unless it was applied) and its
+// result, answers its Reply-To and acknowledges it; with confirm, it waits
+// until the server confirms the ack, so that the customer's next command
+// cannot overtake this one. It returns an error, having acknowledged
+// nothing for certain, when ctx ends first.
+func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm bool, log *slog.Logger) error {
+	res := Result{
+		CommandID:  c.id,
+		Op:         c.op,
+		Status:     out.status,
+		CustomerID: out.customerID,
+		Attempts:   out.attempts,
+		Error:      out.err,
+		FinishedAt: time.Now(),
+	}
+	body, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	if out.status != StatusApplied {
+		if err := p.publish(ctx, p.deadLetter(c, res)); err != nil {
+			return fmt.Errorf("dead letter: %w", err)
+		}
+	}
+	rm := nats.NewMsg(p.subjects.Result())
+	rm.Header.Set(HeaderCommandID, c.id)
+	rm.Header.Set(nats.MsgIdHdr, "result-"+c.id)
+	rm.Data = body
+	if err := p.publish(ctx, rm); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	if to := c.msg.Headers().Get(HeaderReplyTo); to != "" {
+		reply := nats.NewMsg(to)
+		reply.Header.Set(HeaderCommandID, c.id)
+		reply.Data = body
+		if err := p.nc.PublishMsg(reply); err != nil {
+			log.Warn("cannot answer Reply-To", "reply_to", to, "err", err)
+		}
+	}
+	if err := p.ack(ctx, c.msg, confirm); err != nil {
+		return fmt.Errorf("ack: %w", err)
+	}
+	level := slog.LevelInfo
+	if out.status != StatusApplied {
+		level = slog.LevelWarn
+	}
+	attrs := []any{"status", out.status, "attempts", out.attempts}
+	if out.customerID != "" && c.customerID == "" {
+		attrs = append(attrs, "customer_id", out.customerID)
+	}
+	if out.err != nil {
+		attrs = append(attrs, "error_code", out.err.Code, "error", out.err.Message)
+	}
+	log.Log(context.Background(), level, "command done", attrs...)
+	return nil
+}
+
+// deadLetter returns the dead letter of a command that was not applied:
+// its body and headers, with Nats-Msg-Id dlq-<command id> and the Dlq-*
+// headers of the contract.
+func (p *Processor) deadLetter(c command, res Result) *nats.Msg {
+	op := c.op
+	if op == "" {
+		op = "unknown"
+	}
+	m := nats.NewMsg(p.subjects.DLQ(op))
+	for k, v := range c.msg.Headers() {
+		m.Header[k] = append([]string(nil), v...)
+	}
+	m.Header.Set(nats.MsgIdHdr, "dlq-"+c.id)
+	m.Header.Set(HeaderCommandID, c.id)
+	m.Header.Set(HeaderDlqStatus, res.Status)
+	reason := res.Status
+	if res.Error != nil {
+		reason = res.Error.Code + ": " + res.Error.Message
+	}
+	m.Header.Set(HeaderDlqReason, reason)
+	m.Header.Set(HeaderOriginalSubject, c.subject)
+	m.Data = c.msg.Data()
+	return m
+}
+
+// publish stores m in JetStream, retrying until it is acknowledged or ctx
+// ends.
+func (p *Processor) publish(ctx context.Context, m *nats.Msg) error {
+	return retry(ctx, func(ctx context.Context) error {
+		_, err := p.js.PublishMsg(ctx, m)
+		return err
+	})
+}
+
+// ack acknowledges msg. With confirm it retries until the server confirms
+// it or ctx ends; otherwise one ack is sent: if it is lost, the command is
+// applied again, idempotently, and its result and dead letter are
+// deduplicated.
+func (p *Processor) ack(ctx context.Context, msg jetstream.Msg, confirm bool) error {
+	if !confirm {
+		return msg.Ack()
+	}
+	return retry(ctx, msg.DoubleAck)
+}
+
+// retry calls f, each call bounded to 5s, until it succeeds or ctx ends.
+func retry(ctx context.Context, f func(context.Context) error) error {
+	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(50*time.Millisecond), backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(0))
+	return backoff.Retry(func() error {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return f(cctx)
+	}, backoff.WithContext(bo, ctx))
+}

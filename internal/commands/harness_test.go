@@ -1,0 +1,231 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/crmsim"
+	"github.com/gormic/crm-bridge/internal/embedded"
+	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+// rig is a processor's world in one test: an embedded JetStream server with
+// the bridge's streams, the CRM simulator on a real port, and a client for
+// publishing commands and reading what came out.
+type rig struct {
+	t    *testing.T
+	srv  *embedded.Server
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	sim  *crmsim.Simulator
+	subj streams.Subjects
+	cfg  Config
+}
+
+const testPartitions = 8
+
+func newRig(t *testing.T, simOpts crmsim.Options) *rig {
+	t.Helper()
+	srv := natstest.Server(t)
+	nc, js := natstest.Connect(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
+		t.Fatal(err)
+	}
+	simOpts.ValidateResponses = true
+	sim, err := crmsim.New(simOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sim.Close()
+		for _, err := range sim.ResponseErrors() {
+			t.Errorf("simulator response invalid: %v", err)
+		}
+	})
+	return &rig{t: t, srv: srv, nc: nc, js: js, sim: sim, subj: streams.Subjects{Prefix: "crm"}, cfg: Config{
+		Prefix:         "crm",
+		Concurrency:    testPartitions,
+		InitialBackoff: 5 * time.Millisecond,
+		MaxBackoff:     200 * time.Millisecond,
+		AckWait:        2 * time.Second,
+		CallTimeout:    2 * time.Second,
+		StopTimeout:    5 * time.Second,
+		ProbeInterval:  100 * time.Millisecond,
+		Logger:         testLogger(t),
+	}}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	t.Helper()
+	if os.Getenv("TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+}
+
+// worker is one processor of the rig, with its own NATS connection and
+// CRM client, as one bridge process would have.
+type worker struct {
+	p      *Processor
+	nc     *nats.Conn
+	client *crm.Client
+	once   sync.Once
+}
+
+func (r *rig) startProcessor(cfg Config) *worker {
+	r.t.Helper()
+	nc, err := nats.Connect(r.srv.ClientURL())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	client, err := crm.New(crm.Config{BaseURL: r.sim.URL(), APIKey: "key", OrgID: "org", Timeout: 2 * time.Second})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	p, err := New(nc, js, client, cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Start(ctx); err != nil {
+		r.t.Fatal(err)
+	}
+	w := &worker{p: p, nc: nc, client: client}
+	r.t.Cleanup(func() { w.stop(r.t) })
+	return w
+}
+
+// stop stops the worker gracefully.
+func (w *worker) stop(t *testing.T) {
+	t.Helper()
+	w.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := w.p.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+		w.nc.Close()
+		w.client.Close()
+	})
+}
+
+// publish publishes a command with id as its Nats-Msg-Id.
+func (r *rig) publish(subject, id string, body []byte) {
+	r.t.Helper()
+	m := nats.NewMsg(subject)
+	m.Data = body
+	if id != "" {
+		m.Header.Set(nats.MsgIdHdr, id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := r.js.PublishMsg(ctx, m); err != nil {
+		r.t.Fatalf("publish %s: %v", subject, err)
+	}
+}
+
+// storedResult is a result as stored in CRM_EVENTS.
+type storedResult struct {
+	Result
+	header nats.Header
+}
+
+// messages returns every message stored in stream under subject filter.
+func (r *rig) messages(stream, filter string) []jetstream.Msg {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := r.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	n := int(info.NumPending)
+	var out []jetstream.Msg
+	for len(out) < n {
+		batch, err := c.Fetch(n-len(out), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			out = append(out, m)
+		}
+		if err := batch.Error(); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// results returns the stored results by command id; every command id must
+// have exactly one.
+func (r *rig) results() map[string]storedResult {
+	r.t.Helper()
+	out := map[string]storedResult{}
+	for _, m := range r.messages(streams.Events, r.subj.Result()) {
+		var res Result
+		if err := json.Unmarshal(m.Data(), &res); err != nil {
+			r.t.Fatalf("result %q: %v", m.Data(), err)
+		}
+		if _, dup := out[res.CommandID]; dup {
+			r.t.Errorf("command %s has two results", res.CommandID)
+		}
+		if got := m.Headers().Get(HeaderCommandID); got != res.CommandID {
+			r.t.Errorf("result of %s has Command-Id %q", res.CommandID, got)
+		}
+		out[res.CommandID] = storedResult{Result: res, header: m.Headers()}
+	}
+	return out
+}
+
+// resultCount returns how many results are stored.
+func (r *rig) resultCount() int {
+	s, err := r.js.Stream(context.Background(), streams.Events)
+	if err != nil {
+		return 0
+	}
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(r.subj.Result()))
+	if err != nil {
+		return 0
+	}
+	return int(info.State.Subjects[r.subj.Result()])
+}
+
+// waitResults waits until n results are stored and returns them.
+func (r *rig) waitResults(n int, within time.Duration) map[string]storedResult {
+	r.t.Helper()
+	eventually.True(r.t, within, fmt.Sprintf("fewer than %d results", n), func() bool { return r.resultCount() >= n })
+	return r.results()
+}
+
+// deadLetters returns the stored dead letters.
+func (r *rig) deadLetters() []jetstream.Msg {
+	r.t.Helper()
+	return r.messages(streams.DLQ, "crm.customer.dlq.*")
+}
+
+func createBody(i int) []byte {
+	return fmt.Appendf(nil, `{"firstName":"Ada%d","lastName":"Lovelace","phone":"+1 555 %07d"}`, i, i)
+}

@@ -1,0 +1,151 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+// owner decides which partitions this process runs. Every renewal period
+// it renews its membership and its leases, takes free partitions up to its
+// fair share (partitions divided by live processes, rounded up) and hands
+// back one partition beyond it, so that the partitions spread over the
+// processes that share a NATS deployment.
+type owner struct {
+	p      *Processor
+	leases *leases
+	every  time.Duration
+
+	mu   sync.Mutex
+	held map[int]*partition
+	cons []jetstream.Consumer // by partition
+}
+
+func leaseKey(i int) string      { return "commands.partition." + strconv.Itoa(i) }
+func memberKey(id string) string { return "commands.member." + id }
+
+// run keeps the process's share of partitions until ctx ends.
+func (o *owner) run(ctx context.Context) {
+	t := time.NewTicker(o.every)
+	defer t.Stop()
+	for {
+		o.tick(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (o *owner) tick(ctx context.Context) {
+	log := o.p.log
+	if _, err := o.leases.kv.Put(ctx, memberKey(o.leases.owner), nil); err != nil && ctx.Err() == nil {
+		log.Warn("cannot renew membership", "err", err)
+	}
+	members := 1
+	if keys, err := o.leases.kv.ListKeysFiltered(ctx, memberKey("*")); err == nil {
+		n := 0
+		for range keys.Keys() {
+			n++
+		}
+		members = max(n, 1)
+	}
+	share := (len(o.cons) + members - 1) / members
+
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i, pt := range o.held {
+		if err := o.leases.renew(ctx, pt.lease); errors.Is(err, errLeaseLost) {
+			log.Error("lost a partition; its commands go to the process that holds it now", "partition", i, "err", err)
+			pt.lose()
+			delete(o.held, i)
+		} else if err != nil && ctx.Err() == nil {
+			log.Warn("cannot renew a partition lease", "partition", i, "err", err)
+		}
+	}
+	for _, i := range rand.Perm(len(o.cons)) {
+		if len(o.held) >= share || ctx.Err() != nil {
+			break
+		}
+		if _, mine := o.held[i]; mine {
+			continue
+		}
+		ls, err := o.leases.acquire(ctx, leaseKey(i))
+		if err != nil {
+			log.Warn("cannot take a partition", "partition", i, "err", err)
+			continue
+		}
+		if ls == nil {
+			continue // another process runs it
+		}
+		pt := o.p.newPartition(strconv.Itoa(i), ls, o.cons[i])
+		if err := pt.start(); err != nil {
+			log.Error("cannot pull a partition's commands", "partition", i, "err", err)
+			_ = o.leases.release(ctx, ls)
+			continue
+		}
+		o.held[i] = pt
+		log.Debug("took a partition", "partition", i, "held", len(o.held), "share", share)
+	}
+	if len(o.held) > share {
+		for i, pt := range o.held {
+			delete(o.held, i)
+			log.Info("handing a partition to another process", "partition", i, "held", len(o.held), "share", share)
+			o.p.workers.Go(func() { pt.stop(o.p.cfg.StopTimeout, o.leases) })
+			break
+		}
+	}
+}
+
+// stopAll stops every partition gracefully and leaves the membership.
+func (o *owner) stopAll() {
+	o.mu.Lock()
+	held := o.held
+	o.held = map[int]*partition{}
+	o.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, pt := range held {
+		wg.Go(func() { pt.stop(o.p.cfg.StopTimeout, o.leases) })
+	}
+	wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = o.leases.kv.Delete(ctx, memberKey(o.leases.owner))
+}
+
+// ensureConsumers creates or updates the partitions' consumers.
+func (p *Processor) ensureConsumers(ctx context.Context) ([]jetstream.Consumer, error) {
+	out := make([]jetstream.Consumer, p.layout.Partitions)
+	for i := range p.layout.Partitions {
+		c, err := p.js.CreateOrUpdateConsumer(ctx, streams.Commands, jetstream.ConsumerConfig{
+			Durable:       p.layout.Consumer(i),
+			Description:   fmt.Sprintf("crm-bridge: updates and deletes of partition %d of %d", i, p.layout.Partitions),
+			FilterSubject: p.layout.Filter(i),
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       p.cfg.AckWait,
+			MaxDeliver:    -1,
+			MaxAckPending: p.cfg.Concurrency,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("commands: consumer %s: %w", p.layout.Consumer(i), err)
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+// heldCount returns how many partitions the process runs.
+func (o *owner) heldCount() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.held)
+}

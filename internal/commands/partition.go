@@ -1,0 +1,210 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// partition runs the commands of one partition that this process holds
+// the lease of. It keeps each customer's commands in stream order: a
+// customer's next command starts only once the previous one is finished
+// (result stored, ack confirmed by the server); commands of other customers
+// run meanwhile, up to the processor's slots.
+type partition struct {
+	p     *Processor
+	name  string
+	lease *lease
+	cons  jetstream.Consumer
+
+	// ctx ends when the lease is lost or the processor gives up on the
+	// commands in flight; abandon ends it.
+	ctx     context.Context
+	abandon context.CancelFunc
+
+	mu       sync.Mutex
+	it       jetstream.MessagesContext
+	held     map[uint64]jetstream.Msg // by stream sequence: every command held
+	queues   map[string][]jetstream.Msg
+	stopping bool
+	inflight sync.WaitGroup
+	pulled   chan struct{} // closed when the pull loop has ended
+}
+
+func (p *Processor) newPartition(name string, ls *lease, cons jetstream.Consumer) *partition {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &partition{
+		p: p, name: name, lease: ls, cons: cons, ctx: ctx, abandon: cancel,
+		held: map[uint64]jetstream.Msg{}, queues: map[string][]jetstream.Msg{},
+		pulled: make(chan struct{}),
+	}
+}
+
+// start starts pulling the partition's commands.
+func (pt *partition) start() error {
+	it, err := pt.cons.Messages(jetstream.PullMaxMessages(pt.p.cfg.Concurrency))
+	if err != nil {
+		close(pt.pulled)
+		return err
+	}
+	pt.it = it
+	go pt.pull()
+	return nil
+}
+
+func (pt *partition) pull() {
+	defer close(pt.pulled)
+	for {
+		msg, err := pt.it.Next()
+		if err != nil {
+			if pt.ctx.Err() != nil || errorsIsClosed(err) {
+				return
+			}
+			pt.p.log.Debug("fetching commands", "partition", pt.name, "err", err)
+			continue
+		}
+		pt.add(msg)
+	}
+}
+
+// add takes a delivered command: it starts it, or queues it behind the
+// customer's command in flight. A second delivery of a command already
+// held is ignored: the one held is finished and acknowledged in its turn.
+func (pt *partition) add(msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return
+	}
+	key := customerToken(msg.Subject())
+	pt.mu.Lock()
+	if _, dup := pt.held[meta.Sequence.Stream]; dup {
+		pt.mu.Unlock()
+		return
+	}
+	pt.held[meta.Sequence.Stream] = msg
+	pt.p.holder.hold(msg)
+	if q, busy := pt.queues[key]; busy || pt.stopping {
+		pt.queues[key] = append(q, msg)
+		pt.mu.Unlock()
+		return
+	}
+	pt.queues[key] = nil
+	pt.inflight.Add(1)
+	pt.mu.Unlock()
+	go pt.run(msg, key, meta.Sequence.Stream)
+}
+
+// run handles msg, then the customer's next command, if any.
+func (pt *partition) run(msg jetstream.Msg, key string, seq uint64) {
+	defer pt.inflight.Done()
+	for {
+		if !pt.p.handle(pt.ctx, msg, pt.lease) {
+			return // abandoned: stays held, handed back or left to expire
+		}
+		pt.mu.Lock()
+		delete(pt.held, seq)
+		pt.p.holder.release(msg)
+		q := pt.queues[key]
+		if len(q) == 0 || pt.stopping {
+			if len(q) == 0 {
+				delete(pt.queues, key)
+			}
+			pt.mu.Unlock()
+			return
+		}
+		msg, pt.queues[key] = q[0], q[1:]
+		pt.mu.Unlock()
+		meta, err := msg.Metadata()
+		if err != nil {
+			return
+		}
+		seq = meta.Sequence.Stream
+	}
+}
+
+// stop stops the partition. Commands in flight get until grace ends to
+// finish; then they are abandoned. With the lease still held, every command
+// left is handed back in stream order (so that whoever takes the partition
+// next gets them in order, before anything newer) and the lease is
+// released; a lost lease is left alone, its commands come back to whoever
+// holds it after AckWait.
+func (pt *partition) stop(grace time.Duration, leases *leases) {
+	pt.mu.Lock()
+	pt.stopping = true
+	it := pt.it
+	pt.mu.Unlock()
+	if it != nil {
+		it.Drain() // what is buffered comes through Next, to be held and handed back
+	}
+	<-pt.pulled
+	done := make(chan struct{})
+	go func() { pt.inflight.Wait(); close(done) }()
+	t := time.NewTimer(grace)
+	select {
+	case <-done:
+	case <-t.C:
+		pt.abandon()
+		<-done
+	}
+	t.Stop()
+	pt.abandon()
+
+	pt.mu.Lock()
+	left := make([]uint64, 0, len(pt.held))
+	for seq := range pt.held {
+		left = append(left, seq)
+	}
+	slices.Sort(left)
+	msgs := make([]jetstream.Msg, len(left))
+	for i, seq := range left {
+		msgs[i] = pt.held[seq]
+		pt.p.holder.release(msgs[i])
+	}
+	pt.held = map[uint64]jetstream.Msg{}
+	pt.mu.Unlock()
+	if !pt.lease.valid(0) {
+		return
+	}
+	for _, m := range msgs {
+		_ = m.Nak()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := leases.release(ctx, pt.lease); err != nil {
+		pt.p.log.Warn("cannot release a partition; another process takes it when the lease expires", "partition", pt.name, "err", err)
+	}
+}
+
+// lose stops the partition at once after its lease was lost: nothing is
+// handed back or acknowledged any more.
+func (pt *partition) lose() {
+	pt.abandon()
+	pt.mu.Lock()
+	pt.stopping = true
+	it := pt.it
+	for _, m := range pt.held {
+		pt.p.holder.release(m)
+	}
+	pt.held = map[uint64]jetstream.Msg{}
+	pt.mu.Unlock()
+	if it != nil {
+		it.Stop()
+	}
+}
+
+func errorsIsClosed(err error) bool { return errors.Is(err, jetstream.ErrMsgIteratorClosed) }
+
+// customerToken returns the customer token of a stored update or delete
+// subject (<prefix>.customer.<op>.<id>.<layout>.<n>).
+func customerToken(stored string) string {
+	tokens := strings.Split(stored, ".")
+	if len(tokens) < 4 {
+		return stored
+	}
+	return tokens[3]
+}

@@ -1,0 +1,252 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+// Processor consumes commands from CRM_COMMANDS, applies them to the CRM
+// and publishes their results and dead letters. Any number of processes may
+// run one on the same streams. See the package documentation for how it
+// keeps each customer's commands in order.
+type Processor struct {
+	cfg      Config
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	subjects streams.Subjects
+	layout   streams.Layout
+	apply    *applier
+	gate     *gate
+	log      *slog.Logger
+
+	slots  chan struct{} // one per command in flight
+	holder *holder
+
+	// fetchCtx ends when Stop begins: no new commands are taken.
+	fetchCtx  context.Context
+	stopFetch context.CancelFunc
+	// workCtx ends StopTimeout later: commands still in flight are handed
+	// back.
+	workCtx  context.Context
+	stopWork context.CancelFunc
+
+	owner      *owner
+	creates    jetstream.MessagesContext
+	holderDone chan struct{} // closed when nothing can be held any more
+	workers    sync.WaitGroup
+	started    atomic.Bool
+	stopped    atomic.Bool
+}
+
+// New returns a processor for cfg. It does not touch NATS until Start.
+func New(nc *nats.Conn, js jetstream.JetStream, client CRM, cfg Config) (*Processor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	g := newGate(cfg.OutageAfter)
+	p := &Processor{
+		cfg:      cfg,
+		nc:       nc,
+		js:       js,
+		subjects: streams.Subjects{Prefix: cfg.Prefix},
+		layout:   streams.Layout{Prefix: cfg.Prefix, Partitions: streams.CommandPartitions},
+		apply:    &applier{crm: client, cfg: cfg, gate: g},
+		gate:     g,
+		log:      cfg.Logger,
+		slots:    make(chan struct{}, cfg.Concurrency),
+		holder:   newHolder(),
+	}
+	p.fetchCtx, p.stopFetch = context.WithCancel(context.Background())
+	p.workCtx, p.stopWork = context.WithCancel(context.Background())
+	return p, nil
+}
+
+// LeaseBucket is the key-value bucket of the processes' claims on
+// partitions.
+const LeaseBucket = "crm_bridge_leases"
+
+// Start creates or updates the consumers (one per partition, one for
+// creates) and the lease bucket, and starts taking commands. The streams
+// must exist. It returns an error when a consumer or the bucket cannot be
+// made.
+func (p *Processor) Start(ctx context.Context) error {
+	kv, err := p.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      LeaseBucket,
+		Description: "crm-bridge: which process runs which command partition",
+		TTL:         p.cfg.LeaseTTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    p.cfg.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("commands: lease bucket: %w", err)
+	}
+	partitions, err := p.ensureConsumers(ctx)
+	if err != nil {
+		return err
+	}
+	creates, err := p.js.CreateOrUpdateConsumer(ctx, streams.Commands, jetstream.ConsumerConfig{
+		Durable:       streams.CreateConsumer,
+		Description:   "crm-bridge: creates",
+		FilterSubject: p.subjects.Create(),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       p.cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: p.cfg.Concurrency,
+	})
+	if err != nil {
+		return fmt.Errorf("commands: consumer %s: %w", streams.CreateConsumer, err)
+	}
+	if err := p.consumeCreates(creates); err != nil {
+		return err
+	}
+	p.owner = &owner{
+		p:      p,
+		leases: &leases{kv: kv, owner: nuid.Next(), ttl: p.cfg.LeaseTTL},
+		// Renew often enough that a lease always holds for a call's
+		// timeout (see applier.fence).
+		every: max(100*time.Millisecond, min(p.cfg.LeaseTTL/6, (p.cfg.LeaseTTL-p.cfg.CallTimeout-time.Second)/3)),
+		held:  map[int]*partition{},
+		cons:  partitions,
+	}
+	p.workers.Go(func() { p.owner.run(p.fetchCtx) })
+	p.workers.Go(p.probe)
+	p.holderDone = make(chan struct{})
+	go p.holder.run(p.cfg.AckWait/3, p.holderDone)
+	p.started.Store(true)
+	p.log.Info("taking commands", "partitions", p.layout.Partitions, "concurrency", p.cfg.Concurrency, "stream", streams.Commands)
+	return nil
+}
+
+// consumeCreates starts taking creates, each in its own goroutine (the
+// consumer's MaxAckPending bounds them); a create that is not finished
+// when the processor stops is handed back at once.
+func (p *Processor) consumeCreates(c jetstream.Consumer) error {
+	it, err := c.Messages(jetstream.PullMaxMessages(p.cfg.Concurrency))
+	if err != nil {
+		return fmt.Errorf("commands: consume %s: %w", streams.CreateConsumer, err)
+	}
+	p.creates = it
+	p.workers.Go(func() {
+		var inflight sync.WaitGroup
+		defer inflight.Wait()
+		for {
+			msg, err := it.Next()
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			if err != nil {
+				if p.fetchCtx.Err() == nil {
+					p.log.Debug("fetching creates", "err", err)
+				}
+				continue
+			}
+			if p.fetchCtx.Err() != nil {
+				_ = msg.Nak() // drained after Stop: hand it back at once
+				continue
+			}
+			inflight.Go(func() {
+				if !p.handle(p.workCtx, msg, nil) {
+					_ = msg.Nak()
+				}
+			})
+		}
+	})
+	return nil
+}
+
+// probe asks the CRM, while the gate is closed, whether it is back.
+func (p *Processor) probe() {
+	t := time.NewTicker(p.cfg.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.fetchCtx.Done():
+			return
+		case <-t.C:
+		}
+		if p.gate.closed() == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(p.fetchCtx, p.cfg.ProbeInterval)
+		err := p.probeOnce(ctx)
+		cancel()
+		if err == nil {
+			if p.gate.answered() {
+				p.log.Info("CRM answers again: taking new commands")
+			}
+		} else {
+			p.log.Warn("CRM still not usable", "reason", p.gate.closed(), "probe_err", err)
+		}
+	}
+}
+
+// probeOnce makes a cheap read: the export of what changed from now on.
+func (p *Processor) probeOnce(ctx context.Context) error {
+	for _, err := range p.apply.crm.Export(ctx, time.Now().Add(time.Hour)) {
+		return err
+	}
+	return nil
+}
+
+// Ready returns nil while the processor takes commands, or why it does not.
+func (p *Processor) Ready() error {
+	if !p.started.Load() {
+		return errors.New("not started")
+	}
+	if p.stopped.Load() {
+		return errors.New("stopping")
+	}
+	return p.gate.closed()
+}
+
+// Stop stops taking commands, lets those in flight finish for up to
+// StopTimeout, hands the rest back to JetStream in stream order, releases
+// the partitions, and returns when every worker is done or ctx ends.
+func (p *Processor) Stop(ctx context.Context) error {
+	if !p.stopped.CompareAndSwap(false, true) {
+		return nil
+	}
+	p.stopFetch()
+	done := make(chan struct{})
+	go func() {
+		if p.creates != nil {
+			p.creates.Drain()
+		}
+		if p.owner != nil {
+			p.owner.stopAll() // each partition within StopTimeout
+		}
+		p.workers.Wait()
+		if p.holderDone != nil {
+			close(p.holderDone)
+		}
+		close(done)
+	}()
+	grace := time.NewTimer(p.cfg.StopTimeout)
+	defer grace.Stop()
+	select {
+	case <-done:
+		p.stopWork()
+		return nil
+	case <-grace.C:
+	case <-ctx.Done():
+	}
+	p.stopWork() // creates still in flight are handed back
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("commands: stop: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,67 @@
+// Package schemas holds the JSON Schemas (draft 2020-12) of the messages
+// that the bridge reads and writes, for publishers and consumers in any
+// language, with examples of valid and invalid instances; README.md says
+// what each file is for.
+//
+// The Go side of the same rules is internal/commands (Decode, Result); the
+// tests of this package check that the schemas and the Go code agree on
+// every example.
+package schemas
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Files holds the schema files (*.schema.json) and the examples
+// (examples/<schema>/{valid,invalid}/*.json), as in this directory.
+//
+//go:embed *.schema.json examples
+var Files embed.FS
+
+// BaseURI is the prefix of every schema's $id: a schema's $id is BaseURI
+// followed by its file name.
+const BaseURI = "https://gormic.example/crm-bridge/schemas/"
+
+// Names of the schemas: the file of a schema is Name + ".schema.json".
+const (
+	CreateCommand = "command.create"
+	UpdateCommand = "command.update"
+	DeleteCommand = "command.delete"
+	Result        = "result"
+	DLQHeaders    = "dlq-headers"
+)
+
+// Names lists every schema's name.
+var Names = []string{CreateCommand, UpdateCommand, DeleteCommand, Result, DLQHeaders}
+
+// Compile compiles the schema with the given name (one of Names) from
+// Files, with format assertions on (email, date, date-time are checked, as
+// the schemas intend). It returns an error for an unknown name; the
+// schemas themselves always compile (the tests check it). Nothing is
+// loaded from the network.
+func Compile(name string) (*jsonschema.Schema, error) {
+	data, err := Files.ReadFile(name + ".schema.json")
+	if err != nil {
+		return nil, fmt.Errorf("schemas: no schema %q", name)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("schemas: %s: %w", name, err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	id := BaseURI + name + ".schema.json"
+	if err := c.AddResource(id, doc); err != nil {
+		return nil, fmt.Errorf("schemas: %s: %w", name, err)
+	}
+	sch, err := c.Compile(id)
+	if err != nil {
+		return nil, fmt.Errorf("schemas: %s: %w", name, err)
+	}
+	return sch, nil
+}
