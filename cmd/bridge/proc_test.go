@@ -20,6 +20,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
+	"github.com/gormic/crm-bridge/internal/crmsim/simtest"
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
@@ -109,19 +110,7 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	srv := natstest.Server(t)
 	nc, js := natstest.Connect(t, srv)
-	sim, err := crmsim.New(crmsim.Options{APIKey: "k", OrgID: "o", ValidateResponses: true, RandSeed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sim.Close()
-		for _, err := range sim.ResponseErrors() {
-			t.Errorf("simulator response invalid: %v", err)
-		}
-	})
+	sim := simtest.Start(t, crmsim.Options{APIKey: "k", OrgID: "o", RandSeed: 3})
 	return &world{t: t, srv: srv, nc: nc, js: js, sim: sim, subj: streams.Subjects{Prefix: "crm"}}
 }
 

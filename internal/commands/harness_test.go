@@ -15,6 +15,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
+	"github.com/gormic/crm-bridge/internal/crmsim/simtest"
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
@@ -45,20 +46,7 @@ func newRig(t *testing.T, simOpts crmsim.Options) *rig {
 	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
 		t.Fatal(err)
 	}
-	simOpts.ValidateResponses = true
-	sim, err := crmsim.New(simOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sim.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sim.Close()
-		for _, err := range sim.ResponseErrors() {
-			t.Errorf("simulator response invalid: %v", err)
-		}
-	})
+	sim := simtest.Start(t, simOpts)
 	return &rig{t: t, srv: srv, nc: nc, js: js, sim: sim, subj: streams.Subjects{Prefix: "crm"}, cfg: Config{
 		Prefix:         "crm",
 		Concurrency:    testPartitions,

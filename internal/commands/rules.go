@@ -1,0 +1,229 @@
+// This file holds the value rules of body fields: the go-playground/validator
+// set-up, the checks it runs (phone, date, email, blank) and checkValues,
+// which applies them to a decoded body.
+
+package commands
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-playground/validator/v10"
+
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+// ruleFields holds the values of the fields that have value rules, for
+// the validator. It is validated by value, so that the validator reads the
+// strings in place (through pointers it would copy each one to the heap).
+// An empty value stands for "nothing to check" (omitempty): a field that is
+// present but empty breaks its rule whatever the rule is, and checkValues
+// reports it with the rule of its tag (emptyRule).
+type ruleFields struct {
+	FirstName string `json:"firstName" validate:"omitempty,notblank"`
+	Phone     string `json:"phone" validate:"omitempty,phone"`
+	Email     string `json:"email" validate:"omitempty,mailbox"`
+	BirthDate string `json:"birthDate" validate:"omitempty,date"`
+	Gender    string `json:"gender" validate:"omitempty,oneof=F M"`
+}
+
+// emptyRule is, for each field of ruleFields, the rule that its tag
+// reports; "" for the other fields.
+var emptyRule = func() (rules [numFields]string) {
+	t := reflect.TypeFor[ruleFields]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		tags := strings.Split(t.Field(i).Tag.Get("validate"), ",")
+		f, ok := lookupField(name)
+		if !ok || len(tags) != 2 || tags[0] != "omitempty" {
+			panic("commands: ruleFields." + t.Field(i).Name + ": want a field name and validate:\"omitempty,RULE\"")
+		}
+		tag, _, _ := strings.Cut(tags[1], "=")
+		rules[f] = ruleOfTag(tag)
+	}
+	return rules
+}()
+
+// bodyValidator checks ruleFields. Built once: a *validator.Validate is
+// safe for concurrent use and costly to build.
+var bodyValidator = newBodyValidator()
+
+func newBodyValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		return name
+	})
+	for tag, fn := range map[string]func(string) bool{
+		"notblank": notBlank,
+		"phone":    isPhone,
+		"mailbox":  isMailbox,
+		"date":     isDate,
+	} {
+		err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return fn(fl.Field().String()) })
+		if err != nil {
+			panic("commands: " + err.Error())
+		}
+	}
+	return v
+}
+
+// ruleOfTag maps a validator tag to the rule it reports.
+func ruleOfTag(tag string) string {
+	switch tag {
+	case "notblank":
+		return "required"
+	case "mailbox":
+		return "email"
+	}
+	return tag
+}
+
+// checkValues runs the value rules, and create's required fields, on the
+// fields that have no problem yet.
+func (d *decoded) checkValues() {
+	if d.op == streams.OpCreate {
+		for _, f := range [...]bodyField{fieldFirstName, fieldPhone} {
+			if d.present&bit(f) == 0 && d.bad&bit(f) == 0 {
+				d.add(f, "required", "")
+			}
+		}
+	}
+	if d.op == streams.OpUpdate && d.ptr(fieldID) != nil && d.str[fieldID] != d.customerID {
+		d.add(fieldID, "eq_subject", "")
+	}
+	for f, rule := range emptyRule {
+		if rule != "" && d.ptr(bodyField(f)) != nil && d.str[f] == "" {
+			d.add(bodyField(f), rule, "")
+		}
+	}
+	rules := ruleFields{
+		FirstName: d.value(fieldFirstName),
+		Phone:     d.value(fieldPhone),
+		Email:     d.value(fieldEmail),
+		BirthDate: d.value(fieldBirthDate),
+		Gender:    d.value(fieldGender),
+	}
+	err := bodyValidator.Struct(rules)
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		if err != nil { // unreachable: only ValidationErrors are returned here
+			d.problems = append(d.problems, problem{rule: "internal", detail: err.Error()})
+		}
+		return
+	}
+	for _, fe := range verrs {
+		d.problems = append(d.problems, problem{field: fe.Field(), rule: ruleOfTag(fe.Tag())})
+	}
+}
+
+// notBlank reports whether s holds a rune that is not white space
+// (unicode.IsSpace). The schemas spell the same set out in a pattern.
+func notBlank(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return !unicode.IsSpace(r) }) >= 0
+}
+
+// isPhone reports whether s holds 4 to 20 ASCII digits and otherwise only
+// '+', ' ', '-', '.', '(' and ')'.
+func isPhone(s string) bool {
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '+' || c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
+		default:
+			return false
+		}
+	}
+	return digits >= 4 && digits <= 20
+}
+
+// isDate reports whether s is a date of the proleptic Gregorian calendar
+// written YYYY-MM-DD (RFC 3339 full-date), as time.Parse("2006-01-02")
+// accepts it.
+func isDate(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	num := func(t string) int {
+		n := 0
+		for i := 0; i < len(t); i++ {
+			if t[i] < '0' || t[i] > '9' {
+				return -1
+			}
+			n = n*10 + int(t[i]-'0')
+		}
+		return n
+	}
+	y, m, dd := num(s[:4]), num(s[5:7]), num(s[8:])
+	if y < 0 || m < 1 || m > 12 || dd < 1 {
+		return false
+	}
+	days := [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m-1]
+	if m == 2 && y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+		days = 29
+	}
+	return dd <= days
+}
+
+// isMailbox reports whether s is an email address the bridge accepts: a
+// dot-atom local part of at most 64 ASCII characters, "@", and a domain of
+// at least two dot-separated labels (letters, digits, inner hyphens; at most
+// 63 characters each, the last starting with a letter), at most 254
+// characters in all. It is the schemas' email pattern together with the
+// length limits of their `format: email`, and a subset of what
+// go-playground/validator's email accepts.
+func isMailbox(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if len(s) > 254 || at < 1 || at > 64 {
+		return false
+	}
+	local, domain := s[:at], s[at+1:]
+	for label := range strings.SplitSeq(local, ".") {
+		if label == "" || strings.IndexFunc(label, notAtext) >= 0 {
+			return false
+		}
+	}
+	labels := 0
+	last := ""
+	for label := range strings.SplitSeq(domain, ".") {
+		if !isLabel(label) {
+			return false
+		}
+		labels++
+		last = label
+	}
+	return labels >= 2 && isLetter(last[0])
+}
+
+// notAtext reports whether r may not appear in a dot-atom's atom (RFC 5322).
+func notAtext(r rune) bool {
+	switch {
+	case r < utf8.RuneSelf && (isLetter(byte(r)) || isDigit(byte(r))):
+		return false
+	case r < utf8.RuneSelf && strings.IndexByte("!#$%&'*+-/=?^_`{|}~", byte(r)) >= 0:
+		return false
+	}
+	return true
+}
+
+// isLabel reports whether s is a DNS label: 1 to 63 letters, digits and
+// hyphens, not starting or ending with a hyphen.
+func isLabel(s string) bool {
+	if len(s) < 1 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isLetter(c) && !isDigit(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
