@@ -88,7 +88,7 @@ func (o *owner) tick(ctx context.Context) {
 			continue // another process runs it
 		}
 		pt := o.p.newPartition(strconv.Itoa(i), ls, o.cons[i])
-		if err := pt.start(); err != nil {
+		if err := pt.start(ctx); err != nil {
 			log.Error("cannot pull a partition's commands", "partition", i, "err", err)
 			_ = o.leases.release(ctx, ls)
 			continue
@@ -126,7 +126,7 @@ func (o *owner) stopAll() {
 func (p *Processor) ensureConsumers(ctx context.Context) ([]jetstream.Consumer, error) {
 	out := make([]jetstream.Consumer, p.layout.Partitions)
 	for i := range p.layout.Partitions {
-		c, err := p.js.CreateOrUpdateConsumer(ctx, streams.Commands, jetstream.ConsumerConfig{
+		c, err := p.consumer(ctx, jetstream.ConsumerConfig{
 			Durable:       p.layout.Consumer(i),
 			Description:   fmt.Sprintf("crm-bridge: updates and deletes of partition %d of %d", i, p.layout.Partitions),
 			FilterSubject: p.layout.Filter(i),
@@ -148,4 +148,19 @@ func (o *owner) heldCount() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return len(o.held)
+}
+
+// consumer returns the durable consumer cfg describes, creating or
+// updating it only when it differs: processes that start together would
+// otherwise update the same consumers at once.
+func (p *Processor) consumer(ctx context.Context, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	c, err := p.js.Consumer(ctx, streams.Commands, cfg.Durable)
+	if err == nil {
+		have := c.CachedInfo().Config
+		if have.Description == cfg.Description && have.FilterSubject == cfg.FilterSubject && have.AckPolicy == cfg.AckPolicy &&
+			have.AckWait == cfg.AckWait && have.MaxDeliver == cfg.MaxDeliver && have.MaxAckPending == cfg.MaxAckPending {
+			return c, nil
+		}
+	}
+	return p.js.CreateOrUpdateConsumer(ctx, streams.Commands, cfg)
 }

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -30,8 +31,14 @@ type partition struct {
 	mu       sync.Mutex
 	it       jetstream.MessagesContext
 	held     map[uint64]jetstream.Msg // by stream sequence: every command held
-	queues   map[string][]jetstream.Msg
+	queues   map[string][]queued      // by customer: commands waiting, by sequence
+	busy     map[string]bool          // customers with a command in flight
 	stopping bool
+	// waiting counts the commands left from the partition's previous
+	// holder that have not come back yet; nothing starts until they have
+	// (or until they certainly never will), so that they are applied in
+	// stream order whatever order JetStream redelivers them in.
+	waiting  int
 	inflight sync.WaitGroup
 	pulled   chan struct{} // closed when the pull loop has ended
 }
@@ -40,21 +47,71 @@ func (p *Processor) newPartition(name string, ls *lease, cons jetstream.Consumer
 	ctx, cancel := context.WithCancel(context.Background())
 	return &partition{
 		p: p, name: name, lease: ls, cons: cons, ctx: ctx, abandon: cancel,
-		held: map[uint64]jetstream.Msg{}, queues: map[string][]jetstream.Msg{},
+		held: map[uint64]jetstream.Msg{}, queues: map[string][]queued{}, busy: map[string]bool{},
 		pulled: make(chan struct{}),
 	}
 }
 
-// start starts pulling the partition's commands.
-func (pt *partition) start() error {
+// queued is a command waiting for its customer's previous one.
+type queued struct {
+	seq uint64
+	msg jetstream.Msg
+}
+
+// start starts pulling the partition's commands. The commands its previous
+// holder left unacknowledged come back first, but in the order their ack
+// waits ran out, not necessarily in stream order: start counts them, and
+// the partition starts nothing until all have come back, or until
+// AckWait (plus a margin) has passed, after which any not back was
+// acknowledged after all.
+func (pt *partition) start(ctx context.Context) error {
+	info, err := pt.cons.Info(ctx)
+	if err != nil {
+		close(pt.pulled)
+		return err
+	}
+	pt.waiting = info.NumAckPending
 	it, err := pt.cons.Messages(jetstream.PullMaxMessages(pt.p.cfg.Concurrency))
 	if err != nil {
 		close(pt.pulled)
 		return err
 	}
 	pt.it = it
+	if pt.waiting > 0 {
+		time.AfterFunc(pt.p.cfg.AckWait+2*time.Second, pt.stopWaiting)
+	}
 	go pt.pull()
 	return nil
+}
+
+// stopWaiting gives up waiting for the previous holder's commands: any
+// that has not come back by now was acknowledged after all.
+func (pt *partition) stopWaiting() {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	if pt.waiting == 0 {
+		return
+	}
+	pt.waiting = 0
+	pt.startIdleLocked()
+}
+
+// startIdleLocked starts the first command of every customer that has none
+// in flight.
+func (pt *partition) startIdleLocked() {
+	if pt.stopping || pt.waiting > 0 {
+		return
+	}
+	for key, q := range pt.queues {
+		if pt.busy[key] || len(q) == 0 {
+			continue
+		}
+		next := q[0]
+		pt.queues[key] = q[1:]
+		pt.busy[key] = true
+		pt.inflight.Add(1)
+		go pt.run(next.msg, key, next.seq)
+	}
 }
 
 func (pt *partition) pull() {
@@ -72,31 +129,48 @@ func (pt *partition) pull() {
 	}
 }
 
-// add takes a delivered command: it starts it, or queues it behind the
-// customer's command in flight. A second delivery of a command already
-// held is ignored: the one held is finished and acknowledged in its turn.
+// add takes a delivered command: it starts it, or queues it, in sequence
+// order, behind the customer's command in flight. A second delivery of a
+// command already held is ignored: the one held is finished and
+// acknowledged in its turn.
 func (pt *partition) add(msg jetstream.Msg) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		return
 	}
-	key := customerToken(msg.Subject())
+	seq, key := meta.Sequence.Stream, customerToken(msg.Subject())
 	pt.mu.Lock()
-	if _, dup := pt.held[meta.Sequence.Stream]; dup {
-		pt.mu.Unlock()
+	defer pt.mu.Unlock()
+	if _, dup := pt.held[seq]; dup {
 		return
 	}
-	pt.held[meta.Sequence.Stream] = msg
+	pt.held[seq] = msg
 	pt.p.holder.hold(msg)
-	if q, busy := pt.queues[key]; busy || pt.stopping {
-		pt.queues[key] = append(q, msg)
-		pt.mu.Unlock()
+	q := pt.queues[key]
+	i, _ := slices.BinarySearchFunc(q, seq, func(e queued, s uint64) int { return cmp.Compare(e.seq, s) })
+	pt.queues[key] = slices.Insert(q, i, queued{seq: seq, msg: msg})
+	if pt.waiting > 0 {
+		if meta.NumDelivered > 1 { // one of the previous holder's
+			pt.waiting--
+		}
+		if pt.waiting == 0 {
+			pt.startIdleLocked()
+		}
 		return
 	}
-	pt.queues[key] = nil
+	if !pt.busy[key] && !pt.stopping {
+		pt.startIdleLockedKey(key)
+	}
+}
+
+// startIdleLockedKey starts the customer's first queued command.
+func (pt *partition) startIdleLockedKey(key string) {
+	q := pt.queues[key]
+	next := q[0]
+	pt.queues[key] = q[1:]
+	pt.busy[key] = true
 	pt.inflight.Add(1)
-	pt.mu.Unlock()
-	go pt.run(msg, key, meta.Sequence.Stream)
+	go pt.run(next.msg, key, next.seq)
 }
 
 // run handles msg, then the customer's next command, if any.
@@ -111,19 +185,17 @@ func (pt *partition) run(msg jetstream.Msg, key string, seq uint64) {
 		pt.p.holder.release(msg)
 		q := pt.queues[key]
 		if len(q) == 0 || pt.stopping {
+			pt.busy[key] = false
 			if len(q) == 0 {
 				delete(pt.queues, key)
+				delete(pt.busy, key)
 			}
 			pt.mu.Unlock()
 			return
 		}
-		msg, pt.queues[key] = q[0], q[1:]
+		msg, seq = q[0].msg, q[0].seq
+		pt.queues[key] = q[1:]
 		pt.mu.Unlock()
-		meta, err := msg.Metadata()
-		if err != nil {
-			return
-		}
-		seq = meta.Sequence.Stream
 	}
 }
 

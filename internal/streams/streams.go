@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -94,9 +96,26 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		return errors.New("streams: prefix, replicas and partitions are required")
 	}
 	for _, sc := range Definitions(cfg) {
+		if s, err := js.Stream(ctx, sc.Name); err == nil && upToDate(s.CachedInfo().Config, sc) {
+			continue // no update: several processes start at once
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("streams: create or update %s: %w", sc.Name, err)
 		}
 	}
 	return nil
+}
+
+// upToDate reports whether a stream's configuration has every setting the
+// bridge makes as want has it.
+func upToDate(have, want jetstream.StreamConfig) bool {
+	return have.Description == want.Description &&
+		slices.Equal(have.Subjects, want.Subjects) &&
+		reflect.DeepEqual(have.SubjectTransform, want.SubjectTransform) &&
+		have.Retention == want.Retention &&
+		have.MaxAge == want.MaxAge &&
+		have.Duplicates == want.Duplicates &&
+		have.Storage == want.Storage &&
+		have.Replicas == want.Replicas &&
+		have.AllowDirect == want.AllowDirect
 }
