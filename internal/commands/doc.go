@@ -22,13 +22,15 @@
 //     sends a command to the CRM only while the lease is certain to hold for
 //     the call's whole timeout (lease.valid), and drops the partition when a
 //     renewal finds the lease taken.
-//   - A process that stops hands back the commands it holds in stream
-//     order, then releases the lease; JetStream redelivers them before
-//     anything newer, so the next holder sees them in order.
-//   - A process that dies stops renewing; its lease expires LeaseTTL later,
-//     longer than AckWait, so by the time another process takes the
-//     partition every command the dead one held is due for redelivery, and
-//     JetStream redelivers them sorted by sequence, before anything newer.
+//   - A process that stops hands back the commands it holds, in stream
+//     order, and releases the lease; one that dies stops renewing, and the
+//     commands it held are redelivered once their ack wait runs out.
+//   - JetStream redelivers before anything newer, but in the order the ack
+//     waits ran out, not necessarily in stream order. So a process that
+//     takes a partition counts the partition's unacknowledged commands,
+//     holds everything back until that many redeliveries have come (or the
+//     ack wait has passed), and keeps each customer's waiting commands
+//     sorted by stream sequence (partition.start).
 //   - A command delivered twice to the same process (an ack wait missed) is
 //     recognised by its stream sequence and handled once.
 //
