@@ -37,7 +37,10 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease) bo
 		c.id = strconv.FormatUint(meta.Sequence.Stream, 10)
 	}
 	c.op, c.customerID, err = p.subjects.ParseCommand(c.subject)
-	log := p.log.With("command_id", c.id, "op", c.op, "customer_id", c.customerID)
+	log := p.log.With("command_id", c.id, "op", c.op)
+	if c.customerID != "" {
+		log = log.With("customer_id", c.customerID)
+	}
 	var out outcome
 	if err != nil {
 		out = rejected(&ValidationError{Message: fmt.Sprintf("subject %s: %v", c.subject, errors.Unwrap(err))})
