@@ -28,14 +28,8 @@ func (s *Simulator) CreateCustomer(p crm.CreateParams) (crm.Customer, error) {
 // concurrent change of other fields survives. It returns ErrNotFound,
 // ErrNoChanges when edit changed nothing, ErrDuplicatePhone or ErrInvalid.
 func (s *Simulator) UpdateCustomer(id string, edit func(c *crm.Customer)) (crm.Customer, error) {
-	s.store.mu.RLock()
-	r := s.store.byID[id]
-	var u userMap
-	if r != nil {
-		u = r.wire()
-	}
-	s.store.mu.RUnlock()
-	if r == nil {
+	u, ok := s.store.wire(id)
+	if !ok {
 		return crm.Customer{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	before, after := u.customer(), u.customer()
@@ -86,14 +80,8 @@ func (s *Simulator) change(fn func(st *store, now int64) (*record, error)) (crm.
 
 // Customer returns the customer as get would, and whether it exists.
 func (s *Simulator) Customer(id string) (crm.Customer, bool) {
-	s.store.mu.RLock()
-	r := s.store.byID[id]
-	var u userMap
-	if r != nil {
-		u = r.wire()
-	}
-	s.store.mu.RUnlock()
-	if r == nil {
+	u, ok := s.store.wire(id)
+	if !ok {
 		return crm.Customer{}, false
 	}
 	return u.customer(), true

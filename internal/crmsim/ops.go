@@ -53,15 +53,20 @@ func (s *Simulator) create(rq *request, drop bool) {
 		id = r.id
 	}
 	st.mu.Unlock()
-	if err != nil {
+	s.answerChange(rq, err, drop, createData{Succeed: true, ID: id})
+}
+
+// answerChange answers a create, update or delete: its functional error,
+// or, once it is applied, its data, or nothing at all with drop.
+func (s *Simulator) answerChange(rq *request, err error, drop bool, data any) {
+	switch {
+	case err != nil:
 		s.functional(rq, err)
-		return
-	}
-	if drop {
+	case drop:
 		s.drop(rq)
-		return
+	default:
+		s.ok(rq, data)
 	}
-	s.ok(rq, createData{Succeed: true, ID: id})
 }
 
 func (s *Simulator) get(rq *request) {
@@ -69,14 +74,8 @@ func (s *Simulator) get(rq *request) {
 	if !ok {
 		return
 	}
-	s.store.mu.RLock()
-	r := s.store.byID[id]
-	var u userMap
-	if r != nil {
-		u = r.wire()
-	}
-	s.store.mu.RUnlock()
-	if r == nil {
+	u, found := s.store.wire(id)
+	if !found {
 		s.functional(rq, fmt.Errorf("%w: %s", ErrNotFound, id))
 		return
 	}
@@ -112,15 +111,7 @@ func (s *Simulator) update(rq *request, drop bool) {
 	st.mu.Lock()
 	_, err := st.update(s.nowNanos(), s.apiActor(rq, raw), id, p.patch)
 	st.mu.Unlock()
-	if err != nil {
-		s.functional(rq, err)
-		return
-	}
-	if drop {
-		s.drop(rq)
-		return
-	}
-	s.ok(rq, succeedData{Succeed: true})
+	s.answerChange(rq, err, drop, succeedData{Succeed: true})
 }
 
 func (s *Simulator) delete(rq *request, drop bool) {
@@ -137,15 +128,7 @@ func (s *Simulator) delete(rq *request, drop bool) {
 		err = st.delete(s.nowNanos(), s.apiActor(rq, nil), id)
 	}
 	st.mu.Unlock()
-	if err != nil {
-		s.functional(rq, err)
-		return
-	}
-	if drop {
-		s.drop(rq)
-		return
-	}
-	s.ok(rq, succeedData{Succeed: true})
+	s.answerChange(rq, err, drop, succeedData{Succeed: true})
 }
 
 func (s *Simulator) list(rq *request) {

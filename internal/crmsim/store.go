@@ -146,3 +146,15 @@ func (s *Simulator) Len() int {
 	defer s.store.mu.RUnlock()
 	return len(s.store.byID)
 }
+
+// wire returns the wire form of customer id, read under the store's lock,
+// and whether it exists.
+func (st *store) wire(id string) (userMap, bool) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	r := st.byID[id]
+	if r == nil {
+		return userMap{}, false
+	}
+	return r.wire(), true
+}
