@@ -136,6 +136,26 @@ func (w *world) waitConsumers() {
 	})
 }
 
+// publishAsync publishes without waiting for each ack; wait waits for all.
+func (w *world) publishAsync(subject, id string, body []byte) {
+	w.t.Helper()
+	m := nats.NewMsg(subject)
+	m.Header.Set(nats.MsgIdHdr, id)
+	m.Data = body
+	if _, err := w.js.PublishMsgAsync(m); err != nil {
+		w.t.Fatalf("publish %s: %v", subject, err)
+	}
+}
+
+func (w *world) waitPublished() {
+	w.t.Helper()
+	select {
+	case <-w.js.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		w.t.Fatal("publishes not acknowledged")
+	}
+}
+
 func (w *world) publish(subject, id string, body []byte) {
 	w.t.Helper()
 	m := nats.NewMsg(subject)
@@ -198,16 +218,15 @@ func (w *world) results() map[string]commands.Result {
 // applied twice.
 func TestSIGKILLMidwayAndRestart(t *testing.T) {
 	w := newWorld(t)
-	if err := w.sim.SetFaults(crmsim.Faults{Latency: 2 * time.Millisecond}); err != nil {
+	// 20 ms a call, 8 at a time: 1,000 commands take at least 2.5 s, so
+	// the kill comes in the middle.
+	if err := w.sim.SetFaults(crmsim.Faults{Latency: 20 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	first := startBridge(t, w.env())
 	w.waitConsumers()
 	const creates, updates = 600, 400
-	for i := range creates {
-		w.publish(w.subj.Create(), fmt.Sprintf("c-%d", i), fmt.Appendf(nil, `{"firstName":"K%d","phone":"555%07d"}`, i, i))
-	}
-	// Updates of customers that exist before the bridge starts.
+	// Updates of customers that exist before the commands come.
 	seeded := make([]string, 40)
 	for i := range seeded {
 		c, err := w.sim.CreateCustomer(crmParams(i))
@@ -216,9 +235,13 @@ func TestSIGKILLMidwayAndRestart(t *testing.T) {
 		}
 		seeded[i] = c.ID
 	}
-	for i := range updates {
-		w.publish(w.subj.Update(seeded[i%len(seeded)]), fmt.Sprintf("u-%d", i), fmt.Appendf(nil, `{"number":"%d"}`, i))
+	for i := range creates {
+		w.publishAsync(w.subj.Create(), fmt.Sprintf("c-%d", i), fmt.Appendf(nil, `{"firstName":"K%d","phone":"555%07d"}`, i, i))
+		if i < updates {
+			w.publishAsync(w.subj.Update(seeded[i%len(seeded)]), fmt.Sprintf("u-%d", i), fmt.Appendf(nil, `{"number":"%d"}`, i))
+		}
 	}
+	w.waitPublished()
 	eventually.True(t, time.Minute, "no progress before the kill", func() bool { return w.resultCount() >= 200 })
 	first.kill()
 	killedAt := w.resultCount()
@@ -287,12 +310,16 @@ func TestPerCustomerOrder(t *testing.T) {
 			const rounds = 30
 			for k := range rounds {
 				for i, id := range customers {
-					w.publish(w.subj.Update(id), fmt.Sprintf("u-%d-%d", i, k), fmt.Appendf(nil, `{"number":"%d"}`, k))
+					w.publishAsync(w.subj.Update(id), fmt.Sprintf("u-%d-%d", i, k), fmt.Appendf(nil, `{"number":"%d"}`, k))
 				}
 			}
+			w.waitPublished()
 			if tt.kill {
 				eventually.True(t, time.Minute, "no progress before the kill", func() bool { return w.resultCount() >= 60 })
 				procs[0].kill()
+				if n := w.resultCount(); n >= rounds*len(customers) {
+					t.Fatalf("all %d updates were done before the kill; nothing was shown", n)
+				}
 			}
 			eventually.True(t, 3*time.Minute, "not every update got a result", func() bool { return w.resultCount() >= rounds*len(customers) })
 			for id, r := range w.results() {
