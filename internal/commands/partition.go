@@ -123,6 +123,7 @@ func (pt *partition) pull() {
 				return
 			}
 			pt.p.log.Debug("fetching commands", "partition", pt.name, "err", err)
+			pause(pt.ctx, 100*time.Millisecond) // a disconnect must not make this spin
 			continue
 		}
 		pt.add(msg)
@@ -270,6 +271,16 @@ func (pt *partition) lose() {
 }
 
 func errorsIsClosed(err error) bool { return errors.Is(err, jetstream.ErrMsgIteratorClosed) }
+
+// pause waits d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
 
 // customerToken returns the customer token of a stored update or delete
 // subject (<prefix>.customer.<op>.<id>.<layout>.<n>).

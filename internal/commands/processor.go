@@ -159,6 +159,7 @@ func (p *Processor) consumeCreates(c jetstream.Consumer) error {
 				if p.fetchCtx.Err() == nil {
 					p.log.Debug("fetching creates", "err", err)
 				}
+				pause(p.fetchCtx, 100*time.Millisecond) // a disconnect must not make this spin
 				continue
 			}
 			if p.fetchCtx.Err() != nil {
