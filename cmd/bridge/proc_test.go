@@ -156,18 +156,6 @@ func (w *world) waitPublished() {
 	}
 }
 
-func (w *world) publish(subject, id string, body []byte) {
-	w.t.Helper()
-	m := nats.NewMsg(subject)
-	m.Header.Set(nats.MsgIdHdr, id)
-	m.Data = body
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := w.js.PublishMsg(ctx, m); err != nil {
-		w.t.Fatalf("publish %s: %v", subject, err)
-	}
-}
-
 // resultCount returns how many results CRM_EVENTS holds.
 func (w *world) resultCount() int {
 	s, err := w.js.Stream(context.Background(), streams.Events)
