@@ -1,0 +1,162 @@
+package poller
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Change kinds, the values of Event.Change.
+const (
+	Created = "created"
+	Updated = "updated"
+	Deleted = "deleted"
+)
+
+// EventType is the CloudEvents type of a change event.
+const EventType = "crm.customer.changed"
+
+// timeLayout is RFC 3339 with milliseconds, as detectedAt and ce-time are
+// written (always UTC, so always ending in Z).
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// Event is the body of a crm.customer.changed event (CONTRACT.md, "Change
+// events"). It encodes to JSON with fields as [] when empty, before and
+// after as null when absent, and detectedAt in UTC with milliseconds.
+type Event struct {
+	CustomerID string `json:"customerId"`
+	// Change is Created, Updated or Deleted.
+	Change string `json:"change"`
+	// Fields are the names of the fields that differ (Diff); empty for
+	// Created and Deleted.
+	Fields []string `json:"fields"`
+	// Before is the customer as last seen; nil for Created.
+	Before json.RawMessage `json:"before"`
+	// After is the customer now; nil for Deleted.
+	After json.RawMessage `json:"after"`
+	// UpdatedAt is after.updatedAt, or before.updatedAt for Deleted; empty
+	// when that is absent or not a string.
+	UpdatedAt string `json:"updatedAt"`
+	// DetectedAt is when the poller saw the change.
+	DetectedAt time.Time `json:"detectedAt"`
+}
+
+// NewEvent returns the event for a customer seen now as after (nil or
+// empty: gone from the export) that was last seen as before (nil or empty:
+// never seen). ok is false when there is nothing to publish: both are nil,
+// or after differs from before only in updatedAt, updatedBy, updatedVia,
+// key order, whitespace or absent versus null fields (Diff is empty). The
+// event refers to before and after, it does not copy them; DetectedAt is
+// detectedAt in UTC, truncated to the millisecond.
+//
+// NewEvent returns an error for an empty customerID, and one wrapping
+// ErrInvalidRecord when a non-nil record is not a JSON object.
+func NewEvent(customerID string, before, after json.RawMessage, detectedAt time.Time) (ev Event, ok bool, err error) {
+	if len(before) == 0 && len(after) == 0 {
+		return Event{}, false, nil
+	}
+	if customerID == "" {
+		return Event{}, false, errors.New("poller: event: empty customer id")
+	}
+	ev = Event{
+		CustomerID: customerID,
+		Fields:     []string{},
+		DetectedAt: detectedAt.UTC().Truncate(time.Millisecond),
+	}
+	switch {
+	case len(before) == 0:
+		ev.Change, ev.After = Created, after
+		ev.UpdatedAt, err = updatedAt(after)
+	case len(after) == 0:
+		ev.Change, ev.Before = Deleted, before
+		ev.UpdatedAt, err = updatedAt(before)
+	default:
+		var fields []string
+		if fields, err = Diff(before, after); err != nil || len(fields) == 0 {
+			return Event{}, false, err
+		}
+		ev.Change, ev.Fields, ev.Before, ev.After = Updated, fields, before, after
+		ev.UpdatedAt, err = updatedAt(after)
+	}
+	if err != nil {
+		return Event{}, false, fmt.Errorf("poller: event for %s: %w", customerID, err)
+	}
+	return ev, true, nil
+}
+
+// updatedAt returns the record's top-level updatedAt if it is a string,
+// else "". It fails if record is not a JSON object.
+func updatedAt(record json.RawMessage) (string, error) {
+	c := getCanon()
+	defer putCanon(c)
+	if err := c.record(record); err != nil {
+		return "", err
+	}
+	for _, s := range c.spans {
+		if string(c.name(s)) == "updatedAt" && c.buf[s.v] == 's' {
+			return string(c.buf[s.v+5 : s.end]), nil
+		}
+	}
+	return "", nil
+}
+
+// ID returns the event's id, its ce-id and Nats-Msg-Id: 32 hex digits, the
+// first 16 bytes of SHA-256 over the length-prefixed EventType, customer
+// id, change, and canonical forms of before and after (the whole records,
+// updatedAt included; key order, whitespace and number spelling do not
+// count). The same change detected twice has the same ID, whatever
+// DetectedAt; a record that is not valid JSON counts by its bytes.
+func (e Event) ID() string {
+	h := sha256.New()
+	var n [8]byte
+	part := func(tag byte, p []byte) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(p))+1)
+		h.Write(n[:])
+		h.Write([]byte{tag})
+		h.Write(p)
+	}
+	part('t', []byte(EventType))
+	part('i', []byte(e.CustomerID))
+	part('c', []byte(e.Change))
+	c := getCanon()
+	defer putCanon(c)
+	for _, r := range [2]json.RawMessage{e.Before, e.After} {
+		switch {
+		case len(r) == 0:
+			part('0', nil)
+		case c.whole(r) == nil:
+			part('j', c.buf)
+		default:
+			part('r', r)
+		}
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// MarshalJSON encodes the event as CONTRACT.md shows it.
+func (e Event) MarshalJSON() ([]byte, error) {
+	w := struct {
+		CustomerID string          `json:"customerId"`
+		Change     string          `json:"change"`
+		Fields     []string        `json:"fields"`
+		Before     json.RawMessage `json:"before"`
+		After      json.RawMessage `json:"after"`
+		UpdatedAt  string          `json:"updatedAt"`
+		DetectedAt string          `json:"detectedAt"`
+	}{e.CustomerID, e.Change, e.Fields, e.Before, e.After, e.UpdatedAt, e.DetectedAt.UTC().Format(timeLayout)}
+	if w.Fields == nil {
+		w.Fields = []string{}
+	}
+	if len(w.Before) == 0 {
+		w.Before = nil
+	}
+	if len(w.After) == 0 {
+		w.After = nil
+	}
+	return json.Marshal(w)
+}
