@@ -14,6 +14,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gormic/crm-bridge/internal/config"
+	"github.com/gormic/crm-bridge/internal/crmsim"
+	"github.com/gormic/crm-bridge/internal/crmsim/simtest"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/health"
 	"github.com/gormic/crm-bridge/internal/natstest"
@@ -62,7 +64,7 @@ func start(t *testing.T, cfg config.Config, port int) *Bridge {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := b.Stop(ctx); err != nil {
 			t.Errorf("Stop: %v", err)
@@ -158,4 +160,32 @@ func TestStopsWhenHTTPAddrTaken(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "BRIDGE_HTTP_ADDR") {
 		t.Errorf("got %v, want an error naming BRIDGE_HTTP_ADDR", err)
 	}
+}
+
+// A 401 from the CRM makes /readyz fail with the reason, once a command
+// meets it (issue 3, done-when 7, at the HTTP endpoint).
+func TestReadyzFailsWhenCRMRefusesTheKey(t *testing.T) {
+	srv := natstest.Server(t)
+	sim := simtest.Start(t, crmsim.Options{})
+	if err := sim.SetFaults(crmsim.Faults{Unauthorized: true}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.NATSURL = srv.ClientURL()
+	cfg.CRMURL = sim.URL()
+	b := start(t, cfg, 0)
+	eventually.True(t, 10*time.Second, "/readyz never 200", func() bool {
+		code, _ := readyz(t, b.HTTPAddr())
+		return code == http.StatusOK
+	})
+	_, js := natstest.Connect(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := js.Publish(ctx, "crm.customer.create", []byte(`{"firstName":"A","phone":"5550100"}`)); err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, 10*time.Second, "/readyz still 200 after a 401", func() bool {
+		code, st := readyz(t, b.HTTPAddr())
+		return code == http.StatusServiceUnavailable && strings.Contains(st.Parts["commands"], "credentials")
+	})
 }

@@ -68,16 +68,21 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease) bo
 }
 
 // applyWhenOpen applies cmd once the gate is open and a slot is free,
-// starting over whenever the CRM refuses the credentials.
+// starting over whenever the CRM refuses the credentials. A command still
+// waiting for the gate or a slot when Stop begins is not started: it is
+// handed back at once, while one already at the CRM gets StopTimeout.
 func (p *Processor) applyWhenOpen(ctx context.Context, cmd Command, d delivery, log *slog.Logger) outcome {
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(p.fetchCtx, cancel)()
 	attempts := 0
 	for {
-		if err := p.gate.wait(ctx); err != nil {
+		if err := p.gate.wait(waitCtx); err != nil {
 			return outcome{canceled: true}
 		}
 		select {
 		case p.slots <- struct{}{}:
-		case <-ctx.Done():
+		case <-waitCtx.Done():
 			return outcome{canceled: true}
 		}
 		out := p.apply.apply(ctx, cmd, d, attempts, log)
