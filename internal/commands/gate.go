@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -27,16 +26,19 @@ func newGate(threshold int) *gate {
 	return g
 }
 
-// wait returns when the gate is open, or with ctx's error.
-func (g *gate) wait(ctx context.Context) error {
+// wait returns true when the gate is open, or false when either done
+// channel is closed first.
+func (g *gate) wait(done, stopping <-chan struct{}) bool {
 	g.mu.Lock()
 	ch := g.opened
 	g.mu.Unlock()
 	select {
 	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+		return true
+	case <-done:
+		return false
+	case <-stopping:
+		return false
 	}
 }
 

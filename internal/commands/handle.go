@@ -72,17 +72,17 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease) bo
 // waiting for the gate or a slot when Stop begins is not started: it is
 // handed back at once, while one already at the CRM gets StopTimeout.
 func (p *Processor) applyWhenOpen(ctx context.Context, cmd Command, d delivery, log *slog.Logger) outcome {
-	waitCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(p.fetchCtx, cancel)()
+	stopping := p.fetchCtx.Done()
 	attempts := 0
 	for {
-		if err := p.gate.wait(waitCtx); err != nil {
+		if !p.gate.wait(ctx.Done(), stopping) {
 			return outcome{canceled: true}
 		}
 		select {
 		case p.slots <- struct{}{}:
-		case <-waitCtx.Done():
+		case <-ctx.Done():
+			return outcome{canceled: true}
+		case <-stopping:
 			return outcome{canceled: true}
 		}
 		out := p.apply.apply(ctx, cmd, d, attempts, log)
