@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gormic/crm-bridge/internal/eventually"
 	"net"
 	"net/http"
 	"syscall"
@@ -108,7 +109,7 @@ func TestLatency(t *testing.T) {
 	if d := time.Since(began); d > 5*time.Second {
 		t.Errorf("gave up after %v, want about 100ms", d)
 	}
-	eventually(t, 5*time.Second, "the canceled request to be counted", func() bool {
+	eventually.True(t, 5*time.Second, "the canceled request to be counted", func() bool {
 		return h.sim.Stats()[StatKey{OpCreate, StatusClientClosed}] == 1
 	})
 	if h.sim.Len() != 0 {
@@ -203,7 +204,7 @@ func TestOutageCancelsRequests(t *testing.T) {
 		_, err := h.try(context.Background(), "GET", "/v1/crm/customers", nil, nil)
 		errc <- err
 	}()
-	eventually(t, 5*time.Second, "the request to arrive", func() bool { return h.sim.reqSeq.Load() == 1 })
+	eventually.True(t, 5*time.Second, "the request to arrive", func() bool { return h.sim.reqSeq.Load() == 1 })
 	h.sim.Outage()
 	select {
 	case err := <-errc:

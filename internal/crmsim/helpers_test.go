@@ -259,18 +259,6 @@ func (h *harness) export(query string) page {
 	return p
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 // stringsReader returns a reader of s, or nil for "".
 func stringsReader(s string) io.Reader {
 	if s == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/gormic/crm-bridge/internal/eventually"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -136,7 +137,7 @@ func TestChurn(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- sim.Churn(ctx, time.Millisecond, 5) }()
-	eventually(t, 10*time.Second, "20 churned changes", func() bool { return len(sim.Changes()) >= 20 })
+	eventually.True(t, 10*time.Second, "20 churned changes", func() bool { return len(sim.Changes()) >= 20 })
 	cancel()
 	if err := <-errc; err != nil {
 		t.Errorf("Churn: %v", err)
