@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gormic/crm-bridge/internal/eventually"
 	"net"
 	"net/http"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gormic/crm-bridge/internal/eventually"
 )
 
 // TestErrorRate checks that a seeded error rate fails a deterministic

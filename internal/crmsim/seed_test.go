@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/gormic/crm-bridge/internal/eventually"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/crm"
+
+	"github.com/gormic/crm-bridge/internal/eventually"
 )
 
 // TestSeed checks that seeded customers are valid, unique in id and phone,
