@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/crm"
-
 	"github.com/gormic/crm-bridge/internal/eventually"
 )
 
