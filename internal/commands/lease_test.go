@@ -1,0 +1,70 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/natstest"
+)
+
+// TestLeases shows the lease rules the partitions rely on: one holder at a
+// time, renewal by compare-and-set, expiry after the TTL, and a holder
+// that finds its lease taken (or expired) loses it for good.
+func TestLeases(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, js := natstest.Connect(t, natstest.Server(t))
+	const ttl = 2 * time.Second
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "leases_test", TTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &leases{kv: kv, owner: "a", ttl: ttl}
+	b := &leases{kv: kv, owner: "b", ttl: ttl}
+
+	la, err := a.acquire(ctx, "p.1")
+	if err != nil || la == nil {
+		t.Fatalf("a acquires: got %v, %v", la, err)
+	}
+	if !la.valid(time.Second) {
+		t.Error("a fresh lease is not valid for 1s of a 2s TTL")
+	}
+	if la.valid(ttl) {
+		t.Error("a lease is valid for its whole TTL after the time its write took")
+	}
+	if lb, err := b.acquire(ctx, "p.1"); err != nil || lb != nil {
+		t.Fatalf("b acquires a held lease: got %v, %v; want nil, nil", lb, err)
+	}
+	if err := a.renew(ctx, la); err != nil {
+		t.Fatalf("a renews: %v", err)
+	}
+
+	// a stops renewing: the entry expires and b takes it.
+	var lb *lease
+	eventually.True(t, 10*time.Second, "b never took the expired lease", func() bool {
+		lb, err = b.acquire(ctx, "p.1")
+		return err == nil && lb != nil
+	})
+	if la.valid(0) {
+		t.Error("a's lease is still valid after it expired")
+	}
+	if err := a.renew(ctx, la); !errors.Is(err, errLeaseLost) {
+		t.Errorf("a renews a lease b holds: got %v, want errLeaseLost", err)
+	}
+	if err := a.renew(ctx, la); !errors.Is(err, errLeaseLost) {
+		t.Errorf("a renews again: got %v, want errLeaseLost for good", err)
+	}
+
+	// A release hands it over at once.
+	if err := b.release(ctx, lb); err != nil {
+		t.Fatal(err)
+	}
+	if lc, err := a.acquire(ctx, "p.1"); err != nil || lc == nil {
+		t.Errorf("a acquires a released lease: got %v, %v", lc, err)
+	}
+}
