@@ -157,46 +157,22 @@ func (w *world) waitPublished() {
 }
 
 // resultCount returns how many results CRM_EVENTS holds.
-func (w *world) resultCount() int {
-	s, err := w.js.Stream(context.Background(), streams.Events)
-	if err != nil {
-		return 0
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(w.subj.Result()))
-	if err != nil {
-		return 0
-	}
-	return int(info.State.Subjects[w.subj.Result()])
-}
+func (w *world) resultCount() int { return natstest.Count(w.js, streams.Events, w.subj.Result()) }
 
 // results reads every stored result; it fails the test on a command with
 // two.
 func (w *world) results() map[string]commands.Result {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := w.js.OrderedConsumer(ctx, streams.Events, jetstream.OrderedConsumerConfig{FilterSubjects: []string{w.subj.Result()}})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	n := w.resultCount()
 	out := map[string]commands.Result{}
-	for got := 0; got < n; {
-		batch, err := c.Fetch(n-got, jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
+	for _, m := range natstest.Messages(w.t, w.js, streams.Events, w.subj.Result()) {
+		var r commands.Result
+		if err := json.Unmarshal(m.Data(), &r); err != nil {
 			w.t.Fatal(err)
 		}
-		for m := range batch.Messages() {
-			got++
-			var r commands.Result
-			if err := json.Unmarshal(m.Data(), &r); err != nil {
-				w.t.Fatal(err)
-			}
-			if _, dup := out[r.CommandID]; dup {
-				w.t.Errorf("command %s has two results", r.CommandID)
-			}
-			out[r.CommandID] = r
+		if _, dup := out[r.CommandID]; dup {
+			w.t.Errorf("command %s has two results", r.CommandID)
 		}
+		out[r.CommandID] = r
 	}
 	return out
 }

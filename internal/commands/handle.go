@@ -21,11 +21,10 @@ import (
 // Reply-To, ack it. It returns false, having acknowledged nothing, when
 // ctx ended first (the processor is stopping, or the partition's lease,
 // ls, was lost): the caller hands the command back or leaves it to expire.
-// ls is nil for creates, which belong to no partition.
+// ls is nil for creates, which belong to no partition. The caller keeps
+// msg held (Processor.holder) from delivery until it is acknowledged or
+// handed back.
 func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease) bool {
-	p.holder.hold(msg)
-	defer p.holder.release(msg)
-
 	meta, err := msg.Metadata()
 	if err != nil { // not a JetStream message: cannot happen on a pull consumer
 		p.log.Error("command without metadata", "subject", msg.Subject(), "err", err)
@@ -45,11 +44,7 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease) bo
 	if err != nil {
 		out = rejected(&ValidationError{Message: fmt.Sprintf("subject %s: %v", c.subject, errors.Unwrap(err))})
 	} else if cmd, err := Decode(c.op, c.customerID, msg.Data()); err != nil {
-		var verr *ValidationError
-		if !errors.As(err, &verr) {
-			verr = &ValidationError{Message: err.Error()}
-		}
-		out = rejected(verr)
+		out = rejected(err.(*ValidationError)) // Decode's only error type
 	} else {
 		d := delivery{redelivered: meta.NumDelivered > 1, published: meta.Timestamp, lease: ls}
 		out = p.applyWhenOpen(ctx, cmd, d, log)

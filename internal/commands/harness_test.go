@@ -131,48 +131,12 @@ func (r *rig) publish(subject, id string, body []byte) {
 	}
 }
 
-// storedResult is a result as stored in CRM_EVENTS.
-type storedResult struct {
-	Result
-	header nats.Header
-}
-
-// messages returns every message stored in stream under subject filter.
-func (r *rig) messages(stream, filter string) []jetstream.Msg {
-	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := r.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	n := int(info.NumPending)
-	var out []jetstream.Msg
-	for len(out) < n {
-		batch, err := c.Fetch(n-len(out), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		for m := range batch.Messages() {
-			out = append(out, m)
-		}
-		if err := batch.Error(); err != nil {
-			r.t.Fatal(err)
-		}
-	}
-	return out
-}
-
 // results returns the stored results by command id; every command id must
-// have exactly one.
-func (r *rig) results() map[string]storedResult {
+// have exactly one, and its Command-Id header must name it.
+func (r *rig) results() map[string]Result {
 	r.t.Helper()
-	out := map[string]storedResult{}
-	for _, m := range r.messages(streams.Events, r.subj.Result()) {
+	out := map[string]Result{}
+	for _, m := range natstest.Messages(r.t, r.js, streams.Events, r.subj.Result()) {
 		var res Result
 		if err := json.Unmarshal(m.Data(), &res); err != nil {
 			r.t.Fatalf("result %q: %v", m.Data(), err)
@@ -183,26 +147,16 @@ func (r *rig) results() map[string]storedResult {
 		if got := m.Headers().Get(HeaderCommandID); got != res.CommandID {
 			r.t.Errorf("result of %s has Command-Id %q", res.CommandID, got)
 		}
-		out[res.CommandID] = storedResult{Result: res, header: m.Headers()}
+		out[res.CommandID] = res
 	}
 	return out
 }
 
 // resultCount returns how many results are stored.
-func (r *rig) resultCount() int {
-	s, err := r.js.Stream(context.Background(), streams.Events)
-	if err != nil {
-		return 0
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(r.subj.Result()))
-	if err != nil {
-		return 0
-	}
-	return int(info.State.Subjects[r.subj.Result()])
-}
+func (r *rig) resultCount() int { return natstest.Count(r.js, streams.Events, r.subj.Result()) }
 
 // waitResults waits until n results are stored and returns them.
-func (r *rig) waitResults(n int, within time.Duration) map[string]storedResult {
+func (r *rig) waitResults(n int, within time.Duration) map[string]Result {
 	r.t.Helper()
 	eventually.True(r.t, within, fmt.Sprintf("fewer than %d results", n), func() bool { return r.resultCount() >= n })
 	return r.results()
@@ -211,7 +165,7 @@ func (r *rig) waitResults(n int, within time.Duration) map[string]storedResult {
 // deadLetters returns the stored dead letters.
 func (r *rig) deadLetters() []jetstream.Msg {
 	r.t.Helper()
-	return r.messages(streams.DLQ, "crm.customer.dlq.*")
+	return natstest.Messages(r.t, r.js, streams.DLQ, "crm.customer.dlq.*")
 }
 
 func createBody(i int) []byte {

@@ -166,7 +166,9 @@ func (p *Processor) consumeCreates(c jetstream.Consumer) error {
 				_ = msg.Nak() // drained after Stop: hand it back at once
 				continue
 			}
+			p.holder.hold(msg)
 			inflight.Go(func() {
+				defer p.holder.release(msg)
 				if !p.handle(p.workCtx, msg, nil) {
 					_ = msg.Nak()
 				}

@@ -58,7 +58,7 @@ func TestEveryValidCommandAppliedOnceUnderFaults(t *testing.T) {
 			continue
 		}
 		if res.Status != StatusApplied || res.Op != op || res.CustomerID == "" || res.Attempts < 1 {
-			t.Errorf("%s: got %+v, want applied %s with a customer id", id, res.Result, op)
+			t.Errorf("%s: got %+v, want applied %s with a customer id", id, res, op)
 		}
 	}
 	if n := len(results); n != len(want) {
@@ -128,7 +128,7 @@ func TestInvalidInputRejectedAndDeadLettered(t *testing.T) {
 
 	results := r.waitResults(len(tests)+1, time.Minute)
 	if res := results["good"]; res.Status != StatusApplied {
-		t.Errorf("valid command after the bad ones: got %+v, want applied", res.Result)
+		t.Errorf("valid command after the bad ones: got %+v, want applied", res)
 	}
 	letters := map[string]nats.Header{}
 	for _, m := range r.deadLetters() {
@@ -139,7 +139,7 @@ func TestInvalidInputRejectedAndDeadLettered(t *testing.T) {
 			id := fmt.Sprintf("bad-%d", i)
 			res := results[id]
 			if res.Status != StatusRejected || res.Error == nil || res.Error.Code != CodeValidation || res.Attempts != 0 {
-				t.Fatalf("got %+v, want rejected VALIDATION with 0 attempts", res.Result)
+				t.Fatalf("got %+v, want rejected VALIDATION with 0 attempts", res)
 			}
 			if !strings.Contains(res.Error.Message, tt.message) {
 				t.Errorf("got message %q, want it to mention %q", res.Error.Message, tt.message)
@@ -210,7 +210,7 @@ func TestCreatesWithLostAnswersMakeOneCustomerEach(t *testing.T) {
 	for i := range 20 {
 		res := results[fmt.Sprintf("create-%d", i)]
 		if res.Status != StatusApplied || !made[res.CustomerID] || res.Attempts < 2 {
-			t.Errorf("create-%d: got %+v, want applied with the id of the customer the first attempt made", i, res.Result)
+			t.Errorf("create-%d: got %+v, want applied with the id of the customer the first attempt made", i, res)
 		}
 	}
 }
@@ -249,7 +249,7 @@ func TestOutageDelaysButLosesNothing(t *testing.T) {
 	results := r.waitResults(100, 2*time.Minute)
 	for id, res := range results {
 		if res.Status != StatusApplied {
-			t.Errorf("%s: got %+v, want applied", id, res.Result)
+			t.Errorf("%s: got %+v, want applied", id, res)
 		}
 	}
 	if dl := r.deadLetters(); len(dl) != 0 {
@@ -298,7 +298,7 @@ func TestUnauthorizedStopsWithoutDeadLetters(t *testing.T) {
 	results := r.waitResults(10, 30*time.Second)
 	for id, res := range results {
 		if res.Status != StatusApplied {
-			t.Errorf("%s: got %+v, want applied", id, res.Result)
+			t.Errorf("%s: got %+v, want applied", id, res)
 		}
 	}
 	eventually.True(t, 5*time.Second, "processor not ready again", func() bool { return w.p.Ready() == nil })
@@ -373,7 +373,7 @@ func TestGracefulStopHandsOverInOrder(t *testing.T) {
 	results := r.waitResults(rounds*len(customers), 2*time.Minute)
 	for id, res := range results {
 		if res.Status != StatusApplied {
-			t.Errorf("%s: got %+v, want applied", id, res.Result)
+			t.Errorf("%s: got %+v, want applied", id, res)
 		}
 	}
 	seen := map[string][]string{}
