@@ -179,14 +179,7 @@ func TestRunServesUntilStopped(t *testing.T) {
 	}
 	p := startProgram(t, vars)
 	addr := p.logValue(t, "http listening", "addr")
-	eventually.True(t, 15*time.Second, "/readyz never 200", func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, addr)
 	if err := p.stop(t); err != nil {
 		t.Errorf("run returned %v after stop, want nil", err)
 	}
@@ -248,6 +241,18 @@ func TestDevRunsSimulatorAndBridge(t *testing.T) {
 	if !strings.HasPrefix(crmURL, "http://127.0.0.1:") || strings.HasSuffix(crmURL, ":0") {
 		t.Errorf("got CRM URL %q, want the simulator's", crmURL)
 	}
+	waitReady(t, addr)
+	if !strings.Contains(p.stdout.String(), "crm-bridge dev mode") {
+		t.Errorf("no banner on stdout:\n%s", p.stdout.String())
+	}
+	if err := p.stop(t); err != nil {
+		t.Errorf("dev returned %v, want nil", err)
+	}
+}
+
+// waitReady waits until the bridge at addr answers /readyz with 200.
+func waitReady(t *testing.T, addr string) {
+	t.Helper()
 	eventually.True(t, 15*time.Second, "/readyz never 200", func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
@@ -256,10 +261,4 @@ func TestDevRunsSimulatorAndBridge(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	if !strings.Contains(p.stdout.String(), "crm-bridge dev mode") {
-		t.Errorf("no banner on stdout:\n%s", p.stdout.String())
-	}
-	if err := p.stop(t); err != nil {
-		t.Errorf("dev returned %v, want nil", err)
-	}
 }

@@ -79,10 +79,7 @@ func TestStartsOnExternalNATS(t *testing.T) {
 	cfg.NATSURL = srv.ClientURL()
 	b := start(t, cfg, 0)
 
-	eventually.True(t, 10*time.Second, "/readyz never answered 200", func() bool {
-		code, _ := readyz(t, b.HTTPAddr())
-		return code == http.StatusOK
-	})
+	waitReady(t, b)
 	_, js := natstest.Connect(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -113,10 +110,7 @@ func TestStartsEmbeddedNATSWhenNoURL(t *testing.T) {
 	if b.NATSURL() == "" {
 		t.Fatal("no embedded NATS URL")
 	}
-	eventually.True(t, 10*time.Second, "/readyz never answered 200", func() bool {
-		code, _ := readyz(t, b.HTTPAddr())
-		return code == http.StatusOK
-	})
+	waitReady(t, b)
 	nc, err := nats.Connect(b.NATSURL())
 	if err != nil {
 		t.Fatal(err)
@@ -174,10 +168,7 @@ func TestReadyzFailsWhenCRMRefusesTheKey(t *testing.T) {
 	cfg.NATSURL = srv.ClientURL()
 	cfg.CRMURL = sim.URL()
 	b := start(t, cfg, 0)
-	eventually.True(t, 10*time.Second, "/readyz never 200", func() bool {
-		code, _ := readyz(t, b.HTTPAddr())
-		return code == http.StatusOK
-	})
+	waitReady(t, b)
 	_, js := natstest.Connect(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -187,5 +178,14 @@ func TestReadyzFailsWhenCRMRefusesTheKey(t *testing.T) {
 	eventually.True(t, 10*time.Second, "/readyz still 200 after a 401", func() bool {
 		code, st := readyz(t, b.HTTPAddr())
 		return code == http.StatusServiceUnavailable && strings.Contains(st.Parts["commands"], "credentials")
+	})
+}
+
+// waitReady waits until b answers /readyz with 200.
+func waitReady(t *testing.T, b *Bridge) {
+	t.Helper()
+	eventually.True(t, 10*time.Second, "/readyz never answered 200", func() bool {
+		code, _ := readyz(t, b.HTTPAddr())
+		return code == http.StatusOK
 	})
 }
