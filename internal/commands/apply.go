@@ -11,6 +11,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/lease"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -33,7 +34,7 @@ type delivery struct {
 	published time.Time
 	// lease is the lease of the command's partition; a CRM call starts
 	// only while it holds for the call's timeout. Nil for creates.
-	lease *lease
+	lease *lease.Lease
 }
 
 // outcome is how applying a command ended.
@@ -121,8 +122,8 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 // fence waits until ls is certain to hold for a CRM call's whole timeout,
 // or ctx ends (the partition is lost or the processor stops). A nil ls
 // (a create) needs no waiting.
-func (a *applier) fence(ctx context.Context, ls *lease) error {
-	for ls != nil && !ls.valid(a.cfg.CallTimeout+time.Second) {
+func (a *applier) fence(ctx context.Context, ls *lease.Lease) error {
+	for ls != nil && !ls.Valid(a.cfg.CallTimeout+time.Second) {
 		t := time.NewTimer(100 * time.Millisecond)
 		select {
 		case <-ctx.Done():

@@ -20,7 +20,7 @@
 // Why that holds when processes come and go:
 //   - A process stops acting on a partition before its lease can expire: it
 //     sends a command to the CRM only while the lease is certain to hold for
-//     the call's whole timeout (lease.valid), and drops the partition when a
+//     the call's whole timeout (lease.Lease.Valid), and drops the partition when a
 //     renewal finds the lease taken.
 //   - A process that stops hands back the commands it holds, in stream
 //     order, and releases the lease; one that dies stops renewing, and the

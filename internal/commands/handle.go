@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gormic/crm-bridge/internal/lease"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -24,7 +25,7 @@ import (
 // ls is nil for creates, which belong to no partition. The caller keeps
 // msg held (Processor.holder) from delivery until it is acknowledged or
 // handed back.
-func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease) bool {
+func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lease) bool {
 	meta, err := msg.Metadata()
 	if err != nil { // not a JetStream message: cannot happen on a pull consumer
 		p.log.Error("command without metadata", "subject", msg.Subject(), "err", err)

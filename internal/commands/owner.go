@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gormic/crm-bridge/internal/lease"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -21,7 +22,7 @@ import (
 // processes that share a NATS deployment.
 type owner struct {
 	p      *Processor
-	leases *leases
+	leases *lease.Leases
 	every  time.Duration
 
 	mu   sync.Mutex
@@ -48,11 +49,11 @@ func (o *owner) run(ctx context.Context) {
 
 func (o *owner) tick(ctx context.Context) {
 	log := o.p.log
-	if _, err := o.leases.kv.Put(ctx, memberKey(o.leases.owner), nil); err != nil && ctx.Err() == nil {
+	if _, err := o.leases.KV.Put(ctx, memberKey(o.leases.Owner), nil); err != nil && ctx.Err() == nil {
 		log.Warn("cannot renew membership", "err", err)
 	}
 	members := 1
-	if keys, err := o.leases.kv.ListKeysFiltered(ctx, memberKey("*")); err == nil {
+	if keys, err := o.leases.KV.ListKeysFiltered(ctx, memberKey("*")); err == nil {
 		n := 0
 		for range keys.Keys() {
 			n++
@@ -64,7 +65,7 @@ func (o *owner) tick(ctx context.Context) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for i, pt := range o.held {
-		if err := o.leases.renew(ctx, pt.lease); errors.Is(err, errLeaseLost) {
+		if err := o.leases.Renew(ctx, pt.lease); errors.Is(err, lease.ErrLost) {
 			log.Error("lost a partition; its commands go to the process that holds it now", "partition", i, "err", err)
 			pt.lose()
 			delete(o.held, i)
@@ -79,7 +80,7 @@ func (o *owner) tick(ctx context.Context) {
 		if _, mine := o.held[i]; mine {
 			continue
 		}
-		ls, err := o.leases.acquire(ctx, leaseKey(i))
+		ls, err := o.leases.Acquire(ctx, leaseKey(i))
 		if err != nil {
 			log.Warn("cannot take a partition", "partition", i, "err", err)
 			continue
@@ -90,7 +91,7 @@ func (o *owner) tick(ctx context.Context) {
 		pt := o.p.newPartition(strconv.Itoa(i), ls, o.cons[i])
 		if err := pt.start(ctx); err != nil {
 			log.Error("cannot pull a partition's commands", "partition", i, "err", err)
-			_ = o.leases.release(ctx, ls)
+			_ = o.leases.Release(ctx, ls)
 			continue
 		}
 		o.held[i] = pt
@@ -119,7 +120,7 @@ func (o *owner) stopAll() {
 	wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = o.leases.kv.Delete(ctx, memberKey(o.leases.owner))
+	_ = o.leases.KV.Delete(ctx, memberKey(o.leases.Owner))
 }
 
 // ensureConsumers creates or updates the partitions' consumers.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/lease"
 )
 
 // partition runs the commands of one partition that this process holds
@@ -20,7 +22,7 @@ import (
 type partition struct {
 	p     *Processor
 	name  string
-	lease *lease
+	lease *lease.Lease
 	cons  jetstream.Consumer
 
 	// ctx ends when the lease is lost or the processor gives up on the
@@ -43,7 +45,7 @@ type partition struct {
 	pulled   chan struct{} // closed when the pull loop has ended
 }
 
-func (p *Processor) newPartition(name string, ls *lease, cons jetstream.Consumer) *partition {
+func (p *Processor) newPartition(name string, ls *lease.Lease, cons jetstream.Consumer) *partition {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &partition{
 		p: p, name: name, lease: ls, cons: cons, ctx: ctx, abandon: cancel,
@@ -206,7 +208,7 @@ func (pt *partition) run(msg jetstream.Msg, key string, seq uint64) {
 // next gets them in order, before anything newer) and the lease is
 // released; a lost lease is left alone, its commands come back to whoever
 // holds it after AckWait.
-func (pt *partition) stop(grace time.Duration, leases *leases) {
+func (pt *partition) stop(grace time.Duration, leases *lease.Leases) {
 	pt.mu.Lock()
 	pt.stopping = true
 	it := pt.it
@@ -240,7 +242,7 @@ func (pt *partition) stop(grace time.Duration, leases *leases) {
 	}
 	pt.held = map[uint64]jetstream.Msg{}
 	pt.mu.Unlock()
-	if !pt.lease.valid(0) {
+	if !pt.lease.Valid(0) {
 		return
 	}
 	for _, m := range msgs {
@@ -248,7 +250,7 @@ func (pt *partition) stop(grace time.Duration, leases *leases) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := leases.release(ctx, pt.lease); err != nil {
+	if err := leases.Release(ctx, pt.lease); err != nil {
 		pt.p.log.Warn("cannot release a partition; another process takes it when the lease expires", "partition", pt.name, "err", err)
 	}
 }

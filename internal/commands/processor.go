@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/gormic/crm-bridge/internal/lease"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -122,7 +123,7 @@ func (p *Processor) Start(ctx context.Context) error {
 	}
 	p.owner = &owner{
 		p:      p,
-		leases: &leases{kv: kv, owner: nuid.Next(), ttl: p.cfg.LeaseTTL},
+		leases: &lease.Leases{KV: kv, Owner: nuid.Next(), TTL: p.cfg.LeaseTTL},
 		// Renew often enough that a lease always holds for a call's
 		// timeout (see applier.fence).
 		every: max(100*time.Millisecond, min(p.cfg.LeaseTTL/6, (p.cfg.LeaseTTL-p.cfg.CallTimeout-time.Second)/3)),

@@ -1,4 +1,7 @@
-package commands
+// Package lease keeps claims on names in a JetStream key-value bucket, so
+// that among several bridge processes one at a time acts on a thing: a
+// partition of the commands, or the change poller.
+package lease
 
 import (
 	"context"
@@ -10,20 +13,23 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// leases are claims on a name, kept in a JetStream key-value bucket whose
+// Leases are claims on names, kept in a JetStream key-value bucket whose
 // entries expire TTL after their last write: a process that dies loses its
 // leases without a word, and another can take them TTL later. A process
 // keeps a lease by renewing it (a compare-and-set on the revision it last
 // wrote) and must stop acting on it once it may have expired: see
-// lease.valid.
-type leases struct {
-	kv    jetstream.KeyValue
-	owner string
-	ttl   time.Duration
+// Lease.Valid.
+type Leases struct {
+	// KV is the bucket; its TTL must be TTL.
+	KV jetstream.KeyValue
+	// Owner is written as the value of each lease this process holds.
+	Owner string
+	// TTL is how long a lease outlives its last renewal.
+	TTL time.Duration
 }
 
-// lease is one held claim. Its methods are safe for concurrent use.
-type lease struct {
+// Lease is one held claim. Its methods are safe for concurrent use.
+type Lease struct {
 	key string
 	ttl time.Duration
 
@@ -33,35 +39,35 @@ type lease struct {
 	lost    bool
 }
 
-// errLeaseLost is returned for a lease that someone else now holds, or
+// ErrLost is returned for a lease that someone else now holds, or
 // that expired.
-var errLeaseLost = errors.New("lease lost")
+var ErrLost = errors.New("lease lost")
 
-// acquire claims key; it returns nil, nil when another process holds it.
-func (l *leases) acquire(ctx context.Context, key string) (*lease, error) {
+// Acquire claims key; it returns nil, nil when another process holds it.
+func (l *Leases) Acquire(ctx context.Context, key string) (*Lease, error) {
 	sent := time.Now()
-	rev, err := l.kv.Create(ctx, key, []byte(l.owner))
+	rev, err := l.KV.Create(ctx, key, []byte(l.Owner))
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("acquire lease %s: %w", key, err)
 	}
-	return &lease{key: key, ttl: l.ttl, rev: rev, renewed: sent}, nil
+	return &Lease{key: key, ttl: l.TTL, rev: rev, renewed: sent}, nil
 }
 
-// renew extends ls. It returns errLeaseLost (and marks ls lost) when ls
+// renew extends ls. It returns ErrLost (and marks ls lost) when ls
 // was taken over or expired; other errors leave ls as it was, valid until
 // its time is up.
-func (l *leases) renew(ctx context.Context, ls *lease) error {
+func (l *Leases) Renew(ctx context.Context, ls *Lease) error {
 	ls.mu.Lock()
 	rev, lost := ls.rev, ls.lost
 	ls.mu.Unlock()
 	if lost {
-		return errLeaseLost
+		return ErrLost
 	}
 	sent := time.Now()
-	next, err := l.kv.Update(ctx, ls.key, []byte(l.owner), rev)
+	next, err := l.KV.Update(ctx, ls.key, []byte(l.Owner), rev)
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	switch {
@@ -71,16 +77,16 @@ func (l *leases) renew(ctx context.Context, ls *lease) error {
 	case errors.Is(err, jetstream.ErrKeyRevisionMismatch), errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
 		// The revision moved (someone else holds it) or the entry expired.
 		ls.lost = true
-		return errLeaseLost
+		return ErrLost
 	case time.Since(ls.renewed) > ls.ttl:
 		ls.lost = true
-		return fmt.Errorf("%w: not renewed for %v: %v", errLeaseLost, ls.ttl, err)
+		return fmt.Errorf("%w: not renewed for %v: %v", ErrLost, ls.ttl, err)
 	}
 	return fmt.Errorf("renew lease %s: %w", ls.key, err)
 }
 
-// release gives ls up, so another process may take it at once.
-func (l *leases) release(ctx context.Context, ls *lease) error {
+// Release gives ls up, so another process may take it at once.
+func (l *Leases) Release(ctx context.Context, ls *Lease) error {
 	ls.mu.Lock()
 	rev, lost := ls.rev, ls.lost
 	ls.lost = true
@@ -88,18 +94,18 @@ func (l *leases) release(ctx context.Context, ls *lease) error {
 	if lost {
 		return nil
 	}
-	if err := l.kv.Delete(ctx, ls.key, jetstream.LastRevision(rev)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if err := l.KV.Delete(ctx, ls.key, jetstream.LastRevision(rev)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("release lease %s: %w", ls.key, err)
 	}
 	return nil
 }
 
-// valid reports whether ls is certainly still held for at least d more:
+// Valid reports whether ls is certainly still held for at least d more:
 // its last renewal, counted from when it was sent, plus the TTL, less d.
 // An action that takes up to d (a CRM call with its timeout) may start
-// only while valid(d) holds; then nobody else can hold the lease before
+// only while Valid(d) holds; then nobody else can hold the lease before
 // the action ends.
-func (ls *lease) valid(d time.Duration) bool {
+func (ls *Lease) Valid(d time.Duration) bool {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	return !ls.lost && time.Since(ls.renewed)+d < ls.ttl

@@ -1,4 +1,4 @@
-package commands
+package lease
 
 import (
 	"context"
@@ -24,47 +24,47 @@ func TestLeases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &leases{kv: kv, owner: "a", ttl: ttl}
-	b := &leases{kv: kv, owner: "b", ttl: ttl}
+	a := &Leases{KV: kv, Owner: "a", TTL: ttl}
+	b := &Leases{KV: kv, Owner: "b", TTL: ttl}
 
-	la, err := a.acquire(ctx, "p.1")
+	la, err := a.Acquire(ctx, "p.1")
 	if err != nil || la == nil {
 		t.Fatalf("a acquires: got %v, %v", la, err)
 	}
-	if !la.valid(time.Second) {
+	if !la.Valid(time.Second) {
 		t.Error("a fresh lease is not valid for 1s of a 2s TTL")
 	}
-	if la.valid(ttl) {
+	if la.Valid(ttl) {
 		t.Error("a lease is valid for its whole TTL after the time its write took")
 	}
-	if lb, err := b.acquire(ctx, "p.1"); err != nil || lb != nil {
+	if lb, err := b.Acquire(ctx, "p.1"); err != nil || lb != nil {
 		t.Fatalf("b acquires a held lease: got %v, %v; want nil, nil", lb, err)
 	}
-	if err := a.renew(ctx, la); err != nil {
+	if err := a.Renew(ctx, la); err != nil {
 		t.Fatalf("a renews: %v", err)
 	}
 
 	// a stops renewing: the entry expires and b takes it.
-	var lb *lease
+	var lb *Lease
 	eventually.True(t, 10*time.Second, "b never took the expired lease", func() bool {
-		lb, err = b.acquire(ctx, "p.1")
+		lb, err = b.Acquire(ctx, "p.1")
 		return err == nil && lb != nil
 	})
-	if la.valid(0) {
+	if la.Valid(0) {
 		t.Error("a's lease is still valid after it expired")
 	}
-	if err := a.renew(ctx, la); !errors.Is(err, errLeaseLost) {
-		t.Errorf("a renews a lease b holds: got %v, want errLeaseLost", err)
+	if err := a.Renew(ctx, la); !errors.Is(err, ErrLost) {
+		t.Errorf("a renews a lease b holds: got %v, want ErrLost", err)
 	}
-	if err := a.renew(ctx, la); !errors.Is(err, errLeaseLost) {
-		t.Errorf("a renews again: got %v, want errLeaseLost for good", err)
+	if err := a.Renew(ctx, la); !errors.Is(err, ErrLost) {
+		t.Errorf("a renews again: got %v, want ErrLost for good", err)
 	}
 
 	// A release hands it over at once.
-	if err := b.release(ctx, lb); err != nil {
+	if err := b.Release(ctx, lb); err != nil {
 		t.Fatal(err)
 	}
-	if lc, err := a.acquire(ctx, "p.1"); err != nil || lc == nil {
+	if lc, err := a.Acquire(ctx, "p.1"); err != nil || lc == nil {
 		t.Errorf("a acquires a released lease: got %v, %v", lc, err)
 	}
 }
