@@ -83,24 +83,9 @@ const LeaseBucket = "crm_bridge_leases"
 // must exist. It returns an error when a consumer or the bucket cannot be
 // made.
 func (p *Processor) Start(ctx context.Context) error {
-	kv, err := p.js.KeyValue(ctx, LeaseBucket)
-	if err == nil {
-		st, serr := kv.Status(ctx)
-		if serr != nil || st.TTL() != p.cfg.LeaseTTL {
-			err = errors.New("update")
-		}
-	}
+	kv, err := lease.Bucket(ctx, p.js, LeaseBucket, "crm-bridge: which process runs which command partition", p.cfg.LeaseTTL, p.cfg.Replicas)
 	if err != nil {
-		kv, err = p.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      LeaseBucket,
-			Description: "crm-bridge: which process runs which command partition",
-			TTL:         p.cfg.LeaseTTL,
-			Storage:     jetstream.FileStorage,
-			Replicas:    p.cfg.Replicas,
-		})
-		if err != nil {
-			return fmt.Errorf("commands: lease bucket: %w", err)
-		}
+		return fmt.Errorf("commands: %w", err)
 	}
 	partitions, err := p.ensureConsumers(ctx)
 	if err != nil {

@@ -110,3 +110,26 @@ func (ls *Lease) Valid(d time.Duration) bool {
 	defer ls.mu.Unlock()
 	return !ls.lost && time.Since(ls.renewed)+d < ls.ttl
 }
+
+// Bucket returns the key-value bucket name for leases of ttl, creating it,
+// or updating it when its TTL or replicas differ.
+func Bucket(ctx context.Context, js jetstream.JetStream, name, description string, ttl time.Duration, replicas int) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, name)
+	if err == nil {
+		st, serr := kv.Status(ctx)
+		if serr == nil && st.TTL() == ttl && st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas == replicas {
+			return kv, nil
+		}
+	}
+	kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      name,
+		Description: description,
+		TTL:         ttl,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lease bucket %s: %w", name, err)
+	}
+	return kv, nil
+}

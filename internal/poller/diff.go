@@ -103,3 +103,19 @@ func Digest(record json.RawMessage) (uint64, error) {
 	}
 	return xxh64(c.buf[start:]), nil
 }
+
+// wholeDigest returns XXH64 of record's whole canonical form, updatedAt
+// and the rest included: records with the same whole digest are, but for
+// hash collisions, the same JSON value. The poller keeps it per customer
+// to tell a record exactly as saved from one to look at.
+func wholeDigest(record json.RawMessage) (uint64, error) {
+	c := getCanon()
+	defer putCanon(c)
+	if err := c.whole(record); err != nil {
+		return 0, fmt.Errorf("poller: digest: %w", err)
+	}
+	if len(c.buf) == 0 || c.buf[0] != 'o' {
+		return 0, fmt.Errorf("poller: digest: %w: not a JSON object", ErrInvalidRecord)
+	}
+	return xxh64(c.buf), nil
+}

@@ -108,8 +108,10 @@ func updatedAt(record json.RawMessage) (string, error) {
 // first 16 bytes of SHA-256 over the length-prefixed EventType, customer
 // id, change, and canonical forms of before and after (the whole records,
 // updatedAt included; key order, whitespace and number spelling do not
-// count). The same change detected twice has the same ID, whatever
-// DetectedAt; a record that is not valid JSON counts by its bytes.
+// count; null is the same as absent). The same change detected twice has
+// the same ID, whatever DetectedAt, and a consumer that decodes the event
+// computes the same ID from it; a record that is not valid JSON counts by
+// its bytes.
 func (e Event) ID() string {
 	h := sha256.New()
 	var n [8]byte
@@ -126,7 +128,7 @@ func (e Event) ID() string {
 	defer putCanon(c)
 	for _, r := range [2]json.RawMessage{e.Before, e.After} {
 		switch {
-		case len(r) == 0:
+		case isNull(r):
 			part('0', nil)
 		case c.whole(r) == nil:
 			part('j', c.buf)

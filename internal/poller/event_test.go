@@ -242,5 +242,3 @@ func sameEvent(t *testing.T, got, want Event) {
 		}
 	}
 }
-
-func isNull(r json.RawMessage) bool { return len(r) == 0 || string(r) == "null" }

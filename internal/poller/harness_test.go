@@ -1,0 +1,231 @@
+package poller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/crmsim"
+	"github.com/gormic/crm-bridge/internal/crmsim/simtest"
+	"github.com/gormic/crm-bridge/internal/embedded"
+	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+// rig is a poller's world in one test: an embedded JetStream server with
+// the bridge's streams, the CRM simulator on a real port, and a way to
+// read the events that came out.
+type rig struct {
+	t   *testing.T
+	srv *embedded.Server
+	js  jetstream.JetStream
+	sim *crmsim.Simulator
+	cfg Config
+}
+
+const testOrg = "org-test"
+
+func newRig(t *testing.T, simOpts crmsim.Options) *rig {
+	t.Helper()
+	srv := natstest.Server(t)
+	_, js := natstest.Connect(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
+		t.Fatal(err)
+	}
+	return &rig{t: t, srv: srv, js: js, sim: simtest.Start(t, simOpts), cfg: Config{
+		Prefix:   "crm",
+		OrgID:    testOrg,
+		Interval: 50 * time.Millisecond,
+		LeaseTTL: 2 * time.Second,
+		Logger:   testLogger(t),
+	}}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	t.Helper()
+	if os.Getenv("TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+}
+
+// client returns a CRM client of the rig's simulator, closed when the test
+// ends.
+func (r *rig) client() *crm.Client {
+	r.t.Helper()
+	c, err := crm.New(crm.Config{BaseURL: r.sim.URL(), APIKey: "key", OrgID: testOrg, Timeout: 5 * time.Second})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(c.Close)
+	return c
+}
+
+// instance is one poller of the rig, with its own NATS connection, as one
+// bridge process would have.
+type instance struct {
+	p    *Poller
+	nc   *nats.Conn
+	once sync.Once
+}
+
+// start starts a poller with cfg on its own connection, reading the CRM
+// through client (nil: a client of the simulator); it is stopped when the
+// test ends.
+func (r *rig) start(cfg Config, client CRM, hook func(*Poller)) *instance {
+	r.t.Helper()
+	nc, err := nats.Connect(r.srv.ClientURL())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	if client == nil {
+		client = r.client()
+	}
+	p, err := New(js, client, cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if hook != nil {
+		hook(p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Start(ctx); err != nil {
+		r.t.Fatal(err)
+	}
+	in := &instance{p: p, nc: nc}
+	r.t.Cleanup(func() { in.stop(r.t) })
+	return in
+}
+
+// stop stops the poller gracefully and closes its connection.
+func (in *instance) stop(t *testing.T) {
+	t.Helper()
+	in.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := in.p.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+		in.nc.Close()
+	})
+}
+
+// polls waits until the poller has completed n more polls than it had,
+// and returns its count then.
+func (in *instance) polls(t *testing.T, n uint64) uint64 {
+	t.Helper()
+	want := in.p.Status().Polls + n
+	eventually.True(t, 30*time.Second, fmt.Sprintf("%d complete polls", want), func() bool {
+		return in.p.Status().Polls >= want
+	})
+	return in.p.Status().Polls
+}
+
+// stored is one event as the stream holds it.
+type stored struct {
+	Event
+	seq    uint64
+	header nats.Header
+}
+
+// events returns every change event in the stream, in order.
+func (r *rig) events() []stored {
+	r.t.Helper()
+	var out []stored
+	for _, m := range natstest.Messages(r.t, r.js, streams.Events, "crm.customer.changed.>") {
+		var e struct {
+			Event
+			DetectedAt string `json:"detectedAt"`
+		}
+		if err := json.Unmarshal(m.Data(), &e); err != nil {
+			r.t.Fatalf("event %s: %v", m.Data(), err)
+		}
+		meta, _ := m.Metadata()
+		out = append(out, stored{Event: e.Event, seq: meta.Sequence.Stream, header: m.Headers()})
+	}
+	return out
+}
+
+// waitEvents waits until the stream holds n change events and returns
+// them.
+func (r *rig) waitEvents(n int) []stored {
+	r.t.Helper()
+	eventually.True(r.t, 30*time.Second, fmt.Sprintf("%d events", n), func() bool {
+		return r.count() >= n
+	})
+	return r.events()
+}
+
+// count returns how many change events the stream holds.
+func (r *rig) count() int {
+	s, err := r.js.Stream(context.Background(), streams.Events)
+	if err != nil {
+		return 0
+	}
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter("crm.customer.changed.>"))
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	return n
+}
+
+// hookedCRM is a CRM whose export calls after(page number from 1) after
+// each page it yields, and can fail a page instead.
+type hookedCRM struct {
+	CRM
+	after func(n int)
+	fail  func(n int) error
+}
+
+func (h hookedCRM) Export(ctx context.Context, since time.Time) iter.Seq2[crm.ExportPage, error] {
+	return func(yield func(crm.ExportPage, error) bool) {
+		n := 0
+		for page, err := range h.CRM.Export(ctx, since) {
+			n++
+			if err == nil && h.fail != nil {
+				if ferr := h.fail(n); ferr != nil {
+					yield(crm.ExportPage{}, ferr)
+					return
+				}
+			}
+			if !yield(page, err) {
+				return
+			}
+			if h.after != nil {
+				h.after(n)
+			}
+		}
+	}
+}
+
+// object decodes a record for comparison.
+func object(t *testing.T, raw json.RawMessage) map[string]any {
+	t.Helper()
+	if isNull(raw) {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("record %s: %v", raw, err)
+	}
+	return m
+}

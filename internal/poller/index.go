@@ -1,0 +1,196 @@
+package poller
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"strconv"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// idHash names a customer in the index: 128 bits of a keyed hash of its
+// id, so that the index holds no strings. Two ids of a million collide with
+// a probability of about 10^-27.
+type idHash [2]uint64
+
+// entry is what the index keeps of one customer: 16 bytes.
+type entry struct {
+	// digest is the wholeDigest of the customer's saved record.
+	digest uint64
+	// chunk is where that record is: 0 for its own c.<id key> entry,
+	// otherwise 1 + its chunk's position in index.chunks.
+	chunk uint32
+	// seen is the number of the last pass that saw the customer.
+	seen uint32
+}
+
+// chunkRef is one chunk: its stream sequence, and how many customers'
+// saved records are still the ones in it.
+type chunkRef struct {
+	seq  uint64
+	live int
+}
+
+// index is the compact per-customer digest the active poller keeps in
+// memory: enough to tell, without a read, that a record is exactly as
+// saved. It is rebuilt from the state bucket whenever a poller becomes
+// active. It is not safe for concurrent use.
+type index struct {
+	seeds  [2]maphash.Seed
+	m      map[idHash]entry
+	chunks []chunkRef
+}
+
+func newIndex() *index {
+	return &index{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, m: make(map[idHash]entry)}
+}
+
+func (x *index) hash(id string) idHash {
+	return idHash{maphash.String(x.seeds[0], id), maphash.String(x.seeds[1], id)}
+}
+
+// chunkSeq returns the stream sequence of e's chunk, 0 for none.
+func (x *index) chunkSeq(e entry) uint64 {
+	if e.chunk == 0 {
+		return 0
+	}
+	return x.chunks[e.chunk-1].seq
+}
+
+// set records that h's saved record now has digest d in chunk c (0: its
+// own entry); the chunk it was in before loses a customer. It returns the
+// sequences of chunks that no longer hold any customer's saved record.
+func (x *index) set(h idHash, d uint64, c uint32, seen uint32) (empty []uint64) {
+	old, ok := x.m[h]
+	if ok && old.chunk != 0 && old.chunk != c {
+		empty = x.release(old.chunk)
+	}
+	if c != 0 && (!ok || old.chunk != c) {
+		x.chunks[c-1].live++
+	}
+	x.m[h] = entry{digest: d, chunk: c, seen: seen}
+	return empty
+}
+
+// remove forgets h (deleted), returning emptied chunks as set does.
+func (x *index) remove(h idHash) (empty []uint64) {
+	if old, ok := x.m[h]; ok {
+		delete(x.m, h)
+		if old.chunk != 0 {
+			return x.release(old.chunk)
+		}
+	}
+	return nil
+}
+
+func (x *index) release(c uint32) []uint64 {
+	ref := &x.chunks[c-1]
+	ref.live--
+	if ref.live == 0 && ref.seq != 0 {
+		return []uint64{ref.seq}
+	}
+	return nil
+}
+
+// addChunk registers a chunk (seq 0 until it is stored) and returns its
+// number for entry.chunk.
+func (x *index) addChunk(seq uint64) uint32 {
+	x.chunks = append(x.chunks, chunkRef{seq: seq})
+	return uint32(len(x.chunks))
+}
+
+// scan calls f with every message of the state bucket under key filter
+// (last per subject), in stream order, with headers only when headersOnly.
+// It reads what was there when it started.
+func (s *store) scan(ctx context.Context, filter string, headersOnly bool, f func(m jetstream.Msg) error) error {
+	c, err := s.js.OrderedConsumer(ctx, s.stream.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{kvPrefix + filter},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		HeadersOnly:    headersOnly,
+	})
+	if err != nil {
+		return fmt.Errorf("poller: scan %s: %w", filter, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("poller: scan %s: %w", filter, err)
+	}
+	if info.NumPending == 0 {
+		return nil
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(1024))
+	if err != nil {
+		return fmt.Errorf("poller: scan %s: %w", filter, err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("poller: scan %s: %w", filter, err)
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("poller: scan %s: %w", filter, err)
+		}
+		if err := f(m); err != nil {
+			return err
+		}
+		if meta.NumPending == 0 {
+			return nil
+		}
+	}
+}
+
+// rebuild reads the state bucket into a new index: every chunk, then
+// every customer's own entry (headers only), which supersedes its chunk.
+// Chunks left holding nobody's saved record are returned for deletion.
+func (s *store) rebuild(ctx context.Context) (*index, []uint64, error) {
+	x := newIndex()
+	err := s.scan(ctx, "b.>", false, func(m jetstream.Msg) error {
+		meta, _ := m.Metadata()
+		c := x.addChunk(meta.Sequence.Stream)
+		if err := readChunk(m.Data(), func(r chunkRecord) bool {
+			x.set(x.hash(r.id), r.digest, c, 0)
+			return true
+		}); err != nil {
+			return fmt.Errorf("poller: chunk %d: %w", meta.Sequence.Stream, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	err = s.scan(ctx, "c.>", true, func(m jetstream.Msg) error {
+		id, err := keyID(m.Subject()[len(kvPrefix):])
+		if err != nil {
+			return err
+		}
+		h := x.hash(id)
+		if m.Headers().Get(hdrKVOp) != "" {
+			x.remove(h)
+			return nil
+		}
+		d, err := strconv.ParseUint(m.Headers().Get(hdrDigest), 16, 64)
+		if err != nil {
+			return fmt.Errorf("poller: state of %s: %s: %w", id, hdrDigest, err)
+		}
+		x.set(h, d, 0, 0)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var empty []uint64
+	for _, c := range x.chunks {
+		if c.live == 0 {
+			empty = append(empty, c.seq)
+		}
+	}
+	return x, empty, nil
+}

@@ -1,0 +1,45 @@
+package poller
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the poller's Prometheus metrics.
+type metrics struct {
+	active  prometheus.Gauge
+	events  *prometheus.CounterVec
+	passes  *prometheus.CounterVec
+	records prometheus.Counter
+	invalid prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, p *Poller) *metrics {
+	m := &metrics{
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "crm_bridge_poller_active",
+			Help: "1 while this process is the one polling the CRM for changes.",
+		}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crm_bridge_poller_events_total",
+			Help: "Change events published, by change.",
+		}, []string{"change"}),
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crm_bridge_poller_polls_total",
+			Help: "Polls of the CRM export, by kind (changes, reconcile) and result (ok, error).",
+		}, []string{"kind", "result"}),
+		records: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crm_bridge_poller_records_total",
+			Help: "Customer records read from the CRM export.",
+		}),
+		invalid: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crm_bridge_poller_invalid_records_total",
+			Help: "Customer records skipped because they are not usable JSON objects.",
+		}),
+	}
+	if reg != nil {
+		lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "crm_bridge_poller_lag_seconds",
+			Help: "Time since the last complete poll started, while this process polls; 0 otherwise.",
+		}, func() float64 { return p.Status().Lag(p.cfg.Now()).Seconds() })
+		reg.MustRegister(m.active, m.events, m.passes, m.records, m.invalid, lag)
+	}
+	return m
+}

@@ -1,0 +1,651 @@
+package poller
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/lease"
+)
+
+// poll is the active poller's work: it claims the cursor (so that chunks
+// a former poller still writes are refused), rebuilds the index from the
+// state, then polls every Interval until ctx ends or the lease is lost. A
+// poll that fails is retried with backoff from the same cursor.
+func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
+	cur, rev, err := p.store.cursor(ctx)
+	if err != nil {
+		return err
+	}
+	if rev, err = p.store.saveCursor(ctx, cur, rev); err != nil {
+		return err
+	}
+	start := p.cfg.Now()
+	x, empty, err := p.store.rebuild(ctx)
+	if err != nil {
+		return err
+	}
+	p.dropChunks(ctx, empty)
+	p.log.Info("poller state loaded", "customers", len(x.m), "chunks", len(x.chunks), "since", cur.Since,
+		"initialized", cur.Initialized, "took", time.Since(start).Round(time.Millisecond))
+
+	bo := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(time.Second),
+		backoff.WithMaxInterval(max(p.cfg.Interval, 5*time.Second)),
+		backoff.WithMaxElapsedTime(0))
+	var no uint32
+	for {
+		no++
+		start := p.cfg.Now()
+		ps := &pass{p: p, x: x, ls: ls, no: no, cur: cur, rev: rev, start: start,
+			full: !cur.Initialized || cur.Since == "" || start.Sub(cur.ReconciledAt) >= p.cfg.ReconcileInterval}
+		err := ps.run(ctx)
+		kind := "changes"
+		if ps.full {
+			kind = "reconcile"
+		}
+		wait := time.Until(start.Add(p.cfg.Interval))
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, errFenced), errors.Is(err, lease.ErrLost):
+			p.metrics.passes.WithLabelValues(kind, "error").Inc()
+			return err
+		case err != nil:
+			p.metrics.passes.WithLabelValues(kind, "error").Inc()
+			wait = bo.NextBackOff()
+			p.setStatus(func(s *Status) { s.Err = err })
+			p.log.Warn("poll failed; retrying from the same cursor", "err", err, "retry_in", wait.Round(time.Millisecond),
+				"lag", p.Status().Lag(p.cfg.Now()).Round(time.Millisecond))
+		default:
+			p.metrics.passes.WithLabelValues(kind, "ok").Inc()
+			bo.Reset()
+			cur, rev = ps.cur, ps.rev
+			p.setStatus(func(s *Status) { s.LastComplete, s.Err = start, nil; s.Polls++ })
+			p.log.Debug("poll done", "kind", kind, "records", ps.records, "events", ps.events,
+				"since", ps.since, "cursor", cur.Since, "stable", !ps.unstable, "took", time.Since(start).Round(time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// dropChunks deletes chunks that no longer hold any customer's saved
+// record. It is tidying: a failure is logged and left for the next start.
+func (p *Poller) dropChunks(ctx context.Context, seqs []uint64) {
+	for _, seq := range seqs {
+		if err := p.store.stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && ctx.Err() == nil {
+			p.log.Debug("poller: cannot delete a spent chunk", "seq", seq, "err", err)
+		}
+	}
+}
+
+// pass is one poll: it reads the export from the cursor less the overlap
+// (or all of it: full), publishes an event per real change, records what
+// it saw, and, when full, finds the customers that are gone.
+type pass struct {
+	p     *Poller
+	ls    *lease.Lease
+	no    uint32
+	full  bool
+	start time.Time
+	since time.Time
+
+	cur cursor
+	rev uint64
+
+	mu       sync.Mutex // guards x, and the counters below, during apply
+	x        *index
+	records  int
+	events   int
+	maxAt    time.Time
+	maxAtRaw string
+	unstable bool // a customer came twice: a page may have been skipped
+}
+
+// change is one customer whose record differs from its saved one.
+type change struct {
+	id     string
+	h      idHash
+	raw    json.RawMessage // nil: gone
+	digest uint64
+	known  bool
+	chunk  uint64 // the chunk of its saved record, 0 for none
+}
+
+func (ps *pass) run(ctx context.Context) error {
+	p := ps.p
+	if !ps.full {
+		t, err := time.Parse(time.RFC3339Nano, ps.cur.Since)
+		if err != nil {
+			return fmt.Errorf("poller: saved cursor %q: %w", ps.cur.Since, err)
+		}
+		ps.since = t.Add(-p.cfg.Overlap)
+	}
+	type result struct {
+		page crm.ExportPage
+		err  error
+	}
+	pages := make(chan result, 1)
+	fctx, cancel := context.WithCancel(ctx)
+	var fetching sync.WaitGroup
+	defer fetching.Wait()
+	defer cancel()
+	fetching.Go(func() {
+		defer close(pages)
+		for page, err := range p.crm.Export(fctx, ps.since) {
+			select {
+			case pages <- result{page, err}:
+			case <-fctx.Done():
+				return
+			}
+		}
+	})
+	for r := range pages {
+		if r.err != nil {
+			return fmt.Errorf("poller: export: %w", r.err)
+		}
+		if err := ps.page(ctx, r.page.Items); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if ps.full {
+		if err := ps.reconcile(ctx); err != nil {
+			return err
+		}
+	}
+	return ps.saveCursor(ctx)
+}
+
+// observe keeps the greatest updatedAt of the pass.
+func (ps *pass) observe(updatedAt string) {
+	if updatedAt == "" || updatedAt == ps.maxAtRaw {
+		return
+	}
+	t, err := time.Parse(time.RFC3339Nano, updatedAt)
+	if err == nil && t.After(ps.maxAt) {
+		ps.maxAt, ps.maxAtRaw = t, updatedAt
+	}
+}
+
+// page handles one page of the export.
+func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
+	p := ps.p
+	bulk := !ps.cur.Initialized && !p.cfg.InitialEvents
+	var (
+		work   []change
+		chunks chunkWriter
+	)
+	detected := p.cfg.Now()
+	for i := range items {
+		c := &items[i]
+		p.metrics.records.Inc()
+		ps.records++
+		d, err := wholeDigest(c.Raw)
+		if err != nil {
+			p.metrics.invalid.Inc()
+			p.log.Error("customer record skipped", "customer_id", c.ID, "err", err)
+			continue
+		}
+		ps.observe(c.UpdatedAt)
+		h := ps.x.hash(c.ID)
+		e, known := ps.x.m[h]
+		if known && e.seen == ps.no {
+			ps.unstable = true
+		}
+		switch {
+		case known && e.digest == d:
+			e.seen = ps.no
+			ps.x.m[h] = e
+		case !known && bulk:
+			if err := chunks.add(ctx, ps, chunkRecord{id: c.ID, digest: d, raw: c.Raw}, h); err != nil {
+				return err
+			}
+		default:
+			if known {
+				e.seen = ps.no
+				ps.x.m[h] = e
+			}
+			work = append(work, change{id: c.ID, h: h, raw: c.Raw, digest: d, known: known, chunk: ps.x.chunkSeq(e)})
+		}
+	}
+	if err := chunks.flush(ctx, ps); err != nil {
+		return err
+	}
+	errApply := ps.applyAll(ctx, work, detected)
+	if err := chunks.wait(ctx, ps); err != nil {
+		return err
+	}
+	return errApply
+}
+
+// applyAll applies changes of different customers concurrently, up to
+// Workers at once. It stops at the first error that ends the pass; a
+// record that cannot make an event (ErrInvalidRecord) is logged and
+// skipped.
+func (ps *pass) applyAll(ctx context.Context, work []change, detected time.Time) error {
+	if len(work) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan change)
+	var wg sync.WaitGroup
+	for range min(ps.p.cfg.Workers, len(work)) {
+		wg.Go(func() {
+			for c := range next {
+				err := ps.apply(ctx, c, detected)
+				if errors.Is(err, ErrInvalidRecord) {
+					ps.p.metrics.invalid.Inc()
+					ps.p.log.Error("customer record skipped", "customer_id", c.id, "err", err)
+					continue
+				}
+				if err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for _, c := range work {
+		select {
+		case next <- c:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
+}
+
+// maxRestates bounds how often apply starts over for one customer because
+// the saved state or the events moved under it.
+const maxRestates = 8
+
+// apply publishes the event for one customer whose record (c.raw, nil when
+// gone) differs from the saved one, if the difference is a real change,
+// and then saves the record. Both writes are compare-and-set: the event on
+// the last sequence of the customer's event subject, the state on its
+// entry's revision; when one fails, apply reads what the other writer did
+// and starts over from there.
+func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
+	p := ps.p
+	var sv saved
+	if c.known {
+		var err error
+		if sv, err = p.store.load(ctx, c.id, c.chunk); err != nil {
+			return err
+		}
+	}
+	for range maxRestates {
+		if (c.raw == nil && sv.record == nil) || (c.raw != nil && sv.record != nil && sv.digest == c.digest) {
+			ps.recorded(c)
+			return nil
+		}
+		ev, ok, err := NewEvent(c.id, sv.record, c.raw, detected)
+		if err != nil {
+			return err
+		}
+		eventSeq := sv.eventSeq
+		if ok {
+			seq, restated, err := ps.publish(ctx, ev, sv)
+			if errors.Is(err, errRestate) {
+				sv = restated
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			eventSeq = seq
+			if p.afterEvent != nil {
+				if err := p.afterEvent(ev); err != nil {
+					return err
+				}
+			}
+		}
+		if !ps.ls.Valid(p.cfg.LeaseTTL / 4) {
+			return lease.ErrLost
+		}
+		if _, err := p.store.save(ctx, c.id, c.raw, c.digest, eventSeq, sv.rev); err != nil {
+			if !errors.Is(err, errFenced) {
+				return err
+			}
+			if sv, err = p.store.load(ctx, c.id, 0); err != nil {
+				return err
+			}
+			continue
+		}
+		if ok {
+			p.metrics.events.WithLabelValues(ev.Change).Inc()
+			ps.mu.Lock()
+			ps.events++
+			ps.mu.Unlock()
+		}
+		ps.recorded(c)
+		return nil
+	}
+	return fmt.Errorf("poller: %s: its state keeps changing under this poller: %w", c.id, errFenced)
+}
+
+// recorded updates the index once c's record is the saved one.
+func (ps *pass) recorded(c change) {
+	ps.mu.Lock()
+	var empty []uint64
+	if c.raw == nil {
+		empty = ps.x.remove(c.h)
+	} else {
+		empty = ps.x.set(c.h, c.digest, 0, ps.no)
+	}
+	ps.mu.Unlock()
+	if len(empty) > 0 {
+		ps.p.dropChunks(context.Background(), empty)
+	}
+}
+
+// errRestate is returned by publish with the state to start over from.
+var errRestate = errors.New("restate")
+
+// publish publishes ev with the expectation that the last event of its
+// customer is sv's. It returns the event's stream sequence; or errRestate
+// and the state to start over from when that expectation fails:
+//   - the customer's events were removed (age): expect the real last one;
+//   - the last event is ev itself (published before a crash): done;
+//   - the last event was made from sv's record (by this poller before a
+//     crash, or a former one): start from its after;
+//   - the saved state moved on: start from it;
+//   - otherwise the events do not follow from the saved state (the state
+//     bucket was reset, say): the state wins, with a warning.
+func (ps *pass) publish(ctx context.Context, ev Event, sv saved) (uint64, saved, error) {
+	p := ps.p
+	if !ps.ls.Valid(p.cfg.LeaseTTL / 4) {
+		return 0, saved{}, lease.ErrLost
+	}
+	msg, err := Message(p.subjects, p.cfg.OrgID, ev)
+	if err != nil {
+		return 0, saved{}, err
+	}
+	ack, err := p.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(sv.eventSeq))
+	if err == nil {
+		return ack.Sequence, saved{}, nil
+	}
+	if !isWrongLast(err) {
+		return 0, saved{}, fmt.Errorf("poller: publish event for %s: %w", ev.CustomerID, err)
+	}
+	last, err := lastMsg(ctx, p.events, msg.Subject)
+	if err != nil {
+		return 0, saved{}, fmt.Errorf("poller: last event of %s: %w", ev.CustomerID, err)
+	}
+	if last == nil || last.Sequence < sv.eventSeq {
+		if last == nil {
+			sv.eventSeq = 0
+		} else {
+			sv.eventSeq = last.Sequence
+		}
+		return 0, sv, errRestate
+	}
+	if last.Header.Get(HeaderID) == msg.Header.Get(HeaderID) {
+		return last.Sequence, saved{}, nil
+	}
+	var prev struct {
+		Before json.RawMessage `json:"before"`
+		After  json.RawMessage `json:"after"`
+	}
+	if err := json.Unmarshal(last.Data, &prev); err == nil && sameRecord(prev.Before, sv.record) {
+		next := saved{eventSeq: last.Sequence, rev: sv.rev}
+		if !isNull(prev.After) {
+			next.record = prev.After
+			if next.digest, err = wholeDigest(prev.After); err != nil {
+				return 0, saved{}, err
+			}
+		}
+		return 0, next, errRestate
+	}
+	now, err := p.store.load(ctx, ev.CustomerID, 0)
+	if err != nil {
+		return 0, saved{}, err
+	}
+	if now.rev != sv.rev {
+		return 0, now, errRestate
+	}
+	p.log.Warn("the customer's last event does not follow from the saved state; going on from the saved state",
+		"customer_id", ev.CustomerID, "event_seq", last.Sequence, "saved_event_seq", sv.eventSeq)
+	sv.eventSeq = last.Sequence
+	return 0, sv, errRestate
+}
+
+func isNull(r json.RawMessage) bool {
+	return len(bytes.TrimSpace(r)) == 0 || string(bytes.TrimSpace(r)) == "null"
+}
+
+// sameRecord reports whether two records (nil or null: none) are the same
+// JSON value.
+func sameRecord(a, b json.RawMessage) bool {
+	if isNull(a) || isNull(b) {
+		return isNull(a) && isNull(b)
+	}
+	da, errA := wholeDigest(a)
+	db, errB := wholeDigest(b)
+	return errA == nil && errB == nil && da == db
+}
+
+// reconcile runs after a complete export: a customer in the state that it
+// did not show is gone if the CRM says so (a 404 for its id); if the CRM
+// still has it, the export skipped it (a page shifted) and it is handled
+// as any record. Errors from the CRM leave the customer for the next
+// reconcile.
+func (ps *pass) reconcile(ctx context.Context) error {
+	missing := make(map[idHash]entry)
+	for h, e := range ps.x.m {
+		if e.seen != ps.no {
+			missing[h] = e
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	ids, err := ps.missingIDs(ctx, missing)
+	if err != nil {
+		return err
+	}
+	var work []change
+	for _, id := range ids {
+		c, err := ps.p.crm.Get(ctx, id)
+		switch {
+		case errors.Is(err, crm.ErrNotFound):
+			h := ps.x.hash(id)
+			work = append(work, change{id: id, h: h, known: true, chunk: ps.x.chunkSeq(missing[h])})
+		case err != nil:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			ps.p.log.Warn("customer missing from the export, but the CRM does not say it is gone; checking again at the next reconcile",
+				"customer_id", id, "err", err)
+		default:
+			d, err := wholeDigest(c.Raw)
+			if err != nil {
+				ps.p.log.Error("customer record skipped", "customer_id", id, "err", err)
+				continue
+			}
+			h := ps.x.hash(id)
+			work = append(work, change{id: id, h: h, raw: c.Raw, digest: d, known: true, chunk: ps.x.chunkSeq(missing[h])})
+		}
+	}
+	return ps.applyAll(ctx, work, ps.p.cfg.Now())
+}
+
+// missingIDs finds the ids of the missing customers: in their chunks, or
+// from the subjects of their own entries.
+func (ps *pass) missingIDs(ctx context.Context, missing map[idHash]entry) ([]string, error) {
+	var ids []string
+	chunks := make(map[uint64]bool)
+	own := false
+	for _, e := range missing {
+		if e.chunk == 0 {
+			own = true
+		} else {
+			chunks[ps.x.chunkSeq(e)] = true
+		}
+	}
+	for seq := range chunks {
+		m, err := ps.p.store.stream.GetMsg(ctx, seq)
+		if err != nil {
+			return nil, fmt.Errorf("poller: chunk %d: %w", seq, err)
+		}
+		err = readChunk(m.Data, func(r chunkRecord) bool {
+			if e, ok := missing[ps.x.hash(r.id)]; ok && e.chunk != 0 && ps.x.chunkSeq(e) == seq {
+				ids = append(ids, r.id)
+			}
+			return true
+		})
+		if err != nil {
+			return nil, fmt.Errorf("poller: chunk %d: %w", seq, err)
+		}
+	}
+	if own {
+		err := ps.p.store.scan(ctx, "c.>", true, func(m jetstream.Msg) error {
+			if m.Headers().Get(hdrKVOp) != "" {
+				return nil
+			}
+			id, err := keyID(m.Subject()[len(kvPrefix):])
+			if err != nil {
+				return err
+			}
+			if e, ok := missing[ps.x.hash(id)]; ok && e.chunk == 0 {
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// saveCursor saves where the next poll starts: the greatest updatedAt of
+// this pass if it was stable, else where this one started.
+func (ps *pass) saveCursor(ctx context.Context) error {
+	next := ps.cur
+	if !ps.unstable {
+		if ps.maxAtRaw != "" {
+			if t, err := time.Parse(time.RFC3339Nano, next.Since); err != nil || ps.maxAt.After(t) {
+				next.Since = ps.maxAtRaw
+			}
+		}
+		if !next.Initialized {
+			next.Initialized = true
+			ps.p.log.Info("poller recorded the existing customers", "customers", len(ps.x.m), "events", ps.events)
+		}
+	}
+	if ps.full {
+		next.ReconciledAt = ps.start
+	}
+	if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
+		return lease.ErrLost
+	}
+	rev, err := ps.p.store.saveCursor(ctx, next, ps.rev)
+	if err != nil {
+		return err
+	}
+	ps.cur, ps.rev = next, rev
+	return nil
+}
+
+// chunkWriter writes the customers a first start records in bulk, as
+// chunks of up to chunkMax bytes, published asynchronously and each
+// conditional on the cursor's revision.
+type chunkWriter struct {
+	buf     []byte
+	hashes  []idHash
+	digests []uint64
+	pending []pendingChunk
+}
+
+type pendingChunk struct {
+	ack     jetstream.PubAckFuture
+	hashes  []idHash
+	digests []uint64
+}
+
+func (w *chunkWriter) add(ctx context.Context, ps *pass, r chunkRecord, h idHash) error {
+	w.buf = appendChunk(w.buf, r)
+	w.hashes = append(w.hashes, h)
+	w.digests = append(w.digests, r.digest)
+	// Seen now, so that the same customer again in this pass counts.
+	ps.x.m[h] = entry{digest: r.digest, seen: ps.no}
+	limit := min(chunkMax, int(ps.p.js.Conn().MaxPayload()/2))
+	if len(w.buf) >= limit {
+		return w.flush(ctx, ps)
+	}
+	return nil
+}
+
+func (w *chunkWriter) flush(_ context.Context, ps *pass) error {
+	if len(w.hashes) == 0 {
+		return nil
+	}
+	if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
+		return lease.ErrLost
+	}
+	m := nats.NewMsg(kvPrefix + "b." + nuid.Next())
+	m.Data = w.buf
+	ack, err := ps.p.js.PublishMsgAsync(m, jetstream.WithExpectLastSequenceForSubject(ps.rev, kvPrefix+cursorKey))
+	if err != nil {
+		return fmt.Errorf("poller: publish chunk: %w", err)
+	}
+	w.pending = append(w.pending, pendingChunk{ack: ack, hashes: w.hashes, digests: w.digests})
+	w.buf, w.hashes, w.digests = nil, nil, nil
+	return nil
+}
+
+// wait waits for every chunk's acknowledgement and then puts its
+// customers in the index. A customer whose chunk failed is taken out, to
+// be seen as new again by the next pass.
+func (w *chunkWriter) wait(ctx context.Context, ps *pass) error {
+	var first error
+	for _, pc := range w.pending {
+		var err error
+		select {
+		case ack := <-pc.ack.Ok():
+			c := ps.x.addChunk(ack.Sequence)
+			for i, h := range pc.hashes {
+				ps.x.set(h, pc.digests[i], c, ps.no)
+			}
+			continue
+		case err = <-pc.ack.Err():
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		for _, h := range pc.hashes {
+			delete(ps.x.m, h)
+		}
+		if isWrongLast(err) {
+			err = errFenced
+		}
+		if first == nil {
+			first = fmt.Errorf("poller: chunk: %w", err)
+		}
+	}
+	w.pending = nil
+	return first
+}

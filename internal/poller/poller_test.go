@@ -1,0 +1,116 @@
+package poller
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/crmsim"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// TestOutOfBandChanges is issue 4's test 1: creates, updates of two fields,
+// an archive, deletes and touches made in the CRM itself give exactly the
+// right events, with the right fields, before and after, and touches give
+// none.
+func TestOutOfBandChanges(t *testing.T) {
+	r := newRig(t, crmsim.Options{PageSize: 3})
+	r.sim.Seed(8)
+	cfg := r.cfg
+	cfg.ReconcileInterval = 200 * time.Millisecond
+	in := r.start(cfg, nil, nil)
+	in.polls(t, 1)
+	if n := r.count(); n != 0 {
+		t.Fatalf("a first start published %d events, want none", n)
+	}
+
+	seeded := r.sim.Customers()
+	before := map[string]crm.Customer{}
+	for _, c := range seeded {
+		before[c.ID] = c
+	}
+	var created []string
+	for i, phone := range []string{"+44 20 7946 0001", "+44 20 7946 0002"} {
+		c, err := r.sim.CreateCustomer(crm.CreateParams{FirstName: "New" + string(rune('A'+i)), Phone: phone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		created = append(created, c.ID)
+	}
+	updated := []string{seeded[0].ID, seeded[1].ID}
+	for _, id := range updated {
+		if _, err := r.sim.UpdateCustomer(id, func(c *crm.Customer) {
+			c.FirstName += "-x"
+			c.InternalNote = ptr("changed")
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	archived := seeded[2].ID
+	if _, err := r.sim.Archive(archived); err != nil {
+		t.Fatal(err)
+	}
+	deleted := seeded[3].ID
+	if err := r.sim.Delete(deleted); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range seeded[4:] {
+		if _, err := r.sim.Touch(c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	const want = 6 // 2 created, 2 updated, 1 archived, 1 deleted
+	r.waitEvents(want)
+	in.polls(t, 6) // at least one more reconcile: nothing further
+	events := r.events()
+	if len(events) != want {
+		for _, e := range events {
+			t.Logf("%s %s %v", e.Change, e.CustomerID, e.Fields)
+		}
+		t.Fatalf("got %d events, want %d", len(events), want)
+	}
+	by := map[string]stored{}
+	for _, e := range events {
+		if _, dup := by[e.CustomerID]; dup {
+			t.Errorf("two events for %s", e.CustomerID)
+		}
+		by[e.CustomerID] = e
+		if got := e.header.Get(HeaderSource); got != "gormic-crm/"+testOrg {
+			t.Errorf("ce-source %q", got)
+		}
+		if e.header.Get(HeaderID) != e.ID() || e.header.Get("Nats-Msg-Id") != e.ID() {
+			t.Errorf("%s: ce-id %q, Nats-Msg-Id %q, want %q", e.CustomerID, e.header.Get(HeaderID), e.header.Get("Nats-Msg-Id"), e.ID())
+		}
+	}
+	for _, id := range created {
+		e := by[id]
+		now, _ := r.sim.Customer(id)
+		if e.Change != Created || !isNull(e.Before) || len(e.Fields) != 0 || object(t, e.After)["firstName"] != now.FirstName || e.UpdatedAt != now.UpdatedAt {
+			t.Errorf("created %s: got %s fields %v before %s after %s updatedAt %s", id, e.Change, e.Fields, e.Before, e.After, e.UpdatedAt)
+		}
+	}
+	for _, id := range updated {
+		e := by[id]
+		now, _ := r.sim.Customer(id)
+		b, a := object(t, e.Before), object(t, e.After)
+		if e.Change != Updated || !slices.Equal(e.Fields, []string{"firstName", "internalNote"}) ||
+			b["firstName"] != before[id].FirstName || a["firstName"] != now.FirstName || a["internalNote"] != "changed" ||
+			b["updatedAt"] != before[id].UpdatedAt || e.UpdatedAt != now.UpdatedAt {
+			t.Errorf("updated %s: got %s fields %v before %v after %v updatedAt %s", id, e.Change, e.Fields, b, a, e.UpdatedAt)
+		}
+	}
+	if e := by[archived]; e.Change != Updated || !slices.Contains(e.Fields, "archivedAt") || object(t, e.After)["archivedAt"] == nil {
+		t.Errorf("archived %s: got %s fields %v", archived, e.Change, e.Fields)
+	}
+	if e := by[deleted]; e.Change != Deleted || !isNull(e.After) || object(t, e.Before)["id"] != deleted || e.UpdatedAt != before[deleted].UpdatedAt || len(e.Fields) != 0 {
+		t.Errorf("deleted %s: got %s fields %v before %s after %s", deleted, e.Change, e.Fields, e.Before, e.After)
+	}
+	for _, c := range seeded[4:] {
+		if e, ok := by[c.ID]; ok {
+			t.Errorf("touched %s: got %s event, want none", c.ID, e.Change)
+		}
+	}
+}

@@ -1,0 +1,337 @@
+package poller
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StateBucket is the key-value bucket that holds the poller's state: the
+// cursor, and every customer as last seen. Its keys:
+//
+//	cursor      the cursor (JSON, see cursor)
+//	c.<id key>  one customer as last seen: the record as the CRM sent it,
+//	            or a delete marker once the customer is gone
+//	b.<nuid>    a chunk: customers first seen together in bulk (a first
+//	            start), as last seen until each has a c.<id key> entry
+//
+// An id key is the customer id itself when it holds only letters, digits,
+// '_' and '-', and otherwise '=' followed by the id in unpadded base64url.
+// Every write but a chunk's is a compare-and-set on its key's last
+// revision, and a chunk's is one on the cursor's, so that a poller that
+// lost its lease without knowing cannot overwrite what the next one saved.
+const StateBucket = "crm_bridge_poller"
+
+// LeaseBucket holds the poller's lease, key "poller"; its entries expire
+// after Config.LeaseTTL.
+const LeaseBucket = "crm_bridge_poller_lease"
+
+// Headers of the state entries.
+const (
+	hdrDigest   = "Poller-Digest"    // c.<id>: the record's digest (wholeDigest), 16 hex digits
+	hdrEventSeq = "Poller-Event-Seq" // c.<id>: the stream sequence of the customer's last event, 0 for none
+	hdrKVOp     = "KV-Operation"     // c.<id>: DEL on a delete marker, as the key-value API writes it
+)
+
+// kvPrefix is the subject prefix of StateBucket's keys.
+const kvPrefix = "$KV." + StateBucket + "."
+
+// cursorKey is the cursor's key.
+const cursorKey = "cursor"
+
+// chunkMax is the most bytes of records a chunk holds (before its own
+// framing); smaller when the server's max_payload is.
+const chunkMax = 64 << 10
+
+// idKey returns the state key of a customer id.
+func idKey(id string) string {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return "c.=" + base64.RawURLEncoding.EncodeToString([]byte(id))
+		}
+	}
+	if id == "" {
+		return "c.="
+	}
+	return "c." + id
+}
+
+// keyID returns the customer id of a state key made by idKey.
+func keyID(key string) (string, error) {
+	k, ok := strings.CutPrefix(key, "c.")
+	if !ok {
+		return "", fmt.Errorf("poller: %q is not a customer key", key)
+	}
+	if enc, ok := strings.CutPrefix(k, "="); ok {
+		b, err := base64.RawURLEncoding.DecodeString(enc)
+		if err != nil {
+			return "", fmt.Errorf("poller: customer key %q: %w", key, err)
+		}
+		return string(b), nil
+	}
+	return k, nil
+}
+
+// cursor is where polling goes on from, saved after each complete pass.
+type cursor struct {
+	// Since is the greatest updatedAt seen in complete, stable passes, as
+	// the CRM wrote it; the next poll asks for what changed since then,
+	// less the overlap.
+	Since string `json:"since,omitempty"`
+	// Initialized is set once a first complete, stable pass recorded the
+	// customers that existed; until then new customers are recorded
+	// silently (or with created events, Config.InitialEvents).
+	Initialized bool `json:"initialized"`
+	// ReconciledAt is when the last complete export that could find
+	// deleted customers started (the bridge's clock).
+	ReconciledAt time.Time `json:"reconciledAt,omitzero"`
+	// Owner is the process that wrote it.
+	Owner string `json:"owner,omitempty"`
+}
+
+// saved is one customer as the state holds it.
+type saved struct {
+	// record is the customer as last seen; nil when never seen or deleted.
+	record json.RawMessage
+	// digest is record's wholeDigest.
+	digest uint64
+	// eventSeq is the stream sequence of the customer's last event, 0 for
+	// none: the expected last sequence of its next event's subject.
+	eventSeq uint64
+	// rev is the sequence of the customer's c.<id key> entry, 0 for none:
+	// the expected last sequence of the next write.
+	rev uint64
+}
+
+// store reads and writes the state bucket.
+type store struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream // KV_<StateBucket>
+	owner  string
+}
+
+// errFenced is returned when a compare-and-set write finds that someone
+// else wrote first: another poller, or this one before a crash.
+var errFenced = errors.New("state changed by another poller")
+
+// isWrongLast reports whether err is JetStream's answer to a publish whose
+// expected last sequence did not hold (10071, or 10164 on a replicated
+// stream).
+func isWrongLast(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// ensure creates or updates the state bucket.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
+	if st, err := js.Stream(ctx, "KV_"+StateBucket); err == nil && st.CachedInfo().Config.Replicas == replicas {
+		return st, nil
+	}
+	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      StateBucket,
+		Description: "crm-bridge change poller: cursor and customers as last seen",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+	}); err != nil {
+		return nil, fmt.Errorf("poller: state bucket %s: %w", StateBucket, err)
+	}
+	return js.Stream(ctx, "KV_"+StateBucket)
+}
+
+// lastMsg returns the last message on subject in stream, or nil when there
+// is none.
+func lastMsg(ctx context.Context, stream jetstream.Stream, subject string) (*jetstream.RawStreamMsg, error) {
+	m, err := stream.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// cursor returns the saved cursor and its revision (0: none).
+func (s *store) cursor(ctx context.Context) (cursor, uint64, error) {
+	m, err := lastMsg(ctx, s.stream, kvPrefix+cursorKey)
+	if err != nil || m == nil {
+		return cursor{}, 0, err
+	}
+	var c cursor
+	if err := json.Unmarshal(m.Data, &c); err != nil {
+		return cursor{}, 0, fmt.Errorf("poller: saved cursor: %w", err)
+	}
+	return c, m.Sequence, nil
+}
+
+// saveCursor writes c if the cursor is still at rev; it returns the new
+// revision, or errFenced.
+func (s *store) saveCursor(ctx context.Context, c cursor, rev uint64) (uint64, error) {
+	c.Owner = s.owner
+	b, err := json.Marshal(c)
+	if err != nil {
+		return 0, err
+	}
+	ack, err := s.js.Publish(ctx, kvPrefix+cursorKey, b, jetstream.WithExpectLastSequencePerSubject(rev))
+	if isWrongLast(err) {
+		return 0, errFenced
+	}
+	if err != nil {
+		return 0, fmt.Errorf("poller: save cursor: %w", err)
+	}
+	return ack.Sequence, nil
+}
+
+// load returns a customer's saved state: its c.<id key> entry, or, when
+// it has none and chunk is not 0, its record in that chunk.
+func (s *store) load(ctx context.Context, id string, chunk uint64) (saved, error) {
+	m, err := lastMsg(ctx, s.stream, kvPrefix+idKey(id))
+	if err != nil {
+		return saved{}, fmt.Errorf("poller: load %s: %w", id, err)
+	}
+	if m != nil {
+		sv := saved{rev: m.Sequence}
+		if ev := m.Header.Get(hdrEventSeq); ev != "" {
+			if sv.eventSeq, err = strconv.ParseUint(ev, 10, 64); err != nil {
+				return saved{}, fmt.Errorf("poller: load %s: %s %q: %w", id, hdrEventSeq, ev, err)
+			}
+		}
+		if m.Header.Get(hdrKVOp) != "" {
+			return sv, nil // deleted
+		}
+		sv.record = m.Data
+		if sv.digest, err = strconv.ParseUint(m.Header.Get(hdrDigest), 16, 64); err != nil {
+			return saved{}, fmt.Errorf("poller: load %s: %s: %w", id, hdrDigest, err)
+		}
+		return sv, nil
+	}
+	if chunk == 0 {
+		return saved{}, nil
+	}
+	cm, err := s.stream.GetMsg(ctx, chunk)
+	if err != nil {
+		return saved{}, fmt.Errorf("poller: load %s from chunk %d: %w", id, chunk, err)
+	}
+	var sv saved
+	found := false
+	err = readChunk(cm.Data, func(r chunkRecord) bool {
+		if r.id == id {
+			sv = saved{record: r.raw, digest: r.digest, eventSeq: r.eventSeq}
+			found = true
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return saved{}, fmt.Errorf("poller: load %s from chunk %d: %w", id, chunk, err)
+	}
+	if !found {
+		return saved{}, fmt.Errorf("poller: load %s: not in chunk %d", id, chunk)
+	}
+	return sv, nil
+}
+
+// save writes a customer's state if its entry is still at rev: record as
+// last seen, or, when record is nil, a delete marker. eventSeq is the
+// sequence of its last event. It returns the entry's new revision, or
+// errFenced.
+func (s *store) save(ctx context.Context, id string, record json.RawMessage, digest, eventSeq, rev uint64) (uint64, error) {
+	m := nats.NewMsg(kvPrefix + idKey(id))
+	m.Header.Set(hdrEventSeq, strconv.FormatUint(eventSeq, 10))
+	if record == nil {
+		m.Header.Set(hdrKVOp, "DEL")
+	} else {
+		m.Header.Set(hdrDigest, fmt.Sprintf("%016x", digest))
+		m.Data = record
+	}
+	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
+	if isWrongLast(err) {
+		return 0, errFenced
+	}
+	if err != nil {
+		return 0, fmt.Errorf("poller: save %s: %w", id, err)
+	}
+	return ack.Sequence, nil
+}
+
+// chunkRecord is one customer in a chunk.
+type chunkRecord struct {
+	id       string
+	digest   uint64
+	eventSeq uint64
+	raw      json.RawMessage
+}
+
+// chunkVersion is a chunk's first byte.
+const chunkVersion = 1
+
+// appendChunk appends r to a chunk being built in b (empty: a new one).
+// A chunk is its version byte, then per record: uvarint id length, id,
+// digest (8 bytes, little-endian), uvarint event sequence, uvarint record
+// length, record.
+func appendChunk(b []byte, r chunkRecord) []byte {
+	if len(b) == 0 {
+		b = append(b, chunkVersion)
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.id)))
+	b = append(b, r.id...)
+	b = binary.LittleEndian.AppendUint64(b, r.digest)
+	b = binary.AppendUvarint(b, r.eventSeq)
+	b = binary.AppendUvarint(b, uint64(len(r.raw)))
+	return append(b, r.raw...)
+}
+
+// errBadChunk is returned for a chunk that does not decode.
+var errBadChunk = errors.New("malformed chunk")
+
+// readChunk calls f with each record of chunk b, in order, until f
+// returns false. The records' id and raw point into b.
+func readChunk(b []byte, f func(chunkRecord) bool) error {
+	if len(b) == 0 || b[0] != chunkVersion {
+		return fmt.Errorf("%w: unknown version", errBadChunk)
+	}
+	b = b[1:]
+	field := func() ([]byte, bool) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return nil, false
+		}
+		v := b[k : k+int(n)]
+		b = b[k+int(n):]
+		return v, true
+	}
+	for len(b) > 0 {
+		var r chunkRecord
+		id, ok := field()
+		if !ok || len(b) < 8 {
+			return errBadChunk
+		}
+		r.id = string(id)
+		r.digest = binary.LittleEndian.Uint64(b)
+		b = b[8:]
+		seq, k := binary.Uvarint(b)
+		if k <= 0 {
+			return errBadChunk
+		}
+		r.eventSeq, b = seq, b[k:]
+		raw, ok := field()
+		if !ok {
+			return errBadChunk
+		}
+		r.raw = raw
+		if !f(r) {
+			return nil
+		}
+	}
+	return nil
+}
