@@ -22,6 +22,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/health"
+	"github.com/gormic/crm-bridge/internal/poller"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -47,6 +48,7 @@ type Bridge struct {
 	srv      *embedded.Server
 	crm      *crm.Client
 	commands *commands.Processor
+	poller   *poller.Poller
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	httpLn   net.Listener
@@ -87,6 +89,7 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 	}()
 	b.health.Set("streams", errors.New("not created yet"))
 	b.health.Set("commands", errors.New("waiting for the streams"))
+	b.health.Set("poller", errors.New("waiting for the streams"))
 	b.natsURL = b.cfg.NATSURL
 	if b.natsURL == "" {
 		b.srv, err = embedded.Start(embedded.Options{
@@ -128,6 +131,19 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 		RetryMaxElapsed: b.cfg.RetryMaxElapsed,
 		CallTimeout:     b.cfg.CRMTimeout,
 		Logger:          b.log.With("component", "commands"),
+	})
+	if err != nil {
+		return err
+	}
+	b.poller, err = poller.New(b.js, b.crm, poller.Config{
+		Prefix:            b.cfg.SubjectPrefix,
+		OrgID:             b.cfg.CRMOrgID,
+		Interval:          b.cfg.PollInterval,
+		ReconcileInterval: b.cfg.ReconcileInterval,
+		InitialEvents:     b.cfg.PollerInitialEvents,
+		Replicas:          b.cfg.StreamReplicas,
+		Logger:            b.log.With("component", "poller"),
+		Metrics:           b.metrics,
 	})
 	if err != nil {
 		return err
@@ -181,6 +197,19 @@ func (b *Bridge) setUp(ctx context.Context) {
 		return
 	}
 	b.health.Check("commands", b.commands.Ready)
+
+	err = backoff.RetryNotify(func() error {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return b.poller.Start(actx)
+	}, backoff.WithContext(bo, ctx), func(err error, next time.Duration) {
+		b.health.Set("poller", err)
+		b.log.Warn("cannot start the change poller, retrying", "err", err, "retry_in", next.Round(time.Millisecond))
+	})
+	if err != nil {
+		return
+	}
+	b.health.Check("poller", b.poller.Ready)
 }
 
 func (b *Bridge) routes() http.Handler {
@@ -228,11 +257,17 @@ func (b *Bridge) shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("workers did not stop: %w", ctx.Err()))
 	}
+	// Commands and poller stop at once: each may take a while.
+	var stopping sync.WaitGroup
+	var errCommands, errPoller error
 	if b.commands != nil {
-		if err := b.commands.Stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
+		stopping.Go(func() { errCommands = b.commands.Stop(ctx) })
 	}
+	if b.poller != nil {
+		stopping.Go(func() { errPoller = b.poller.Stop(ctx) })
+	}
+	stopping.Wait()
+	errs = append(errs, errCommands, errPoller)
 	if b.httpSrv != nil {
 		if err := b.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http: %w", err))

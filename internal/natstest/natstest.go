@@ -89,6 +89,25 @@ func Messages(t testing.TB, js jetstream.JetStream, stream, filter string) []jet
 	return out
 }
 
+// Subjects returns how many messages stream holds on each subject that
+// matches filter, or nil when it cannot tell (for polling with
+// eventually).
+func Subjects(js jetstream.JetStream, stream, filter string) map[string]int {
+	s, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		return nil
+	}
+	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]int, len(info.State.Subjects))
+	for subj, n := range info.State.Subjects {
+		out[subj] = int(n)
+	}
+	return out
+}
+
 // Count returns how many messages stream holds on subject, or 0 when it
 // cannot tell (for polling with eventually).
 func Count(js jetstream.JetStream, stream, subject string) int {

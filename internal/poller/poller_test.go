@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -112,5 +113,112 @@ func TestOutOfBandChanges(t *testing.T) {
 		if e, ok := by[c.ID]; ok {
 			t.Errorf("touched %s: got %s event, want none", c.ID, e.Change)
 		}
+	}
+}
+
+// TestRestart is issue 4's test 4: a poller that starts again on the same
+// state publishes nothing for customers that did not change, and a change
+// made while no poller ran exactly once, from the record last seen.
+func TestRestart(t *testing.T) {
+	r := newRig(t, crmsim.Options{PageSize: 4})
+	r.sim.Seed(20)
+	cfg := r.cfg
+	cfg.ReconcileInterval = 300 * time.Millisecond
+	first := r.start(cfg, nil, nil)
+	first.polls(t, 1)
+	customers := r.sim.Customers()
+	early, late := customers[0].ID, customers[1].ID
+	if _, err := r.sim.UpdateCustomer(early, func(c *crm.Customer) { c.LastName = ptr("Early") }); err != nil {
+		t.Fatal(err)
+	}
+	r.waitEvents(1)
+	first.stop(t)
+
+	seen, _ := r.sim.Customer(late)
+	if _, err := r.sim.UpdateCustomer(late, func(c *crm.Customer) { c.LastName = ptr("WhileDown") }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.sim.Touch(customers[2].ID); err != nil {
+		t.Fatal(err)
+	}
+
+	second := r.start(cfg, nil, nil)
+	r.waitEvents(2)
+	second.polls(t, 8) // a reconcile among them
+	events := r.events()
+	if len(events) != 2 {
+		t.Fatalf("got %d events, want 2 (one before, one for the change while down)", len(events))
+	}
+	e := events[1]
+	if e.CustomerID != late || e.Change != Updated || !slices.Equal(e.Fields, []string{"lastName"}) ||
+		object(t, e.Before)["updatedAt"] != seen.UpdatedAt || object(t, e.After)["lastName"] != "WhileDown" {
+		t.Errorf("change while down: got %s %s fields %v before %s after %s", e.Change, e.CustomerID, e.Fields, e.Before, e.After)
+	}
+}
+
+// TestCrashBetweenPublishAndSave is issue 4's test 5: a poller that stops
+// dead after an event is acknowledged and before the state that records it
+// is saved loses nothing and doubles nothing: the next one finds the event
+// in the stream and goes on from it, also when the customer changed again
+// in between (so that the duplicate window alone could not help).
+func TestCrashBetweenPublishAndSave(t *testing.T) {
+	for _, again := range []bool{false, true} {
+		name := "same change"
+		if again {
+			name = "changed again"
+		}
+		t.Run(name, func(t *testing.T) {
+			r := newRig(t, crmsim.Options{PageSize: 5})
+			r.sim.Seed(10)
+			crashed := make(chan Event, 1)
+			gone := make(chan struct{})
+			first := r.start(r.cfg, nil, func(p *Poller) {
+				p.afterEvent = func(ev Event) error {
+					select {
+					case crashed <- ev:
+					default:
+					}
+					<-gone
+					return errors.New("crashed")
+				}
+			})
+			t.Cleanup(func() { close(gone) })
+			first.polls(t, 1)
+			id := r.sim.Customers()[3].ID
+			if _, err := r.sim.UpdateCustomer(id, func(c *crm.Customer) { c.FirstName = "Crash" }); err != nil {
+				t.Fatal(err)
+			}
+			ev := <-crashed
+			if ev.CustomerID != id {
+				t.Fatalf("crashed on %s, want %s", ev.CustomerID, id)
+			}
+			if again {
+				if _, err := r.sim.UpdateCustomer(id, func(c *crm.Customer) { c.FirstName = "Again" }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The process dies: its connection goes, its lease expires, and
+			// its pass never gets further (it blocks until the test ends).
+			first.nc.Close()
+			second := r.start(r.cfg, nil, nil)
+			want := 1
+			if again {
+				want = 2
+			}
+			r.waitEvents(want)
+			second.polls(t, 5)
+			events := r.events()
+			if len(events) != want {
+				t.Fatalf("got %d events, want %d", len(events), want)
+			}
+			if events[0].ID() != ev.ID() || object(t, events[0].After)["firstName"] != "Crash" {
+				t.Errorf("first event: got %s, want the one published before the crash", events[0].After)
+			}
+			if again {
+				if !sameRecord(events[1].Before, events[0].After) || object(t, events[1].After)["firstName"] != "Again" {
+					t.Errorf("second event: before %s after %s, want it to follow the first", events[1].Before, events[1].After)
+				}
+			}
+		})
 	}
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+// changeEvents returns the ce-ids and customer ids of the change events
+// in the stream, in order.
+func (w *world) changeEvents() (ids, customers []string) {
+	w.t.Helper()
+	for _, m := range natstest.Messages(w.t, w.js, streams.Events, "crm.customer.changed.>") {
+		var e struct {
+			CustomerID string `json:"customerId"`
+		}
+		if err := json.Unmarshal(m.Data(), &e); err != nil {
+			w.t.Fatal(err)
+		}
+		ids = append(ids, m.Headers().Get("ce-id"))
+		customers = append(customers, e.CustomerID)
+	}
+	return ids, customers
+}
+
+// active reports whether p's log says it is the active poller now.
+func (p *bridgeProc) active() bool {
+	logs := p.logs()
+	return strings.LastIndex(logs, `"msg":"poller active"`) > strings.LastIndex(logs, `"msg":"poller no longer active`)
+}
+
+// Done when 6 (change events): two bridge processes, one poller active and
+// no duplicate events; the active one killed, the other takes over within
+// two poll intervals or 10 s, whichever is longer.
+func TestOnePollerAmongTwoBridges(t *testing.T) {
+	w := newWorld(t)
+	var ids []string
+	for i := range 12 {
+		c, err := w.sim.CreateCustomer(crmParams(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	env := w.env()
+	const interval = time.Second
+	env["BRIDGE_POLL_INTERVAL"] = interval.String()
+	procs := []*bridgeProc{startBridge(t, env), startBridge(t, env)}
+	var leader, standby *bridgeProc
+	eventually.True(t, 30*time.Second, "a poller that recorded the customers", func() bool {
+		for i, p := range procs {
+			if p.active() && strings.Contains(p.logs(), "poller recorded the existing customers") {
+				leader, standby = p, procs[1-i]
+				return true
+			}
+		}
+		return false
+	})
+
+	update := func(i int, name string) {
+		t.Helper()
+		if _, err := w.sim.UpdateCustomer(ids[i], func(c *crm.Customer) { c.FirstName = name }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events := func() int {
+		n := 0
+		for _, c := range natstest.Subjects(w.js, streams.Events, "crm.customer.changed.>") {
+			n += c
+		}
+		return n
+	}
+	for i := range 6 {
+		update(i, fmt.Sprintf("Both%d", i))
+	}
+	eventually.True(t, 30*time.Second, "6 events", func() bool { return events() >= 6 })
+	if standby.active() {
+		t.Fatal("both bridges poll")
+	}
+
+	leader.kill()
+	killed := time.Now()
+	update(6, "AfterKill")
+	deadline := max(2*interval, 10*time.Second)
+	if !eventually.Within(deadline+5*time.Second, func() bool { return events() >= 7 }) {
+		t.Fatalf("no event %v after the active poller was killed", deadline+5*time.Second)
+	}
+	took := time.Since(killed)
+	t.Logf("the standby published the change made after the kill %v after it", took.Round(time.Millisecond))
+	if took > deadline {
+		t.Errorf("takeover took %v, more than %v", took, deadline)
+	}
+	if !standby.active() {
+		t.Error("the event came, but the standby does not say it is active")
+	}
+	for i := 7; i < 10; i++ {
+		update(i, "Later")
+	}
+	eventually.True(t, 30*time.Second, "10 events", func() bool { return events() >= 10 })
+
+	// Nothing twice: every change once, by one poller or the other.
+	ceIDs, customers := w.changeEvents()
+	if len(ceIDs) != 10 {
+		t.Errorf("got %d events, want 10", len(ceIDs))
+	}
+	seen := map[string]bool{}
+	for i, id := range ceIDs {
+		if seen[id] {
+			t.Errorf("ce-id %s twice (customer %s)", id, customers[i])
+		}
+		seen[id] = true
+	}
+}
