@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,4 +118,106 @@ func TestOnePollerAmongTwoBridges(t *testing.T) {
 		}
 		seen[id] = true
 	}
+}
+
+// A poller that is paused (SIGSTOP) while it is active loses its lease to
+// the other process, and when it wakes up it publishes nothing stale and
+// nothing twice: every customer's events still form one chain.
+func TestPausedPollerIsFenced(t *testing.T) {
+	w := newWorld(t)
+	var ids []string
+	for i := range 9 {
+		c, err := w.sim.CreateCustomer(crmParams(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	env := w.env()
+	env["BRIDGE_POLL_INTERVAL"] = "1s"
+	procs := []*bridgeProc{startBridge(t, env), startBridge(t, env)}
+	var paused, other *bridgeProc
+	eventually.True(t, 30*time.Second, "a poller that recorded the customers", func() bool {
+		for i, p := range procs {
+			if p.active() && strings.Contains(p.logs(), "poller recorded the existing customers") {
+				paused, other = p, procs[1-i]
+				return true
+			}
+		}
+		return false
+	})
+	events := func() int {
+		n := 0
+		for _, c := range natstest.Subjects(w.js, streams.Events, "crm.customer.changed.>") {
+			n += c
+		}
+		return n
+	}
+	round := func(name string, want int) {
+		t.Helper()
+		for _, id := range ids {
+			if _, err := w.sim.UpdateCustomer(id, func(c *crm.Customer) { c.FirstName = name }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually.True(t, 30*time.Second, fmt.Sprintf("%d events", want), func() bool { return events() >= want })
+	}
+	round("One", 9)
+	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	round("Two", 18)
+	if !other.active() {
+		t.Error("events came while the active poller was paused, but the other does not say it polls")
+	}
+	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, 30*time.Second, "the woken poller to stand down", func() bool { return !paused.active() })
+	round("Three", 27)
+
+	ceIDs, customers := w.changeEvents()
+	if len(ceIDs) != 27 {
+		t.Errorf("got %d events, want 27", len(ceIDs))
+	}
+	seen := map[string]bool{}
+	for i, id := range ceIDs {
+		if seen[id] {
+			t.Errorf("ce-id %s twice (customer %s)", id, customers[i])
+		}
+		seen[id] = true
+	}
+	w.checkChains()
+}
+
+// checkChains fails the test unless every customer's events follow one
+// another: each before is the previous after.
+func (w *world) checkChains() {
+	w.t.Helper()
+	last := map[string]string{}
+	for _, m := range natstest.Messages(w.t, w.js, streams.Events, "crm.customer.changed.>") {
+		var e struct {
+			CustomerID string          `json:"customerId"`
+			Change     string          `json:"change"`
+			Before     json.RawMessage `json:"before"`
+			After      json.RawMessage `json:"after"`
+		}
+		if err := json.Unmarshal(m.Data(), &e); err != nil {
+			w.t.Fatal(err)
+		}
+		if prev, ok := last[e.CustomerID]; ok && canonical(w.t, e.Before) != prev {
+			w.t.Errorf("%s: %s event's before %s is not the previous after %s", e.CustomerID, e.Change, e.Before, prev)
+		}
+		last[e.CustomerID] = canonical(w.t, e.After)
+	}
+}
+
+func canonical(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }

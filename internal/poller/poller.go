@@ -292,11 +292,14 @@ func (p *Poller) lead(ctx context.Context, ls *lease.Lease) {
 	p.setStatus(func(s *Status) { s.Active, s.ActiveSince, s.LastComplete, s.Err = true, now, time.Time{}, nil })
 	p.metrics.active.Set(1)
 	p.log.Info("poller active", "owner", p.owner, "interval", p.cfg.Interval)
-	lctx, cancel := context.WithCancel(ctx)
+	lctx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { p.keep(lctx, cancel, ls) })
 	err := p.poll(lctx, ls)
-	cancel()
+	if cause := context.Cause(lctx); errors.Is(cause, lease.ErrLost) {
+		err = cause
+	}
+	cancel(nil)
 	wg.Wait()
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer rcancel()
@@ -317,7 +320,7 @@ func (p *Poller) lead(ctx context.Context, ls *lease.Lease) {
 }
 
 // keep renews ls every quarter TTL, and cancels the lead once it is lost.
-func (p *Poller) keep(ctx context.Context, cancel context.CancelFunc, ls *lease.Lease) {
+func (p *Poller) keep(ctx context.Context, cancel context.CancelCauseFunc, ls *lease.Lease) {
 	t := time.NewTicker(p.cfg.LeaseTTL / 4)
 	defer t.Stop()
 	for {
@@ -330,8 +333,7 @@ func (p *Poller) keep(ctx context.Context, cancel context.CancelFunc, ls *lease.
 		err := p.leases.Renew(rctx, ls)
 		rcancel()
 		if errors.Is(err, lease.ErrLost) {
-			p.log.Warn("poller lease lost", "err", err)
-			cancel()
+			cancel(err)
 			return
 		}
 		if err != nil && ctx.Err() == nil {

@@ -222,3 +222,58 @@ func TestCrashBetweenPublishAndSave(t *testing.T) {
 		})
 	}
 }
+
+// TestInitialEvents: with InitialEvents a first start publishes created for
+// every customer, once, also when the poller starts again.
+func TestInitialEvents(t *testing.T) {
+	r := newRig(t, crmsim.Options{PageSize: 4})
+	r.sim.Seed(10)
+	cfg := r.cfg
+	cfg.InitialEvents = true
+	first := r.start(cfg, nil, nil)
+	first.polls(t, 2)
+	first.stop(t)
+	second := r.start(cfg, nil, nil)
+	second.polls(t, 2)
+	events := r.events()
+	if len(events) != 10 {
+		t.Fatalf("got %d events, want 10", len(events))
+	}
+	for _, e := range events {
+		now, _ := r.sim.Customer(e.CustomerID)
+		if e.Change != Created || !isNull(e.Before) || object(t, e.After)["updatedAt"] != now.UpdatedAt {
+			t.Errorf("%s: got %s, after %s", e.CustomerID, e.Change, e.After)
+		}
+	}
+}
+
+// TestReady: a standby and a healthy poller are ready; one whose polls
+// fail says so, with the lag, once it is three intervals (at least 30 s)
+// behind.
+func TestReady(t *testing.T) {
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	p, err := New(nil, nil, Config{Prefix: "crm", OrgID: "o", Interval: 10 * time.Second, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Ready(); err == nil {
+		t.Error("ready before Start")
+	}
+	p.status = Status{Started: true}
+	if err := p.Ready(); err != nil {
+		t.Errorf("standby: %v", err)
+	}
+	failing := errors.New("crm: unavailable")
+	p.status = Status{Started: true, Active: true, ActiveSince: now.Add(-time.Hour), LastComplete: now.Add(-20 * time.Second), Err: failing}
+	if err := p.Ready(); err != nil {
+		t.Errorf("20 s behind: %v", err)
+	}
+	p.status.LastComplete = now.Add(-45 * time.Second)
+	if err := p.Ready(); err == nil || !errors.Is(err, failing) || err.Error() != "events 45s behind the CRM: crm: unavailable" {
+		t.Errorf("45 s behind: got %v", err)
+	}
+	p.status = Status{Started: true, Err: failing}
+	if err := p.Ready(); err == nil || !errors.Is(err, failing) {
+		t.Errorf("standby without the lease bucket: got %v", err)
+	}
+}
