@@ -117,7 +117,7 @@ func Bucket(ctx context.Context, js jetstream.JetStream, name, description strin
 	kv, err := js.KeyValue(ctx, name)
 	if err == nil {
 		st, serr := kv.Status(ctx)
-		if serr == nil && st.TTL() == ttl && st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas == replicas {
+		if bs, ok := st.(*jetstream.KeyValueBucketStatus); serr == nil && ok && bs.TTL() == ttl && bs.StreamInfo().Config.Replicas == replicas {
 			return kv, nil
 		}
 	}
