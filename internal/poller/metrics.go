@@ -8,7 +8,10 @@ type metrics struct {
 	events  *prometheus.CounterVec
 	passes  *prometheus.CounterVec
 	records prometheus.Counter
+	pages   prometheus.Counter
 	invalid prometheus.Counter
+	// lastComplete is when the last complete poll started (Unix seconds).
+	lastComplete prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, p *Poller) *metrics {
@@ -29,6 +32,14 @@ func newMetrics(reg prometheus.Registerer, p *Poller) *metrics {
 			Name: "crm_bridge_poller_records_total",
 			Help: "Customer records read from the CRM export.",
 		}),
+		pages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crm_bridge_poller_pages_total",
+			Help: "Pages of the CRM export fetched.",
+		}),
+		lastComplete: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "crm_bridge_poller_last_success_timestamp_seconds",
+			Help: "When the last complete poll started (Unix time); every change the CRM made before then is published.",
+		}),
 		invalid: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "crm_bridge_poller_invalid_records_total",
 			Help: "Customer records skipped because they are not usable JSON objects.",
@@ -39,7 +50,7 @@ func newMetrics(reg prometheus.Registerer, p *Poller) *metrics {
 			Name: "crm_bridge_poller_lag_seconds",
 			Help: "Time since the last complete poll started, while this process polls; 0 otherwise.",
 		}, func() float64 { return p.Status().Lag(p.cfg.Now()).Seconds() })
-		reg.MustRegister(m.active, m.events, m.passes, m.records, m.invalid, lag)
+		reg.MustRegister(m.active, m.events, m.passes, m.records, m.pages, m.invalid, m.lastComplete, lag)
 	}
 	return m
 }

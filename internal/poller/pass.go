@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,7 +74,12 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 			bo.Reset()
 			cur, rev = ps.cur, ps.rev
 			p.setStatus(func(s *Status) { s.LastComplete, s.Err = start, nil; s.Polls++ })
-			p.log.Debug("poll done", "kind", kind, "records", ps.records, "events", ps.events,
+			p.metrics.lastComplete.Set(float64(start.UnixMilli()) / 1000)
+			level := slog.LevelDebug
+			if ps.events > 0 || ps.full {
+				level = slog.LevelInfo
+			}
+			p.log.Log(ctx, level, "poll done", "kind", kind, "pages", ps.pages, "records", ps.records, "events", ps.events,
 				"since", ps.since, "cursor", cur.Since, "stable", !ps.unstable, "took", time.Since(start).Round(time.Millisecond))
 		}
 		select {
@@ -109,12 +116,17 @@ type pass struct {
 
 	mu       sync.Mutex // guards x, and the counters below, during apply
 	x        *index
+	pages    int
 	records  int
 	events   int
 	maxAt    time.Time
 	maxAtRaw string
 	unstable bool // a customer came twice: a page may have been skipped
 }
+
+// progressEvery is how often a long poll (a first start over many
+// customers, say) logs how far it got.
+const progressEvery = 10 * time.Second
 
 // change is one customer whose record differs from its saved one.
 type change struct {
@@ -154,12 +166,21 @@ func (ps *pass) run(ctx context.Context) error {
 			}
 		}
 	})
+	progress := time.Now()
 	for r := range pages {
 		if r.err != nil {
 			return fmt.Errorf("poller: export: %w", r.err)
 		}
+		p.metrics.pages.Inc()
+		ps.pages++
 		if err := ps.page(ctx, r.page.Items); err != nil {
 			return err
+		}
+		if time.Since(progress) >= progressEvery {
+			progress = time.Now()
+			took := time.Since(ps.start)
+			p.log.Info("poll under way", "pages", ps.pages, "records", ps.records, "events", ps.events,
+				"records_per_s", int(float64(ps.records)/took.Seconds()), "took", took.Round(time.Second))
 		}
 	}
 	if ctx.Err() != nil {
@@ -467,30 +488,57 @@ func (ps *pass) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var work []change
-	for _, id := range ids {
-		c, err := ps.p.crm.Get(ctx, id)
-		switch {
-		case errors.Is(err, crm.ErrNotFound):
-			h := ps.x.hash(id)
-			work = append(work, change{id: id, h: h, known: true, chunk: ps.x.chunkSeq(missing[h])})
-		case err != nil:
-			if ctx.Err() != nil {
-				return ctx.Err()
+	// Ask the CRM about each, Workers at a time.
+	work := make([]change, len(ids))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(ps.p.cfg.Workers, len(ids)) {
+		wg.Go(func() {
+			for i := range next {
+				work[i] = ps.confirm(ctx, ids[i], missing)
 			}
-			ps.p.log.Warn("customer missing from the export, but the CRM does not say it is gone; checking again at the next reconcile",
-				"customer_id", id, "err", err)
-		default:
-			d, err := wholeDigest(c.Raw)
-			if err != nil {
-				ps.p.log.Error("customer record skipped", "customer_id", id, "err", err)
-				continue
-			}
-			h := ps.x.hash(id)
-			work = append(work, change{id: id, h: h, raw: c.Raw, digest: d, known: true, chunk: ps.x.chunkSeq(missing[h])})
+		})
+	}
+feed:
+	for i := range ids {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
 		}
 	}
+	close(next)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	work = slices.DeleteFunc(work, func(c change) bool { return c.id == "" })
 	return ps.applyAll(ctx, work, ps.p.cfg.Now())
+}
+
+// confirm asks the CRM whether a customer missing from a complete export
+// is gone. It returns the change to apply: gone (a 404), or the record the
+// export skipped; or no change (empty id) when the CRM cannot tell.
+func (ps *pass) confirm(ctx context.Context, id string, missing map[idHash]entry) change {
+	h := ps.x.hash(id)
+	c, err := ps.p.crm.Get(ctx, id)
+	switch {
+	case errors.Is(err, crm.ErrNotFound):
+		return change{id: id, h: h, known: true, chunk: ps.x.chunkSeq(missing[h])}
+	case err != nil:
+		if ctx.Err() == nil {
+			ps.p.log.Warn("customer missing from the export, but the CRM does not say it is gone; checking again at the next reconcile",
+				"customer_id", id, "err", err)
+		}
+		return change{}
+	}
+	d, err := wholeDigest(c.Raw)
+	if err != nil {
+		ps.p.metrics.invalid.Inc()
+		ps.p.log.Error("customer record skipped", "customer_id", id, "err", err)
+		return change{}
+	}
+	return change{id: id, h: h, raw: c.Raw, digest: d, known: true, chunk: ps.x.chunkSeq(missing[h])}
 }
 
 // missingIDs finds the ids of the missing customers: in their chunks, or
