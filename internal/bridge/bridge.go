@@ -120,6 +120,7 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 		MaxConns:  b.cfg.Concurrency + 4,
 		UserAgent: "crm-bridge/" + b.version,
 		Logger:    b.log.With("component", "crm"),
+		Observe:   crmMetrics(b.metrics),
 	})
 	if err != nil {
 		return err
@@ -131,6 +132,7 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 		RetryMaxElapsed: b.cfg.RetryMaxElapsed,
 		CallTimeout:     b.cfg.CRMTimeout,
 		Logger:          b.log.With("component", "commands"),
+		Metrics:         b.metrics,
 	})
 	if err != nil {
 		return err

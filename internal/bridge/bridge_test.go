@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,82 @@ func waitReady(t *testing.T, b *Bridge) {
 		code, _ := readyz(t, b.HTTPAddr())
 		return code == http.StatusOK
 	})
+}
+
+// metric returns the value of the sample named by its line prefix, e.g.
+// `crm_bridge_commands_total{op="create",status="applied"}`, or -1.
+func metric(t *testing.T, addr, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for line := range strings.Lines(string(body)) {
+		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return v
+		}
+	}
+	return -1
+}
+
+// Issue 5: /metrics is scraped and its counters move as commands flow
+// and the poller polls.
+func TestMetricsMove(t *testing.T) {
+	srv := natstest.Server(t)
+	sim := simtest.Start(t, crmsim.Options{})
+	sim.Seed(5)
+	cfg := testConfig(t)
+	cfg.NATSURL = srv.ClientURL()
+	cfg.CRMURL = sim.URL()
+	cfg.PollInterval = 100 * time.Millisecond
+	b := start(t, cfg, 0)
+	waitReady(t, b)
+	addr := b.HTTPAddr()
+	eventually.True(t, 20*time.Second, "a first complete poll", func() bool {
+		return metric(t, addr, `crm_bridge_poller_polls_total{kind="reconcile",result="ok"}`) >= 1
+	})
+	if got := metric(t, addr, "crm_bridge_poller_active"); got != 1 {
+		t.Errorf("crm_bridge_poller_active = %v, want 1", got)
+	}
+
+	_, js := natstest.Connect(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, body := range []string{`{"firstName":"A","phone":"5550101"}`, `{"firstName":"B","phone":"5550102"}`, `{"firstName":"C"}`} {
+		m := nats.NewMsg("crm.customer.create")
+		m.Header.Set(nats.MsgIdHdr, "m-"+strconv.Itoa(i))
+		m.Data = []byte(body)
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually.True(t, 20*time.Second, "2 applied and 1 rejected command counted", func() bool {
+		return metric(t, addr, `crm_bridge_commands_total{op="create",status="applied"}`) == 2 &&
+			metric(t, addr, `crm_bridge_commands_total{op="create",status="rejected"}`) == 1
+	})
+	for sample, atLeast := range map[string]float64{
+		`crm_bridge_dead_letters_total{op="create",status="rejected"}`:            1,
+		`crm_bridge_command_duration_seconds_count{op="create",status="applied"}`: 2,
+		`crm_bridge_crm_requests_total{op="create",status="200"}`:                 2,
+		`crm_bridge_crm_request_duration_seconds_count{op="export"}`:              1,
+		`crm_bridge_commands_pending`:                                             0,
+		`crm_bridge_commands_ack_pending`:                                         0,
+	} {
+		if got := metric(t, addr, sample); got < atLeast {
+			t.Errorf("%s = %v, want at least %v", sample, got, atLeast)
+		}
+	}
+	// The two customers the commands made come out as change events.
+	eventually.True(t, 20*time.Second, "2 created events counted", func() bool {
+		return metric(t, addr, `crm_bridge_poller_events_total{change="created"}`) == 2
+	})
+	if got := metric(t, addr, "crm_bridge_poller_last_success_timestamp_seconds"); got < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("crm_bridge_poller_last_success_timestamp_seconds = %v", got)
+	}
 }

@@ -54,9 +54,10 @@ type outcome struct {
 // exponential backoff and jitter, honours Retry-After, and decides which
 // CRM answers mean applied, rejected or failed.
 type applier struct {
-	crm  CRM
-	cfg  Config
-	gate *gate
+	crm     CRM
+	cfg     Config
+	gate    *gate
+	metrics *metrics
 }
 
 // apply applies cmd; attempts counts the CRM calls made for it so far.
@@ -107,6 +108,7 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 			if ra := retryAfter(err); ra > wait {
 				wait = ra
 			}
+			a.metrics.retries.WithLabelValues(cmd.Op).Inc()
 			log.Warn("CRM call failed, retrying", "attempt", attempts, "retry_in", wait.Round(time.Millisecond), "err", err)
 			t := time.NewTimer(wait)
 			select {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a Processor. Prefix and Concurrency are required; every
@@ -54,6 +56,8 @@ type Config struct {
 	LookupWindow time.Duration
 	// Logger receives the processor's logs. Default: discard.
 	Logger *slog.Logger
+	// Metrics, when set, gets the processor's metrics.
+	Metrics prometheus.Registerer
 }
 
 func (c Config) withDefaults() Config {

@@ -31,7 +31,7 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lea
 		p.log.Error("command without metadata", "subject", msg.Subject(), "err", err)
 		return false
 	}
-	c := command{msg: msg, subject: streams.Published(msg.Subject())}
+	c := command{msg: msg, subject: streams.Published(msg.Subject()), published: meta.Timestamp}
 	c.id = msg.Headers().Get(nats.MsgIdHdr)
 	if c.id == "" {
 		c.id = strconv.FormatUint(meta.Sequence.Stream, 10)
@@ -97,6 +97,7 @@ type command struct {
 	subject    string // as published
 	op         string
 	customerID string
+	published  time.Time
 }
 
 func rejected(v *ValidationError) outcome {
@@ -126,6 +127,7 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 		if err := p.publish(ctx, p.deadLetter(c, res)); err != nil {
 			return fmt.Errorf("dead letter: %w", err)
 		}
+		p.metrics.deadLetters.WithLabelValues(metricOp(c.op), out.status).Inc()
 	}
 	rm := nats.NewMsg(p.subjects.Result())
 	rm.Header.Set(HeaderCommandID, c.id)
@@ -145,6 +147,8 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 	if err := p.ack(ctx, c.msg, confirm); err != nil {
 		return fmt.Errorf("ack: %w", err)
 	}
+	p.metrics.commands.WithLabelValues(metricOp(c.op), out.status).Inc()
+	p.metrics.duration.WithLabelValues(metricOp(c.op), out.status).Observe(res.FinishedAt.Sub(c.published).Seconds())
 	level := slog.LevelInfo
 	if out.status != StatusApplied {
 		level = slog.LevelWarn
@@ -158,6 +162,15 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 	}
 	log.Log(context.Background(), level, "command done", attrs...)
 	return nil
+}
+
+// metricOp is op as a metric label: one of the three, or "unknown" for a
+// subject that named none.
+func metricOp(op string) string {
+	if op == "" {
+		return "unknown"
+	}
+	return op
 }
 
 // deadLetter returns the dead letter of a command that was not applied:

@@ -30,6 +30,7 @@ type Processor struct {
 	apply    *applier
 	gate     *gate
 	log      *slog.Logger
+	metrics  *metrics
 
 	slots  chan struct{} // one per command in flight
 	holder *holder
@@ -57,13 +58,15 @@ func New(nc *nats.Conn, js jetstream.JetStream, client CRM, cfg Config) (*Proces
 	}
 	cfg = cfg.withDefaults()
 	g := newGate(cfg.OutageAfter)
+	m := newMetrics(cfg.Metrics, js)
 	p := &Processor{
+		metrics:  m,
 		cfg:      cfg,
 		nc:       nc,
 		js:       js,
 		subjects: streams.Subjects{Prefix: cfg.Prefix},
 		layout:   streams.Layout{Prefix: cfg.Prefix, Partitions: streams.CommandPartitions},
-		apply:    &applier{crm: client, cfg: cfg, gate: g},
+		apply:    &applier{crm: client, cfg: cfg, gate: g, metrics: m},
 		gate:     g,
 		log:      cfg.Logger,
 		slots:    make(chan struct{}, cfg.Concurrency),

@@ -25,6 +25,7 @@ type Client struct {
 	timeout  time.Duration
 	maxBytes int64
 	log      *slog.Logger
+	observe  func(op string, status int, took time.Duration)
 	http     *http.Client
 	now      func() time.Time // for Retry-After dates; tests replace it
 	limit    *limiter         // nil: no client-side limit
@@ -48,6 +49,7 @@ func New(cfg Config) (*Client, error) {
 		timeout:  cfg.Timeout,
 		maxBytes: cfg.MaxResponseBytes,
 		log:      cfg.Logger,
+		observe:  cfg.Observe,
 		http: &http.Client{
 			Transport: rt,
 			// Never follow a redirect: the CRM's API does not redirect, and
@@ -114,6 +116,7 @@ type answer struct {
 	status int
 	header http.Header
 	body   []byte
+	took   time.Duration
 }
 
 // exchange sends cl and reads its answer within the per-request timeout. A
@@ -134,7 +137,9 @@ func (c *Client) exchange(ctx context.Context, cl call) (answer, error) {
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return answer{}, c.failure(ctx, rctx, cl, 0, err)
+		e := c.failure(ctx, rctx, cl, 0, err)
+		c.done(ctx, cl, 0, "", 0, time.Since(start), e)
+		return answer{}, e
 	}
 	defer drainClose(resp.Body)
 	if resp.StatusCode == http.StatusTooManyRequests {
@@ -148,26 +153,47 @@ func (c *Client) exchange(ctx context.Context, cl call) (answer, error) {
 		limit = min(limit, errorBodyLimit)
 	}
 	body, err := readBody(resp.Body, resp.ContentLength, limit)
-	c.log.LogAttrs(ctx, slog.LevelDebug, "crm request", slog.String("op", cl.op),
-		slog.String("customer_id", cl.id), slog.Int("status", resp.StatusCode),
-		slog.Int("bytes", len(body)), slog.Duration("duration", time.Since(start)))
+	took := time.Since(start)
 	switch {
 	case err == nil:
 	case errors.Is(err, errTooLarge) && ok:
-		return answer{}, &Error{Op: cl.op, ID: cl.id, Status: resp.StatusCode,
+		e := &Error{Op: cl.op, ID: cl.id, Status: resp.StatusCode,
 			RequestID: resp.Header.Get("X-Request-Id"),
 			Err:       fmt.Errorf("%w: body over %d bytes", ErrBadResponse, limit)}
+		c.done(ctx, cl, resp.StatusCode, e.RequestID, len(body), took, e)
+		return answer{}, e
 	case ok || ctx.Err() != nil:
-		return answer{}, c.failure(ctx, rctx, cl, resp.StatusCode, err)
+		e := c.failure(ctx, rctx, cl, resp.StatusCode, err)
+		c.done(ctx, cl, resp.StatusCode, resp.Header.Get("X-Request-Id"), len(body), took, e)
+		return answer{}, e
 	default:
 		body = nil // the status says enough; the error body is a bonus
 	}
 	if !ok {
 		e := errorFromAnswer(cl.op, cl.id, resp.StatusCode, resp.Header, body, c.now())
+		c.done(ctx, cl, resp.StatusCode, e.RequestID, len(body), took, e)
 		c.logWarnings(ctx, cl, e.RequestID, warningsOf(body))
 		return answer{}, e
 	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: body}, nil
+	return answer{status: resp.StatusCode, header: resp.Header, body: body, took: took}, nil
+}
+
+// done reports one request: to Observe, and as a debug line that carries
+// the CRM's request id (for a 2xx, send calls it once the body is decoded
+// and the id known).
+func (c *Client) done(ctx context.Context, cl call, status int, requestID string, bytes int, took time.Duration, err error) {
+	if c.observe != nil {
+		c.observe(cl.op, status, took)
+	}
+	if !c.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("op", cl.op), slog.String("customer_id", cl.id), slog.Int("status", status),
+		slog.String("request_id", requestID), slog.Int("bytes", bytes), slog.Duration("duration", took)}
+	if err != nil {
+		attrs = append(attrs, slog.String("err", err.Error()))
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "crm request", attrs...)
 }
 
 func (c *Client) newRequest(ctx context.Context, cl call) (*http.Request, error) {
@@ -278,10 +304,14 @@ func send[T any, P interface {
 	if rid == "" {
 		rid = ans.header.Get("X-Request-Id")
 	}
-	c.logWarnings(ctx, cl, rid, env.Warnings)
 	if err != nil {
-		return nil, &Error{Op: cl.op, ID: cl.id, Status: ans.status, RequestID: rid,
+		e := &Error{Op: cl.op, ID: cl.id, Status: ans.status, RequestID: rid,
 			Err: fmt.Errorf("%w: %w", ErrBadResponse, err)}
+		c.done(ctx, cl, ans.status, rid, len(ans.body), ans.took, e)
+		c.logWarnings(ctx, cl, rid, env.Warnings)
+		return nil, e
 	}
+	c.done(ctx, cl, ans.status, rid, len(ans.body), ans.took, nil)
+	c.logWarnings(ctx, cl, rid, env.Warnings)
 	return env.Data, nil
 }

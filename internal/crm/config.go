@@ -46,9 +46,13 @@ type Config struct {
 	// (a page of 1,000 customers is about 0.5 MiB).
 	MaxResponseBytes int64
 	// Logger receives a Warn for every answer with non-empty warnings
-	// (attributes op, request_id, warnings) and a Debug per request.
-	// Default: discard.
+	// (attributes op, request_id, warnings) and a Debug per request (op,
+	// customer_id, status, request_id, bytes, duration). Default: discard.
 	Logger *slog.Logger
+	// Observe, when set, is called once per request sent, with the
+	// operation (create, get, update, delete, list, export), the HTTP
+	// status (0 when no answer came) and how long it took: for metrics.
+	Observe func(op string, status int, took time.Duration)
 	// Transport, when set, is used instead of the tuned transport that New
 	// builds (see NewTransport), e.g. a validating or fault-injecting
 	// wrapper around NewTransport(cfg). Default: NewTransport(cfg).

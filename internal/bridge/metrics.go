@@ -1,0 +1,27 @@
+package bridge
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// crmMetrics registers the CRM client's metrics on reg and returns the
+// client's Observe hook.
+func crmMetrics(reg prometheus.Registerer) func(op string, status int, took time.Duration) {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crm_bridge_crm_requests_total",
+		Help: "Requests to the CRM, by operation and HTTP status (0: no answer).",
+	}, []string{"op", "status"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "crm_bridge_crm_request_duration_seconds",
+		Help:    "Time from sending a CRM request to reading its whole answer, by operation.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"op"})
+	reg.MustRegister(requests, duration)
+	return func(op string, status int, took time.Duration) {
+		requests.WithLabelValues(op, strconv.Itoa(status)).Inc()
+		duration.WithLabelValues(op).Observe(took.Seconds())
+	}
+}
