@@ -31,6 +31,9 @@ type Options struct {
 	ServerName string
 	// Logger receives the server's own log lines. Default: discard.
 	Logger *slog.Logger
+	// User and Password, when set, are the only credentials the server
+	// accepts. Default: none needed.
+	User, Password string
 	// StartTimeout bounds the wait for the server to accept clients.
 	// Default: 10s.
 	StartTimeout time.Duration
@@ -71,6 +74,8 @@ func Start(opts Options) (*Server, error) {
 		// server: a publisher then gets a result and a dead letter instead
 		// of a bare "maximum payload exceeded".
 		MaxPayload: 16 << 20,
+		Username:   opts.User,
+		Password:   opts.Password,
 	}
 	if opts.SyncInterval == 0 {
 		so.SyncAlways = true
