@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -164,6 +165,15 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 	return nil
 }
 
+// isJetStreamHeader reports whether a header is one of JetStream's
+// publish conditions or controls (Nats-Expected-Stream,
+// Nats-Expected-Last-Sequence, Nats-Rollup, Nats-TTL, ...): they were meant
+// for CRM_COMMANDS, and CRM_DLQ would refuse a dead letter that carried
+// them, so the command would never finish. Nats-Msg-Id is set anew.
+func isJetStreamHeader(k string) bool {
+	return len(k) > 5 && strings.EqualFold(k[:5], "Nats-")
+}
+
 // metricOp is op as a metric label: one of the three, or "unknown" for a
 // subject that named none.
 func metricOp(op string) string {
@@ -183,6 +193,9 @@ func (p *Processor) deadLetter(c command, res Result) *nats.Msg {
 	}
 	m := nats.NewMsg(p.subjects.DLQ(op))
 	for k, v := range c.msg.Headers() {
+		if isJetStreamHeader(k) {
+			continue
+		}
 		m.Header[k] = append([]string(nil), v...)
 	}
 	m.Header.Set(nats.MsgIdHdr, "dlq-"+c.id)

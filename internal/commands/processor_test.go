@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/streams"
 )
 
 // Done when 1: every valid command is applied once, with one result, under
@@ -397,5 +399,34 @@ func TestGracefulStopHandsOverInOrder(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// A rejected command published with JetStream's own publish conditions
+// (jetstream.WithExpectStream sets Nats-Expected-Stream) still gets its
+// result and dead letter: those headers are meant for CRM_COMMANDS and are
+// not copied to the dead letter, which CRM_DLQ would otherwise refuse.
+func TestRejectedCommandWithJetStreamHeaders(t *testing.T) {
+	r := newRig(t, crmsim.Options{})
+	r.startProcessor(r.cfg)
+	m := nats.NewMsg(r.subj.Create())
+	m.Header.Set(nats.MsgIdHdr, "bad-js")
+	m.Header.Set("X-Trace", "t-1")
+	m.Data = []byte(`{"firstName":"A"}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := r.js.PublishMsg(ctx, m, jetstream.WithExpectStream(streams.Commands), jetstream.WithExpectLastSequence(0)); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.waitResults(1, time.Minute)["bad-js"]; res.Status != StatusRejected {
+		t.Fatalf("got %+v, want rejected", res)
+	}
+	letters := r.deadLetters()
+	if len(letters) != 1 {
+		t.Fatalf("got %d dead letters, want 1", len(letters))
+	}
+	h := letters[0].Headers()
+	if h.Get("X-Trace") != "t-1" || h.Get("Nats-Expected-Stream") != "" || h.Get("Nats-Expected-Last-Sequence") != "" {
+		t.Errorf("dead letter headers %v: want the command's own, without JetStream's conditions", h)
 	}
 }
