@@ -38,6 +38,9 @@ func subcommands() []command {
 		{"run", "[flags]", "run the bridge (the default)", runBridge},
 		{"dev", "[flags]", "embedded NATS, a seeded CRM simulator and the bridge, in one process", runDev},
 		{"crmsim", "--addr HOST:PORT [flags]", "serve the CRM simulator", runCRMSim},
+		{"publish", "create|update|delete [ID] [BODY]", "publish a command, wait for its result and print it", runPublish},
+		{"watch", "[--json] [--all] [--customer ID]", "print change events and results as they arrive", runWatch},
+		{"dlq", "list|replay [flags]", "show dead letters; replay them as new commands", runDLQ},
 		{"version", "", "print the version", func(_ context.Context, e env, _ []string) error {
 			_, err := fmt.Fprintln(e.stdout, "bridge", version)
 			return err
@@ -70,9 +73,9 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range subcommands() {
-		fmt.Fprintf(w, "  %-8s %-26s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %-8s %-34s %s\n", c.name, c.args, c.summary)
 	}
-	fmt.Fprintln(w, "  help                                print this help")
+	fmt.Fprintf(w, "  %-8s %-34s %s\n", "help", "", "print this help")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Settings are environment variables or flags: bridge run --help lists them.")
 }
