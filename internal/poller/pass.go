@@ -608,6 +608,13 @@ func (ps *pass) saveCursor(ctx context.Context) error {
 	if ps.full {
 		next.ReconciledAt = ps.start
 	}
+	if ps.shifted(next) {
+		// Make the next poll a reconcile: it reads every record, and asks
+		// the CRM about those it still does not see.
+		next.ReconciledAt = time.Time{}
+		ps.p.log.Info("the cursor moved far in one poll; the next poll reads the complete export, in case a page shifted",
+			"from", ps.cur.Since, "to", next.Since, "pages", ps.pages)
+	}
 	if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
 		return lease.ErrLost
 	}
@@ -617,6 +624,24 @@ func (ps *pass) saveCursor(ctx context.Context) error {
 	}
 	ps.cur, ps.rev = next, rev
 	return nil
+}
+
+// shifted reports whether the next poll, which reads from next.Since less
+// the overlap, could miss a change this pass skipped without noticing: an
+// export paged by offset shifts back by one when a customer already
+// returned is deleted, and then skips a record while nobody comes twice.
+// A change this pass did not publish is stamped at least at its starting
+// cursor less the CRM's clock lag, so it is at risk when the cursor moved
+// on by more than a quarter of the overlap (never less than two
+// intervals), over several pages: after an outage, say. A complete export
+// checks what it missed itself (reconcile), and a first start leaves what
+// it skipped to the next reconcile.
+func (ps *pass) shifted(next cursor) bool {
+	if ps.full || ps.unstable || ps.pages < 2 || next.Since == ps.cur.Since {
+		return false
+	}
+	from, err := time.Parse(time.RFC3339Nano, ps.cur.Since)
+	return err == nil && ps.maxAt.Sub(from) > max(ps.p.cfg.Overlap/4, 2*ps.p.cfg.Interval)
 }
 
 // chunkWriter writes the customers a first start records in bulk, as
