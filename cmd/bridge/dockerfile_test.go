@@ -1,0 +1,978 @@
+package main
+
+// Checks of the Dockerfile, .dockerignore and compose.yaml that need no
+// Docker engine: the image's build is static and its final stage small and
+// non-root, the build context holds what the build needs, and compose.yaml
+// runs a JetStream cluster, the simulator and bridges with settings, flags
+// and ports that the code accepts. `make compose-check` validates
+// compose.yaml's syntax with docker-compose.
+
+import (
+	"bytes"
+	"cmp"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"go.yaml.in/yaml/v4"
+
+	"github.com/gormic/crm-bridge/internal/config"
+	"github.com/gormic/crm-bridge/internal/crmsim"
+)
+
+// repoRoot is the module's root, the Docker build context.
+const repoRoot = "../.."
+
+// dockerInstruction is one Dockerfile instruction, its continuation lines
+// joined.
+type dockerInstruction struct {
+	line int    // where it starts
+	cmd  string // FROM, RUN, ... (upper case)
+	args string
+}
+
+func (in dockerInstruction) String() string {
+	return fmt.Sprintf("Dockerfile:%d: %s %s", in.line, in.cmd, in.args)
+}
+
+// dockerStage is one FROM and the instructions that follow it.
+type dockerStage struct {
+	index int
+	name  string // after AS; may be empty
+	base  string
+	insts []dockerInstruction
+}
+
+func (s dockerStage) all(cmd string) []dockerInstruction {
+	var out []dockerInstruction
+	for _, in := range s.insts {
+		if in.cmd == cmd {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// parseDockerfile reads a Dockerfile's stages. It knows comments, blank
+// lines and backslash continuations; not parser directives that change
+// the escape character, nor heredocs.
+func parseDockerfile(t *testing.T) []dockerStage {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var insts []dockerInstruction
+	var cur *dockerInstruction
+	for i, line := range strings.Split(string(b), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue // comments may sit between continuation lines too
+		}
+		cont := strings.HasSuffix(trimmed, `\`)
+		trimmed = strings.TrimSpace(strings.TrimSuffix(trimmed, `\`))
+		if cur == nil {
+			cmd, args := trimmed, ""
+			if j := strings.IndexAny(trimmed, " \t"); j >= 0 {
+				cmd, args = trimmed[:j], strings.TrimSpace(trimmed[j:])
+			}
+			cur = &dockerInstruction{line: i + 1, cmd: strings.ToUpper(cmd), args: args}
+		} else {
+			cur.args += " " + trimmed
+		}
+		if !cont {
+			insts = append(insts, *cur)
+			cur = nil
+		}
+	}
+	if cur != nil {
+		t.Fatalf("Dockerfile:%d: the last instruction ends with a continuation", cur.line)
+	}
+	var stages []dockerStage
+	for _, in := range insts {
+		if in.cmd == "RUN" && strings.Contains(in.args, "<<") {
+			t.Fatalf("%v: heredocs are not supported by this test", in)
+		}
+		if in.cmd == "FROM" {
+			f := strings.Fields(in.args)
+			for len(f) > 0 && strings.HasPrefix(f[0], "--") {
+				f = f[1:] // --platform=...
+			}
+			st := dockerStage{index: len(stages)}
+			switch {
+			case len(f) == 1:
+				st.base = f[0]
+			case len(f) == 3 && strings.EqualFold(f[1], "AS"):
+				st.base, st.name = f[0], f[2]
+			default:
+				t.Fatalf("%v: not FROM image [AS name]", in)
+			}
+			stages = append(stages, st)
+			continue
+		}
+		if len(stages) == 0 {
+			if in.cmd != "ARG" {
+				t.Fatalf("%v: only ARG may come before the first FROM", in)
+			}
+			continue
+		}
+		stages[len(stages)-1].insts = append(stages[len(stages)-1].insts, in)
+	}
+	if len(stages) == 0 {
+		t.Fatal("Dockerfile: no FROM")
+	}
+	return stages
+}
+
+// instFlags splits an instruction's leading --name=value flags from the
+// rest of its arguments.
+func instFlags(args string) (map[string]string, []string) {
+	flags := map[string]string{}
+	f := strings.Fields(args)
+	for len(f) > 0 && strings.HasPrefix(f[0], "--") {
+		name, value, _ := strings.Cut(strings.TrimPrefix(f[0], "--"), "=")
+		flags[name] = value
+		f = f[1:]
+	}
+	return flags, f
+}
+
+// execForm decodes an instruction in exec form (a JSON array).
+func execForm(t *testing.T, in dockerInstruction) []string {
+	t.Helper()
+	var argv []string
+	if err := json.Unmarshal([]byte(in.args), &argv); err != nil || len(argv) == 0 {
+		t.Errorf("%v: not in exec form: a shell would be PID 1, and distroless has none", in)
+		return nil
+	}
+	return argv
+}
+
+// stageEnv returns the ENV KEY=VALUE settings of a stage.
+func stageEnv(t *testing.T, st dockerStage) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, in := range st.all("ENV") {
+		words, err := shellWords(in.args, nil)
+		if err != nil {
+			t.Fatalf("%v: %v", in, err)
+		}
+		for _, w := range words {
+			k, v, ok := strings.Cut(w, "=")
+			if !ok {
+				t.Fatalf("%v: write ENV KEY=VALUE", in)
+			}
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// goBuild is the Dockerfile's `go build`: the build stage and the RUN.
+type goBuild struct {
+	stage  dockerStage
+	run    dockerInstruction
+	vars   map[string]string // the stage's ARG defaults and ENV values
+	assign []string          // NAME=value before `go`
+	args   []string          // after `go build`
+	output string            // -o
+}
+
+func findGoBuild(t *testing.T, stages []dockerStage) goBuild {
+	t.Helper()
+	var found []goBuild
+	for _, st := range stages {
+		vars := map[string]string{}
+		for _, in := range st.insts {
+			switch in.cmd {
+			case "ARG":
+				for _, a := range strings.Fields(in.args) {
+					name, def, _ := strings.Cut(a, "=")
+					vars[name] = def
+				}
+			case "ENV":
+				for k, v := range stageEnv(t, dockerStage{insts: []dockerInstruction{in}}) {
+					vars[k] = v
+				}
+			case "RUN":
+				if strings.Contains(in.args, "go build") {
+					found = append(found, goBuild{stage: st, run: in, vars: maps.Clone(vars)})
+				}
+			}
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("Dockerfile: %d RUN instructions run go build, want 1", len(found))
+	}
+	return found[0]
+}
+
+// parse splits the go build RUN into its words, expanding the variables in
+// vars, and checks that it is one plain command.
+func (g *goBuild) parse(t *testing.T, vars map[string]string) {
+	t.Helper()
+	words, err := shellWords(g.run.args, vars)
+	if err != nil {
+		t.Fatalf("%v: %v", g.run, err)
+	}
+	for len(words) > 0 && shellAssignment.MatchString(words[0]) {
+		g.assign, words = append(g.assign, words[0]), words[1:]
+	}
+	if len(words) < 2 || words[0] != "go" || words[1] != "build" {
+		t.Fatalf("%v: want [NAME=value ...] go build ..., one command (the test runs it)", g.run)
+	}
+	g.args = words[2:]
+	for i, w := range g.args {
+		if slices.Contains([]string{"&&", "||", ";", "|", "&"}, w) || strings.HasSuffix(w, ";") {
+			t.Fatalf("%v: want one go build command (the test runs it), found %q", g.run, w)
+		}
+		if w == "-o" && i+1 < len(g.args) {
+			g.output = g.args[i+1]
+		}
+	}
+	if g.output == "" {
+		t.Fatalf("%v: no -o", g.run)
+	}
+}
+
+// shellWords splits s into words as sh would, for the simple commands a
+// Dockerfile holds: quotes, backslashes, $NAME and ${NAME} (from vars; an
+// unknown name is an error). With vars nil, $ is kept as it is.
+func shellWords(s string, vars map[string]string) ([]string, error) {
+	var words []string
+	var w strings.Builder
+	inWord := false
+	var quote rune
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case quote == '\'':
+			if r == '\'' {
+				quote = 0
+			} else {
+				w.WriteRune(r)
+			}
+		case r == '\\' && i+1 < len(rs):
+			i++
+			w.WriteRune(rs[i])
+			inWord = true
+		case r == '$' && vars != nil:
+			name := ""
+			if i+1 < len(rs) && rs[i+1] == '{' {
+				end := strings.IndexRune(string(rs[i+2:]), '}')
+				if end < 0 {
+					return nil, errors.New("unclosed ${")
+				}
+				name = string(rs[i+2 : i+2+end])
+				i += 2 + end
+			} else {
+				j := i + 1
+				for j < len(rs) && (rs[j] == '_' || 'A' <= rs[j] && rs[j] <= 'Z' || 'a' <= rs[j] && rs[j] <= 'z' || j > i+1 && '0' <= rs[j] && rs[j] <= '9') {
+					j++
+				}
+				name = string(rs[i+1 : j])
+				i = j - 1
+			}
+			v, ok := vars[name]
+			if !ok || name == "" {
+				return nil, fmt.Errorf("$%s is neither an ARG nor an ENV of the stage", name)
+			}
+			w.WriteString(v)
+			inWord = true
+		case quote == '"':
+			if r == '"' {
+				quote = 0
+			} else {
+				w.WriteRune(r)
+			}
+		case r == '"' || r == '\'':
+			quote = r
+			inWord = true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+				inWord = false
+			}
+		default:
+			w.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, errors.New("unclosed quote")
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words, nil
+}
+
+// goModMinor returns go.mod's go directive as major.minor.
+func goModMinor(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("go.mod: no go directive")
+	}
+	return string(m[1])
+}
+
+// settingNames returns every BRIDGE_ variable the bridge reads, from the
+// table `bridge run --help` prints.
+func settingNames(t *testing.T) map[string]bool {
+	t.Helper()
+	var b bytes.Buffer
+	config.PrintUsage(&b)
+	names := map[string]bool{}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && strings.HasPrefix(f[1], "BRIDGE_") {
+			names[f[1]] = true
+		}
+	}
+	if len(names) < 10 {
+		t.Fatalf("found %d settings in config.PrintUsage's output:\n%s", len(names), b.String())
+	}
+	return names
+}
+
+var (
+	shellAssignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+	goBuilderImage  = regexp.MustCompile(`^golang:(\d+\.\d+)(\.\d+)?(-[a-z0-9.]+)?(@sha256:[0-9a-f]{64})?$`)
+	smallImage      = regexp.MustCompile(`^(scratch|gcr\.io/distroless/static(-debian\d+)?(:[a-z0-9.-]+)?(@sha256:[0-9a-f]{64})?)$`)
+	numericUser     = regexp.MustCompile(`^(\d+)(:(\d+))?$`)
+)
+
+func TestDockerfile(t *testing.T) {
+	stages := parseDockerfile(t)
+	if len(stages) < 2 {
+		t.Fatalf("Dockerfile: %d stage(s), want a build stage and a final stage", len(stages))
+	}
+	final := stages[len(stages)-1]
+	gb := findGoBuild(t, stages)
+	gb.parse(t, gb.vars)
+	if gb.stage.index == final.index {
+		t.Errorf("%v: go build runs in the final stage", gb.run)
+	}
+
+	// The builder's Go is go.mod's.
+	if m := goBuilderImage.FindStringSubmatch(gb.stage.base); m == nil {
+		t.Errorf("Dockerfile: the build stage's image %q is not golang:X.Y[...]", gb.stage.base)
+	} else if want := goModMinor(t); m[1] != want {
+		t.Errorf("Dockerfile: the build stage's image is golang:%s, go.mod says go %s", m[1], want)
+	}
+
+	// A static, reproducible build.
+	if !slices.Contains(gb.assign, "CGO_ENABLED=0") {
+		t.Errorf("%v: not CGO_ENABLED=0: the binary would need a C library distroless static lacks", gb.run)
+	}
+	if !slices.Contains(gb.args, "-trimpath") {
+		t.Errorf("%v: no -trimpath", gb.run)
+	}
+
+	// A small final image, no shell, not root.
+	if !smallImage.MatchString(final.base) {
+		t.Errorf("Dockerfile: the final stage's image %q is neither distroless static nor scratch", final.base)
+	}
+	for _, in := range final.all("RUN") {
+		t.Errorf("%v: the final image has no shell", in)
+	}
+	users := final.all("USER")
+	if len(users) == 0 {
+		t.Error("Dockerfile: the final stage sets no USER: it would run as root")
+	} else {
+		u := users[len(users)-1]
+		m := numericUser.FindStringSubmatch(u.args)
+		switch {
+		case m == nil:
+			t.Errorf("%v: want a numeric uid[:gid], which Kubernetes' runAsNonRoot can verify", u)
+		case m[1] == "0" || m[3] == "0":
+			t.Errorf("%v: root", u)
+		}
+	}
+
+	// COPY --from names an earlier stage; the binary goes to the
+	// ENTRYPOINT.
+	binary := ""
+	for _, st := range stages {
+		for _, in := range st.all("COPY") {
+			flags, paths := instFlags(in.args)
+			from, ok := flags["from"]
+			if !ok {
+				continue
+			}
+			var src *dockerStage
+			for i := range st.index {
+				if strings.EqualFold(stages[i].name, from) || strconv.Itoa(i) == from {
+					src = &stages[i]
+				}
+			}
+			if src == nil {
+				t.Errorf("%v: --from=%s is no earlier stage", in, from)
+				continue
+			}
+			if st.index != final.index || src.index != gb.stage.index || len(paths) != 2 || paths[0] != gb.output {
+				continue
+			}
+			binary = paths[1]
+			if strings.HasSuffix(binary, "/") {
+				binary += filepath.Base(gb.output)
+			}
+		}
+	}
+	if binary == "" {
+		t.Fatalf("Dockerfile: the final stage does not COPY --from=%s %s (go build's -o) to a path", gb.stage.name, gb.output)
+	}
+	entry := final.all("ENTRYPOINT")
+	if len(entry) != 1 {
+		t.Fatalf("Dockerfile: %d ENTRYPOINTs in the final stage, want 1", len(entry))
+	}
+	if argv := execForm(t, entry[0]); argv != nil && (len(argv) != 1 || argv[0] != binary) {
+		t.Errorf("%v: want [%q], the binary copied from the build stage", entry[0], binary)
+	}
+	for _, in := range final.all("CMD") {
+		argv := execForm(t, in)
+		if argv != nil && !slices.ContainsFunc(subcommands(), func(c command) bool { return c.name == argv[0] }) {
+			t.Errorf("%v: %q is no subcommand", in, argv[0])
+		}
+	}
+
+	// The image's settings exist, and the HTTP port is reachable and
+	// exposed.
+	names := settingNames(t)
+	env := stageEnv(t, final)
+	for k := range env {
+		if strings.HasPrefix(k, "BRIDGE_") && !names[k] {
+			t.Errorf("Dockerfile: ENV %s is no setting of the bridge", k)
+		}
+	}
+	if addr, ok := env["BRIDGE_HTTP_ADDR"]; ok {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || (host != "" && host != "0.0.0.0" && host != "::") {
+			t.Errorf("Dockerfile: BRIDGE_HTTP_ADDR=%s is not reachable from outside the container", addr)
+		}
+		exposed := false
+		for _, in := range final.all("EXPOSE") {
+			for _, p := range strings.Fields(in.args) {
+				exposed = exposed || strings.TrimSuffix(p, "/tcp") == port
+			}
+		}
+		if !exposed {
+			t.Errorf("Dockerfile: BRIDGE_HTTP_ADDR's port %s is not EXPOSEd", port)
+		}
+	}
+}
+
+// TestDockerfileBuildIsStatic runs the Dockerfile's go build (for linux, as
+// in the image) and checks that the binary needs no dynamic loader nor any
+// shared library, and that the VERSION build argument reaches it.
+func TestDockerfileBuildIsStatic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds the bridge, which takes minutes on a cold build cache")
+	}
+	stages := parseDockerfile(t)
+	gb := findGoBuild(t, stages)
+	const testVersion = "dockerfile-test"
+	_, hasVersion := gb.vars["VERSION"]
+	if hasVersion {
+		gb.vars["VERSION"] = testVersion
+	}
+	gb.parse(t, gb.vars)
+
+	out := filepath.Join(t.TempDir(), "bridge")
+	args := slices.Clone(gb.args)
+	args[slices.Index(args, "-o")+1] = out
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(goCmd, append([]string{"build"}, args...)...)
+	cmd.Dir = repoRoot
+	cmd.Env = append(append(os.Environ(), "GOOS=linux"), gb.assign...)
+	start := time.Now()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", gb.run, err, b)
+	}
+	t.Logf("go build %q: %v", args, time.Since(start).Round(time.Millisecond))
+
+	f, err := elf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("the binary has a %v program header: it is dynamically linked", p.Type)
+		}
+	}
+	if libs, err := f.ImportedLibraries(); err != nil || len(libs) > 0 {
+		t.Errorf("the binary needs shared libraries %v (%v)", libs, err)
+	}
+
+	if runtime.GOOS == "linux" && hasVersion {
+		b, err := exec.Command(out, "version").CombinedOutput()
+		if want := "bridge " + testVersion; err != nil || strings.TrimSpace(string(b)) != want {
+			t.Errorf("built with VERSION=%s, `bridge version` printed %q (%v), want %q", testVersion, b, err, want)
+		}
+	}
+}
+
+// TestDockerfileContext checks that .dockerignore leaves in the build
+// context every file the Dockerfile's COPYs name and the build reads.
+func TestDockerfileContext(t *testing.T) {
+	ignore := readDockerignore(t)
+	need := []string{}
+	for _, st := range parseDockerfile(t) {
+		for _, in := range st.all("COPY") {
+			flags, paths := instFlags(in.args)
+			if _, ok := flags["from"]; ok || len(paths) < 2 {
+				continue
+			}
+			for _, p := range paths[:len(paths)-1] {
+				if p == "." {
+					continue
+				}
+				if _, err := os.Stat(filepath.Join(repoRoot, p)); err != nil {
+					t.Errorf("%v: %v", in, err)
+				}
+				need = append(need, p)
+			}
+		}
+	}
+
+	// The packages of the module that the binary is built from, for
+	// linux without cgo as in the image.
+	cmd := exec.Command("go", "list", "-deps", "-json=Dir,GoFiles,EmbedFiles,Module", "./cmd/bridge")
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+	cmd.Stderr = os.Stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		var p struct {
+			Dir                 string
+			GoFiles, EmbedFiles []string
+			Module              *struct{ Main bool }
+		}
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if p.Module == nil || !p.Module.Main {
+			continue
+		}
+		rel, err := filepath.Rel(root, p.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range append(p.GoFiles, p.EmbedFiles...) {
+			need = append(need, filepath.ToSlash(filepath.Join(rel, f)))
+		}
+	}
+	if len(need) < 10 {
+		t.Fatalf("found only %v to check", need)
+	}
+	for _, p := range need {
+		if ignore(p) {
+			t.Errorf(".dockerignore leaves out %s, which the image's build needs", p)
+		}
+	}
+}
+
+// readDockerignore returns whether .dockerignore leaves a path (slash
+// separated, relative to the context) out of the build context, as Docker
+// matches its patterns: each against the path and its parent directories,
+// ** for any number of directories, the last matching pattern deciding
+// (! includes again).
+func readDockerignore(t *testing.T) func(string) bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, ".dockerignore"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return compileDockerignore(t, string(b))
+}
+
+func compileDockerignore(t *testing.T, content string) func(string) bool {
+	t.Helper()
+	type pattern struct {
+		re      *regexp.Regexp
+		include bool
+	}
+	var pats []pattern
+	for _, line := range strings.Split(content, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		p := pattern{}
+		if strings.HasPrefix(line, "!") {
+			p.include, line = true, line[1:]
+		}
+		if strings.ContainsAny(line, `[\`) {
+			t.Fatalf(".dockerignore: %q: character classes and escapes are not supported by this test", line)
+		}
+		line = strings.TrimPrefix(filepath.ToSlash(filepath.Clean(line)), "/")
+		var re strings.Builder
+		re.WriteString("^")
+		for i := 0; i < len(line); i++ {
+			switch {
+			case strings.HasPrefix(line[i:], "**"):
+				i++
+				if i+1 < len(line) && line[i+1] == '/' {
+					i++
+				}
+				if i+1 == len(line) {
+					re.WriteString(".*")
+				} else {
+					re.WriteString("(.*/)?")
+				}
+			case line[i] == '*':
+				re.WriteString("[^/]*")
+			case line[i] == '?':
+				re.WriteString("[^/]")
+			default:
+				re.WriteString(regexp.QuoteMeta(line[i : i+1]))
+			}
+		}
+		re.WriteString("$")
+		p.re = regexp.MustCompile(re.String())
+		pats = append(pats, p)
+	}
+	return func(path string) bool {
+		excluded := false
+		for _, p := range pats {
+			for q := path; q != "." && q != "/"; q = filepath.ToSlash(filepath.Dir(q)) {
+				if p.re.MatchString(q) {
+					excluded = !p.include
+					break
+				}
+			}
+		}
+		return excluded
+	}
+}
+
+// TestDockerfileContextMatching checks the test's reading of .dockerignore
+// patterns.
+func TestDockerfileContextMatching(t *testing.T) {
+	for _, c := range []struct {
+		patterns, path string
+		want           bool
+	}{
+		{"/bridge", "bridge", true},
+		{"/bridge", "cmd/bridge/main.go", false},
+		{"docs", "docs/a.md", true},
+		{"**/*.md", "README.md", true},
+		{"**/*.md", "schemas/README.md", true},
+		{"*.md", "schemas/README.md", false},
+		{"internal/*/x.go", "internal/a/x.go", true},
+		{"internal/*/x.go", "internal/a/b/x.go", false},
+		{"internal/**", "internal/a/b/x.go", true},
+		{"internal\n!internal/a", "internal/a/x.go", false},
+		{"internal\n!internal/a", "internal/b/x.go", true},
+		{"go.*", "go.mod", true},
+	} {
+		if got := compileDockerignore(t, c.patterns)(c.path); got != c.want {
+			t.Errorf("patterns %q, path %q: excluded %v, want %v", c.patterns, c.path, got, c.want)
+		}
+	}
+}
+
+// compose.yaml, as far as the tests read it.
+type composeFile struct {
+	Services map[string]composeService `yaml:"services"`
+}
+
+type composeService struct {
+	Image       string            `yaml:"image"`
+	Build       any               `yaml:"build"`
+	Command     []string          `yaml:"command"`
+	Environment map[string]string `yaml:"environment"`
+	Ports       []string          `yaml:"ports"`
+	Volumes     []string          `yaml:"volumes"`
+	DependsOn   map[string]struct {
+		Condition string `yaml:"condition"`
+	} `yaml:"depends_on"`
+	Healthcheck struct {
+		Test        []string `yaml:"test"`
+		Interval    string   `yaml:"interval"`
+		Timeout     string   `yaml:"timeout"`
+		StartPeriod string   `yaml:"start_period"`
+	} `yaml:"healthcheck"`
+	StopGracePeriod string `yaml:"stop_grace_period"`
+}
+
+// containerPorts returns the container ports that a service publishes,
+// and its published host addresses.
+func (s composeService) containerPorts(t *testing.T, name string) (container, host []string) {
+	t.Helper()
+	for _, p := range s.Ports {
+		parts := strings.Split(strings.TrimSuffix(p, "/tcp"), ":")
+		if len(parts) < 2 || len(parts) > 3 {
+			t.Errorf("compose.yaml: %s: ports: %q: want [host-ip:]host-port:container-port", name, p)
+			continue
+		}
+		container = append(container, parts[len(parts)-1])
+		host = append(host, strings.Join(parts[:len(parts)-1], ":"))
+	}
+	return container, host
+}
+
+// natsServerMinor returns the major.minor version of the nats-server
+// module that the tests run.
+func natsServerMinor(t *testing.T) string {
+	t.Helper()
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		t.Fatal("no build info")
+	}
+	for _, d := range bi.Deps {
+		if d.Path == "github.com/nats-io/nats-server/v2" {
+			if m := regexp.MustCompile(`^v(\d+\.\d+)\.`).FindStringSubmatch(d.Version); m != nil {
+				return m[1]
+			}
+		}
+	}
+	t.Fatal("no nats-server module in the build info")
+	return ""
+}
+
+var natsImage = regexp.MustCompile(`^nats:(\d+\.\d+)(\.\d+)?-alpine[0-9.]*(@sha256:[0-9a-f]{64})?$`)
+
+// TestDockerCompose checks what docker-compose config cannot: that
+// compose.yaml runs a three-node JetStream cluster as nats-server reads its
+// flags, the simulator with flags it has, and bridges whose settings exist,
+// are valid and point at the cluster and the simulator, with streams of
+// three replicas, HTTP published and time to stop gracefully.
+func TestDockerCompose(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cf composeFile
+	if err := yaml.Unmarshal(b, &cf); err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	var natsNames, bridgeNames, simNames []string
+	for name, s := range cf.Services {
+		switch {
+		case strings.HasPrefix(s.Image, "nats:"):
+			natsNames = append(natsNames, name)
+		case s.Build != nil && len(s.Command) > 0 && s.Command[0] == "crmsim":
+			simNames = append(simNames, name)
+		case s.Build != nil && (len(s.Command) == 0 || s.Command[0] == "run"):
+			bridgeNames = append(bridgeNames, name)
+		default:
+			t.Errorf("compose.yaml: service %s is neither NATS, the simulator nor a bridge", name)
+		}
+		if s.Build != nil && s.Build != "." {
+			t.Errorf("compose.yaml: %s: build: %v, want . (the Dockerfile)", name, s.Build)
+		}
+	}
+	slices.Sort(natsNames)
+	slices.Sort(bridgeNames)
+	if len(natsNames) != 3 || len(bridgeNames) < 2 || len(simNames) != 1 {
+		t.Fatalf("compose.yaml: NATS servers %v, bridges %v, simulators %v; want 3, 2 or more, 1", natsNames, bridgeNames, simNames)
+	}
+
+	// Host ports are published once.
+	published := map[string]string{}
+	for name, s := range cf.Services {
+		_, hosts := s.containerPorts(t, name)
+		for _, h := range hosts {
+			if other, ok := published[h]; ok {
+				t.Errorf("compose.yaml: %s and %s both publish %s", other, name, h)
+			}
+			published[h] = name
+		}
+	}
+
+	// A JetStream cluster, as nats-server parses its command line.
+	wantMinor := natsServerMinor(t)
+	clientPort := map[string]int{}
+	clusterPort := map[string]int{}
+	clusterNames := map[string]bool{}
+	routes := map[string][]*url.URL{}
+	for _, name := range natsNames {
+		s := cf.Services[name]
+		if m := natsImage.FindStringSubmatch(s.Image); m == nil {
+			t.Errorf("compose.yaml: %s: image %s, want nats:X.Y[.Z]-alpine (alpine: wget for the healthcheck)", name, s.Image)
+		} else if m[1] != wantMinor {
+			t.Errorf("compose.yaml: %s: image %s, but the tests run nats-server %s (go.mod)", name, s.Image, wantMinor)
+		}
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		noop := func() {}
+		opts, err := server.ConfigureOptions(fs, s.Command, noop, noop, noop)
+		if err != nil || opts == nil {
+			t.Errorf("compose.yaml: %s: nats-server does not take its command %q: %v", name, s.Command, err)
+			continue
+		}
+		if opts.ServerName != name {
+			t.Errorf("compose.yaml: %s: --name %q, want the service's name (unique, required by JetStream)", name, opts.ServerName)
+		}
+		if !opts.JetStream {
+			t.Errorf("compose.yaml: %s: no --jetstream", name)
+		}
+		if opts.StoreDir == "" || !slices.ContainsFunc(s.Volumes, func(v string) bool { return strings.HasSuffix(v, ":"+opts.StoreDir) }) {
+			t.Errorf("compose.yaml: %s: --store_dir %q is not a volume (%v)", name, opts.StoreDir, s.Volumes)
+		}
+		if opts.HTTPPort == 0 || !slices.Contains(s.Healthcheck.Test, fmt.Sprintf("http://127.0.0.1:%d/healthz", opts.HTTPPort)) {
+			t.Errorf("compose.yaml: %s: healthcheck %q does not ask /healthz on the monitoring port (%d)", name, s.Healthcheck.Test, opts.HTTPPort)
+		}
+		// docker-compose 1.29 takes any string here; the engine would not.
+		for _, d := range []string{s.Healthcheck.Interval, s.Healthcheck.Timeout, s.Healthcheck.StartPeriod} {
+			if _, err := time.ParseDuration(d); d != "" && err != nil {
+				t.Errorf("compose.yaml: %s: healthcheck: %q is not a duration", name, d)
+			}
+		}
+		clusterNames[opts.Cluster.Name] = true
+		clientPort[name] = cmp.Or(opts.Port, server.DEFAULT_PORT)
+		clusterPort[name] = opts.Cluster.Port
+		routes[name] = opts.Routes
+	}
+	if len(clusterNames) != 1 || clusterNames[""] {
+		t.Errorf("compose.yaml: the servers' --cluster_name: %v, want one name", clusterNames)
+	}
+	for name, rs := range routes {
+		got := []string{name}
+		for _, r := range rs {
+			host, port := r.Hostname(), r.Port()
+			if p, ok := clusterPort[host]; !ok || strconv.Itoa(p) != port {
+				t.Errorf("compose.yaml: %s: route %s is no other server's cluster address", name, r)
+			}
+			got = append(got, host)
+		}
+		slices.Sort(got)
+		if !slices.Equal(slices.Compact(got), natsNames) {
+			t.Errorf("compose.yaml: %s routes to %v, want each of %v", name, rs, natsNames)
+		}
+	}
+
+	// The simulator, as `bridge crmsim` parses its flags (runCRMSim).
+	simName := simNames[0]
+	sim := cf.Services[simName]
+	fs := flag.NewFlagSet("crmsim", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	simAddr := fs.String("addr", "127.0.0.1:8081", "")
+	fs.String("log-format", "auto", "")
+	var simOpts crmsim.Options
+	simOpts.RegisterFlags(fs)
+	var faults crmsim.Faults
+	faults.RegisterFlags(fs)
+	if err := fs.Parse(sim.Command[1:]); err != nil || fs.NArg() > 0 {
+		t.Fatalf("compose.yaml: %s: bridge crmsim does not take %q: %v", simName, sim.Command[1:], err)
+	}
+	if s, err := crmsim.New(simOpts); err != nil {
+		t.Errorf("compose.yaml: %s: %v", simName, err)
+	} else if err := s.SetFaults(faults); err != nil {
+		t.Errorf("compose.yaml: %s: %v", simName, err)
+	}
+	simHost, simPort, err := net.SplitHostPort(*simAddr)
+	if err != nil || (simHost != "" && simHost != "0.0.0.0") {
+		t.Errorf("compose.yaml: %s: --addr %s is not reachable from other containers", simName, *simAddr)
+	}
+	if ports, _ := sim.containerPorts(t, simName); !slices.Contains(ports, simPort) {
+		t.Errorf("compose.yaml: %s: port %s is not published (ports %v)", simName, simPort, sim.Ports)
+	}
+
+	// The bridges, as `bridge run` reads its settings, over the image's ENV.
+	names := settingNames(t)
+	stages := parseDockerfile(t)
+	imageEnv := stageEnv(t, stages[len(stages)-1])
+	for _, name := range bridgeNames {
+		s := cf.Services[name]
+		for k := range s.Environment {
+			if !names[k] {
+				t.Errorf("compose.yaml: %s: %s is no setting of the bridge (bridge run --help)", name, k)
+			}
+		}
+		getenv := func(k string) string {
+			if v, ok := s.Environment[k]; ok {
+				return v
+			}
+			return imageEnv[k]
+		}
+		var args []string
+		if len(s.Command) > 0 {
+			args = s.Command[1:]
+		}
+		cfg, err := loadConfig(env{getenv: getenv, stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}, "run", args, nil, nil)
+		if err != nil {
+			t.Errorf("compose.yaml: %s: %v", name, err)
+			continue
+		}
+		if cfg.StreamReplicas != len(natsNames) {
+			t.Errorf("compose.yaml: %s: BRIDGE_STREAM_REPLICAS %d, want %d, one per server", name, cfg.StreamReplicas, len(natsNames))
+		}
+		var natsHosts []string
+		for _, u := range strings.Split(cfg.NATSURL, ",") {
+			pu, err := url.Parse(strings.TrimSpace(u))
+			if err != nil || clientPort[pu.Hostname()] == 0 || pu.Port() != strconv.Itoa(clientPort[pu.Hostname()]) {
+				t.Errorf("compose.yaml: %s: BRIDGE_NATS_URL: %s is no server's client address", name, u)
+				continue
+			}
+			natsHosts = append(natsHosts, pu.Hostname())
+		}
+		slices.Sort(natsHosts)
+		if !slices.Equal(natsHosts, natsNames) {
+			t.Errorf("compose.yaml: %s: BRIDGE_NATS_URL names %v, want each of %v", name, natsHosts, natsNames)
+		}
+		if u, err := url.Parse(cfg.CRMURL); err != nil || u.Hostname() != simName || u.Port() != simPort {
+			t.Errorf("compose.yaml: %s: BRIDGE_CRM_URL %s, want the simulator's, http://%s:%s", name, cfg.CRMURL, simName, simPort)
+		}
+		if (simOpts.APIKey != "" && cfg.CRMAPIKey.Reveal() != simOpts.APIKey) || (simOpts.OrgID != "" && cfg.CRMOrgID != simOpts.OrgID) {
+			t.Errorf("compose.yaml: %s: BRIDGE_CRM_API_KEY or BRIDGE_CRM_ORG_ID is not what the simulator takes (--api-key, --org-id)", name)
+		}
+		host, port, err := net.SplitHostPort(cfg.HTTPAddr)
+		if err != nil || (host != "" && host != "0.0.0.0") {
+			t.Errorf("compose.yaml: %s: BRIDGE_HTTP_ADDR %s is not reachable from outside the container", name, cfg.HTTPAddr)
+		}
+		if ports, _ := s.containerPorts(t, name); len(ports) == 0 || slices.ContainsFunc(ports, func(p string) bool { return p != port }) {
+			t.Errorf("compose.yaml: %s: ports %v, want BRIDGE_HTTP_ADDR's port %s published", name, s.Ports, port)
+		}
+		for _, n := range natsNames {
+			if c := s.DependsOn[n].Condition; c != "service_healthy" {
+				t.Errorf("compose.yaml: %s: depends_on %s: condition %q, want service_healthy (a meta leader, so that the streams can be made)", name, n, c)
+			}
+		}
+		if _, ok := s.DependsOn[simName]; !ok {
+			t.Errorf("compose.yaml: %s: does not depend on %s", name, simName)
+		}
+		if d, err := time.ParseDuration(s.StopGracePeriod); err != nil || d <= stopTimeout {
+			t.Errorf("compose.yaml: %s: stop_grace_period %q, want more than the bridge's stop timeout, %v (compose's default is 10s)", name, s.StopGracePeriod, stopTimeout)
+		}
+	}
+}
