@@ -24,7 +24,7 @@ func runCRMSim(ctx context.Context, e env, args []string) error {
 	}
 	log := newLogger(*logFormat, 0, e.stderr)
 	opts.Logger = log
-	sim, err := startSimulator(ctx, opts, faults, *addr)
+	sim, err := startSimulator(ctx, opts, faults, *addr, nil)
 	if err != nil {
 		return err
 	}
@@ -34,9 +34,11 @@ func runCRMSim(ctx context.Context, e env, args []string) error {
 	return sim.Close()
 }
 
-// startSimulator makes a simulator, seeds it, sets its faults, starts it on
-// addr and, when opts asks for churn, changes customers until ctx ends.
-func startSimulator(ctx context.Context, opts crmsim.Options, faults crmsim.Faults, addr string) (*crmsim.Simulator, error) {
+// startSimulator makes a simulator, sets its faults, fills it (fill, or
+// when fill is nil Seed with opts.SeedCustomers), starts it on addr and,
+// when opts asks for churn, changes customers until ctx ends.
+func startSimulator(ctx context.Context, opts crmsim.Options, faults crmsim.Faults, addr string,
+	fill func(*crmsim.Simulator) error) (*crmsim.Simulator, error) {
 	sim, err := crmsim.New(opts)
 	if err != nil {
 		return nil, err
@@ -44,7 +46,11 @@ func startSimulator(ctx context.Context, opts crmsim.Options, faults crmsim.Faul
 	if err := sim.SetFaults(faults); err != nil {
 		return nil, err
 	}
-	sim.Seed(opts.SeedCustomers)
+	if fill == nil {
+		sim.Seed(opts.SeedCustomers)
+	} else if err := fill(sim); err != nil {
+		return nil, err
+	}
 	if err := sim.Start(addr); err != nil {
 		return nil, fmt.Errorf("crmsim: listen on %s: %w", addr, err)
 	}

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/config"
@@ -17,15 +20,17 @@ const (
 	devOrgID  = "dev-org"
 )
 
-// runDev runs the embedded NATS server, a seeded CRM simulator whose
-// customers change by themselves, and the bridge, in one process.
-func runDev(ctx context.Context, e env, args []string) error {
+// runDev runs the embedded NATS server, a CRM simulator whose customers
+// change by themselves, and the bridge, in one process. The simulator is
+// seeded on a first start and keeps its customers in the data dir
+// (devStateFile), so that a second start carries on.
+func runDev(ctx context.Context, e env, args []string) (err error) {
 	simAddr := "127.0.0.1:8081"
 	seed := 100
 	churn := 5 * time.Second
 	extra := func(fs *flag.FlagSet) {
 		fs.StringVar(&simAddr, "crmsim-addr", simAddr, "address of the CRM simulator")
-		fs.IntVar(&seed, "seed-customers", seed, "customers the simulator starts with")
+		fs.IntVar(&seed, "seed-customers", seed, "customers the simulator starts with, when the data dir holds none ("+devStateFile+")")
 		fs.DurationVar(&churn, "churn-interval", churn, "a simulated CRM user changes a customer this often (0: never)")
 	}
 	useSim := false
@@ -39,39 +44,93 @@ func runDev(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, e.stderr)
+	statePath := ""
 	if useSim {
+		simLog := log.With("component", "crmsim")
+		state := &devState{path: filepath.Join(cfg.DataDir, devStateFile), log: simLog}
 		opts := crmsim.Options{
 			APIKey: devAPIKey, OrgID: devOrgID,
 			SeedCustomers: seed, ChurnInterval: churn, ChurnPerTick: 1,
-			Logger: log.With("component", "crmsim"),
+			Logger: simLog,
 		}
-		sim, err := startSimulator(ctx, opts, crmsim.Faults{}, simAddr)
+		var sim *crmsim.Simulator
+		sim, err = startSimulator(ctx, opts, crmsim.Faults{}, simAddr,
+			func(sim *crmsim.Simulator) error { return state.restore(sim, seed) })
 		if err != nil {
 			return err
 		}
-		defer sim.Close()
+		stopKeeping := state.keep(ctx, sim)
+		defer func() { // err is runDev's result
+			_ = sim.Close() // no more changes over HTTP: the last save follows
+			err = errors.Join(err, stopKeeping())
+		}()
 		cfg.CRMURL = sim.URL()
+		statePath = state.path
 	}
-	banner(e.stdout, cfg)
+	banner(e.stdout, cfg, statePath)
 	return serve(ctx, cfg, log)
 }
 
-func banner(w io.Writer, cfg config.Config) {
-	nats := "nats://127.0.0.1:4222 (embedded, data in " + cfg.DataDir + ")"
-	if cfg.NATSURL != "" {
-		nats = cfg.NATSURL
+// banner tells where each part listens, where the state is kept, and what
+// to try next. simState is the simulator's state file, "" when dev runs
+// against another CRM.
+func banner(w io.Writer, cfg config.Config, simState string) {
+	var b strings.Builder
+	row := func(name, format string, args ...any) {
+		fmt.Fprintf(&b, "  %-9s "+format+"\n", append([]any{name}, args...)...)
 	}
-	fmt.Fprintf(w, `
-crm-bridge dev mode
-  NATS      %s
-  CRM       %s (simulator, api-key %q, organization-id %q)
-  health    http://%s/readyz   metrics http://%s/metrics
+	b.WriteString("\ncrm-bridge dev mode\n")
+	if cfg.NATSURL == "" {
+		row("NATS", "nats://127.0.0.1:4222 (embedded)")
+	} else {
+		row("NATS", "%s", natsDesc(cfg))
+	}
+	if simState != "" {
+		row("CRM", "%s (simulator, api-key %q, organization-id %q)", cfg.CRMURL, devAPIKey, devOrgID)
+	} else {
+		row("CRM", "%s", redactURL(cfg.CRMURL))
+	}
+	if cfg.HTTPAddr != "" {
+		row("health", "http://%s/readyz   metrics http://%s/metrics", cfg.HTTPAddr, cfg.HTTPAddr)
+	}
+	switch {
+	case cfg.NATSURL == "" && simState != "":
+		row("state", "%s (JetStream, and the simulator in %s): a restart carries on", cfg.DataDir, filepath.Base(simState))
+	case cfg.NATSURL == "":
+		row("state", "%s (JetStream): a restart carries on", cfg.DataDir)
+	case simState != "":
+		row("state", "%s (the simulator's): a restart carries on", simState)
+	}
 
-Watch results and change events (with the nats CLI, or any NATS client):
-  nats sub '%s.customer.>'
-Publish a command:
-  nats pub %s.customer.create '{"firstName":"Ada","phone":"5550100"}' -H Nats-Msg-Id:cmd-1
+	// The client subcommands read the same variables as the bridge.
+	var vars []string
+	if cfg.NATSURL != "" {
+		vars = append(vars, "BRIDGE_NATS_URL="+natsDesc(cfg))
+	}
+	if cfg.SubjectPrefix != config.Default().SubjectPrefix {
+		vars = append(vars, "BRIDGE_SUBJECT_PREFIX="+cfg.SubjectPrefix)
+	}
+	tries := [][2]string{
+		{`publish create '{"firstName":"Ada","phone":"5550100"}'`, "prints the result"},
+		{"watch", "events and results as they arrive"},
+		{"dlq list", "dead letters"},
+	}
+	width := 0
+	for _, t := range tries {
+		width = max(width, len(t[0]))
+	}
+	b.WriteString("\nTry, in another terminal (bin/bridge works the same after make build):\n")
+	if len(vars) > 0 {
+		fmt.Fprintf(&b, "  export %s\n", strings.Join(vars, " "))
+	}
+	for _, t := range tries {
+		fmt.Fprintf(&b, "  go run ./cmd/bridge %-*s  # %s\n", width, t[0], t[1])
+	}
+	fmt.Fprintf(&b, `Or with the nats CLI:
+  nats sub '%[1]s.customer.>'
+  nats pub %[1]s.customer.create '{"firstName":"Ada","phone":"5550100"}' -H Nats-Msg-Id:cmd-1
 Stop with Ctrl-C.
 
-`, nats, cfg.CRMURL, devAPIKey, devOrgID, cfg.HTTPAddr, cfg.HTTPAddr, cfg.SubjectPrefix, cfg.SubjectPrefix)
+`, cfg.SubjectPrefix)
+	_, _ = io.WriteString(w, b.String())
 }

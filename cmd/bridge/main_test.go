@@ -232,6 +232,7 @@ func TestDevRunsSimulatorAndBridge(t *testing.T) {
 	srv := natstest.Server(t)
 	vars := map[string]string{
 		"BRIDGE_NATS_URL":   srv.ClientURL(),
+		"BRIDGE_DATA_DIR":   t.TempDir(), // the simulator's state
 		"BRIDGE_HTTP_ADDR":  "127.0.0.1:0",
 		"BRIDGE_LOG_FORMAT": "json",
 	}

@@ -75,3 +75,13 @@ func (s *Simulator) Changes() []Change {
 	start := max(0, len(s.store.changes)-s.store.maxChanges)
 	return append([]Change(nil), s.store.changes[start:]...)
 }
+
+// ChangeSeq returns the Seq of the latest change applied, 0 before the
+// first (Seed's customers are not changes; Load restores the count). It
+// only grows, and costs a read lock, not a copy of the log: a caller that
+// keeps the state (Save) compares it to the value it last saw.
+func (s *Simulator) ChangeSeq() uint64 {
+	s.store.mu.RLock()
+	defer s.store.mu.RUnlock()
+	return s.store.changeSeq
+}

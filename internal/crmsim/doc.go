@@ -38,7 +38,9 @@
 // Changes applied, through the API or out of band (CreateCustomer,
 // UpdateCustomer, Touch, Archive, Delete, Churn), are logged in order
 // (Changes; Seed's customers are the starting state and are not logged);
-// requests are counted by operation and status (Stats). Faults
+// requests are counted by operation and status (Stats). Save and Load keep
+// the customers, and what generates the next ids and numbers, across a
+// restart (`bridge dev` does); the change log starts afresh. Faults
 // (SetFaults, ForceError) inject 5xx, 429 with Retry-After, latency,
 // connections dropped after the change is applied, forced functional
 // errors, 401s and warnings; Outage and Recover take the listener down and

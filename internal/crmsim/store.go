@@ -32,6 +32,7 @@ type store struct {
 	phones    map[string]string      // phoneKey → id, live records only
 
 	rng        *rand.Rand
+	src        *rand.PCG // rng's source, whose state Save keeps
 	numberSeq  uint64
 	phoneSeq   uint64
 	changes    []Change
@@ -43,12 +44,14 @@ type store struct {
 const btreeDegree = 32
 
 func newStore(seed uint64, maxChanges int) *store {
+	src := rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
 	return &store{
 		byID:       make(map[string]*record),
 		byUpdated:  btree.NewG(btreeDegree, timeLess),
 		byCreated:  btree.NewG(btreeDegree, timeLess),
 		phones:     make(map[string]string),
-		rng:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:        rand.New(src),
+		src:        src,
 		numberSeq:  100000,
 		maxChanges: maxChanges,
 	}
