@@ -24,7 +24,7 @@ func runBridge(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, e.stderr)
-	return serve(ctx, cfg, log)
+	return serve(ctx, cfg, log, 0)
 }
 
 // loadConfig parses the settings of a bridge subcommand and validates
@@ -68,11 +68,12 @@ func loadConfig(e env, name string, args []string, extra func(*flag.FlagSet), ad
 	return cfg, nil
 }
 
-// serve runs a bridge until ctx ends, then stops it gracefully.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+// serve runs a bridge until ctx ends, then stops it gracefully; natsPort
+// is the embedded server's (see bridge.Options.EmbeddedPort).
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, natsPort int) error {
 	log.Info("crm-bridge starting", "version", version, "nats", natsDesc(cfg), "crm_url", redactURL(cfg.CRMURL),
 		"org_id", cfg.CRMOrgID, "subject_prefix", cfg.SubjectPrefix, "concurrency", cfg.Concurrency)
-	b := bridge.New(cfg, bridge.Options{Logger: log, Version: version})
+	b := bridge.New(cfg, bridge.Options{Logger: log, Version: version, EmbeddedPort: natsPort})
 	if err := b.Start(ctx); err != nil {
 		return err
 	}

@@ -28,10 +28,12 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	simAddr := "127.0.0.1:8081"
 	seed := 100
 	churn := 5 * time.Second
+	natsPort := 4222
 	extra := func(fs *flag.FlagSet) {
 		fs.StringVar(&simAddr, "crmsim-addr", simAddr, "address of the CRM simulator")
 		fs.IntVar(&seed, "seed-customers", seed, "customers the simulator starts with, when the data dir holds none ("+devStateFile+")")
 		fs.DurationVar(&churn, "churn-interval", churn, "a simulated CRM user changes a customer this often (0: never)")
+		fs.IntVar(&natsPort, "nats-port", natsPort, "port of the embedded NATS server, when BRIDGE_NATS_URL is not set (-1: any free port, see the log)")
 	}
 	useSim := false
 	cfg, err := loadConfig(e, "dev", args, extra, func(c *config.Config) {
@@ -67,21 +69,25 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		cfg.CRMURL = sim.URL()
 		statePath = state.path
 	}
-	banner(e.stdout, cfg, statePath)
-	return serve(ctx, cfg, log)
+	banner(e.stdout, cfg, statePath, natsPort)
+	return serve(ctx, cfg, log, natsPort)
 }
 
 // banner tells where each part listens, where the state is kept, and what
 // to try next. simState is the simulator's state file, "" when dev runs
 // against another CRM.
-func banner(w io.Writer, cfg config.Config, simState string) {
+func banner(w io.Writer, cfg config.Config, simState string, natsPort int) {
 	var b strings.Builder
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(&b, "  %-9s "+format+"\n", append([]any{name}, args...)...)
 	}
 	b.WriteString("\ncrm-bridge dev mode\n")
 	if cfg.NATSURL == "" {
-		row("NATS", "nats://127.0.0.1:4222 (embedded)")
+		if natsPort < 0 {
+			row("NATS", "embedded, on a free port (the log says which)")
+		} else {
+			row("NATS", "nats://127.0.0.1:%d (embedded)", natsPort)
+		}
 	} else {
 		row("NATS", "%s", natsDesc(cfg))
 	}
@@ -104,8 +110,13 @@ func banner(w io.Writer, cfg config.Config, simState string) {
 
 	// The client subcommands read the same variables as the bridge.
 	var vars []string
-	if cfg.NATSURL != "" {
+	switch {
+	case cfg.NATSURL != "":
 		vars = append(vars, "BRIDGE_NATS_URL="+natsDesc(cfg))
+	case natsPort >= 0 && natsPort != 4222:
+		vars = append(vars, fmt.Sprintf("BRIDGE_NATS_URL=nats://127.0.0.1:%d", natsPort))
+	case natsPort < 0:
+		vars = append(vars, "BRIDGE_NATS_URL=<the URL the log shows>")
 	}
 	if cfg.SubjectPrefix != config.Default().SubjectPrefix {
 		vars = append(vars, "BRIDGE_SUBJECT_PREFIX="+cfg.SubjectPrefix)

@@ -33,6 +33,9 @@ type Options struct {
 	// Version is reported in the NATS connection name and the CRM
 	// User-Agent. Default: dev.
 	Version string
+	// EmbeddedPort is the embedded server's port, when no NATS URL is
+	// configured; -1 picks a free one. Default (0): 4222.
+	EmbeddedPort int
 }
 
 // Bridge is one bridge process. Its methods are not safe for concurrent use
@@ -57,8 +60,6 @@ type Bridge struct {
 	workers  sync.WaitGroup
 	natsURL  string
 	stopOnce sync.Once
-
-	// embeddedPort overrides the embedded server's port (4222) in tests.
 	embeddedPort int
 }
 
@@ -72,7 +73,7 @@ func New(cfg config.Config, opts Options) *Bridge {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Bridge{cfg: cfg, log: opts.Logger, version: opts.Version, metrics: reg}
+	return &Bridge{cfg: cfg, log: opts.Logger, version: opts.Version, metrics: reg, embeddedPort: opts.EmbeddedPort}
 }
 
 // Start brings the bridge up: the embedded server when no NATS URL is

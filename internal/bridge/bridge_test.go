@@ -59,8 +59,7 @@ func readyz(t *testing.T, addr string) (int, health.Status) {
 
 func start(t *testing.T, cfg config.Config, port int) *Bridge {
 	t.Helper()
-	b := New(cfg, Options{})
-	b.embeddedPort = port
+	b := New(cfg, Options{EmbeddedPort: port})
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
