@@ -80,7 +80,7 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 				level = slog.LevelInfo
 			}
 			p.log.Log(ctx, level, "poll done", "kind", kind, "pages", ps.pages, "records", ps.records, "events", ps.events,
-				"since", ps.since, "cursor", cur.Since, "stable", !ps.unstable, "took", time.Since(start).Round(time.Millisecond))
+				"since", sinceText(ps.since), "cursor", cur.Since, "stable", !ps.unstable, "took", time.Since(start).Round(time.Millisecond))
 		}
 		select {
 		case <-ctx.Done():
@@ -88,6 +88,14 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// sinceText is a poll's updatedSince for the logs.
+func sinceText(t time.Time) string {
+	if t.IsZero() {
+		return "everything"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // dropChunks deletes chunks that no longer hold any customer's saved
