@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,42 +20,14 @@ import (
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
-// dlqRun runs the bridge's main function with args and vars as its
-// environment, bounded in time, and returns what it printed and returned.
-func dlqRun(t *testing.T, vars map[string]string, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var out, errOut bytes.Buffer
-	err = run(ctx, args, func(k string) string { return vars[k] }, strings.NewReader(""), &out, &errOut)
-	return out.String(), errOut.String(), err
-}
-
 // dlqOK runs the bridge and fails the test unless it succeeds.
 func dlqOK(t *testing.T, vars map[string]string, args ...string) (stdout, stderr string) {
 	t.Helper()
-	stdout, stderr, err := dlqRun(t, vars, args...)
+	stdout, stderr, err := cli(t, vars, "", args...)
 	if err != nil {
 		t.Fatalf("bridge %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout, stderr)
 	}
 	return stdout, stderr
-}
-
-// dlqStreams starts NATS with the bridge's streams, as a bridge would
-// have made them, and returns the environment of a client subcommand.
-func dlqStreams(t *testing.T, opts embedded.Options) (map[string]string, jetstream.JetStream) {
-	t.Helper()
-	if opts.StoreDir == "" {
-		opts.StoreDir = t.TempDir()
-	}
-	srv := natstest.Start(t, opts)
-	_, js := natstest.Connect(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
-		t.Fatal(err)
-	}
-	return map[string]string{"BRIDGE_NATS_URL": srv.ClientURL()}, js
 }
 
 // dlqLetter is a dead letter as internal/commands writes one (see
@@ -145,17 +115,6 @@ func dlqCount(js jetstream.JetStream) int {
 		n += c
 	}
 	return n
-}
-
-// exitStatus is the status main exits with for err.
-func exitStatus(err error) int {
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, new(usageError)):
-		return 2
-	}
-	return 1
 }
 
 // Dead letters made by the real bridge against the simulator: listed
@@ -298,7 +257,7 @@ func checkDLQList(t *testing.T, vars map[string]string, seqs map[string]uint64, 
 // the command's own headers but not the dead letter's or the original
 // publish's Nats-* ones; --dry-run changes nothing.
 func TestDLQReplayAll(t *testing.T) {
-	vars, js := dlqStreams(t, embedded.Options{})
+	vars, js := clientStreams(t, embedded.Options{})
 	s := streams.Subjects{Prefix: "crm"}
 	letters := []dlqLetter{
 		{op: "create", id: "a", status: "rejected", reason: "VALIDATION: phone is required", original: s.Create(), body: []byte(`{"firstName":"A"}`),
@@ -363,7 +322,7 @@ func TestDLQReplayAll(t *testing.T) {
 // window JetStream drops it, and later the dead letter of the replay that
 // failed again shows it was replayed.
 func TestDLQReplayIsIdempotentAfterACrash(t *testing.T) {
-	vars, js := dlqStreams(t, embedded.Options{})
+	vars, js := clientStreams(t, embedded.Options{})
 	s := streams.Subjects{Prefix: "crm"}
 	body := []byte(`{"number":"7"}`)
 	seqs := storeLetters(t, js,
@@ -404,15 +363,15 @@ func TestDLQReplayIsIdempotentAfterACrash(t *testing.T) {
 // names no dead letter, a dead letter whose Original-Subject is no
 // command subject, and one whose republish is not stored.
 func TestDLQReplayFailuresKeepTheDeadLetter(t *testing.T) {
-	vars, js := dlqStreams(t, embedded.Options{})
+	vars, js := clientStreams(t, embedded.Options{})
 	s := streams.Subjects{Prefix: "crm"}
 	seqs := storeLetters(t, js,
 		dlqLetter{op: "create", id: "ok", status: "rejected", reason: "VALIDATION: x", original: s.Create(), body: []byte(`{}`)},
 		dlqLetter{op: "unknown", id: "odd", status: "rejected", reason: "VALIDATION: subject", original: "crm.customer.result", body: []byte(`{}`)},
 	)
-	out, _, err := dlqRun(t, vars, "dlq", "replay", "999", "nope", "odd", "ok")
-	if exitStatus(err) != 1 {
-		t.Fatalf("got %v (status %d), want exit status 1", err, exitStatus(err))
+	out, _, err := cli(t, vars, "", "dlq", "replay", "999", "nope", "odd", "ok")
+	if exitCode(err) != 1 {
+		t.Fatalf("got %v (status %d), want exit status 1", err, exitCode(err))
 	}
 	for _, want := range []string{`"999": no dead letter in CRM_DLQ`, `"nope": no dead letter in CRM_DLQ`,
 		fmt.Sprintf(`seq %d command odd: its Original-Subject "crm.customer.result" is not a command subject`, seqs[1]), "3 not replayed"} {
@@ -432,8 +391,8 @@ func TestDLQReplayFailuresKeepTheDeadLetter(t *testing.T) {
 	if err := js.DeleteStream(context.Background(), streams.Commands); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = dlqRun(t, vars, "dlq", "replay", "kept", "--timeout", "3s")
-	if exitStatus(err) != 1 || !strings.Contains(err.Error(), fmt.Sprintf("seq %d command kept: ", seqs[0])) || !strings.Contains(err.Error(), "dead letter kept") {
+	_, _, err = cli(t, vars, "", "dlq", "replay", "kept", "--timeout", "3s")
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), fmt.Sprintf("seq %d command kept: ", seqs[0])) || !strings.Contains(err.Error(), "dead letter kept") {
 		t.Errorf("got %v, want exit status 1 naming kept", err)
 	}
 	if got := dlqSeqs(t, js)["kept"]; got != seqs[0] {
@@ -443,7 +402,7 @@ func TestDLQReplayFailuresKeepTheDeadLetter(t *testing.T) {
 
 // 2,000 dead letters replayed: progress with counts and a rate on stderr.
 func TestDLQReplayManyLogsProgress(t *testing.T) {
-	vars, js := dlqStreams(t, embedded.Options{SyncInterval: time.Minute})
+	vars, js := clientStreams(t, embedded.Options{SyncInterval: time.Minute})
 	s := streams.Subjects{Prefix: "crm"}
 	const n = 2000
 	letters := make([]dlqLetter, n)
@@ -484,7 +443,7 @@ func TestDLQReplayManyLogsProgress(t *testing.T) {
 }
 
 func TestDLQListEmptyAndWithoutStream(t *testing.T) {
-	vars, js := dlqStreams(t, embedded.Options{})
+	vars, js := clientStreams(t, embedded.Options{})
 	out, errOut := dlqOK(t, vars, "dlq", "list", "--json")
 	if out != "" || errOut != "no dead letters in CRM_DLQ\n" {
 		t.Errorf("dlq list --json: got stdout %q, stderr %q", out, errOut)
@@ -506,8 +465,8 @@ func TestDLQListEmptyAndWithoutStream(t *testing.T) {
 	}
 
 	srv := natstest.Server(t)
-	_, _, err = dlqRun(t, map[string]string{"BRIDGE_NATS_URL": srv.ClientURL()}, "dlq", "list")
-	if exitStatus(err) != 1 || !strings.Contains(err.Error(), "no stream CRM_DLQ") {
+	_, _, err = cli(t, map[string]string{"BRIDGE_NATS_URL": srv.ClientURL()}, "", "dlq", "list")
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), "no stream CRM_DLQ") {
 		t.Errorf("without streams: got %v, want exit status 1 naming CRM_DLQ", err)
 	}
 }
@@ -531,9 +490,9 @@ func TestDLQUsage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := dlqRun(t, map[string]string{"BRIDGE_NATS_URL": "nats://127.0.0.1:1"}, tt.args...)
-			if exitStatus(err) != 2 || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %v (status %d), want a usage error with %q", err, exitStatus(err), tt.want)
+			_, _, err := cli(t, map[string]string{"BRIDGE_NATS_URL": "nats://127.0.0.1:1"}, "", tt.args...)
+			if exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v (status %d), want a usage error with %q", err, exitCode(err), tt.want)
 			}
 		})
 	}

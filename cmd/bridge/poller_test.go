@@ -31,6 +31,31 @@ func (w *world) changeEvents() (ids, customers []string) {
 	return ids, customers
 }
 
+// pollerOf waits until one of two bridge processes polls and has recorded
+// the customers, and returns it and the other.
+func (w *world) pollerOf(procs []*bridgeProc) (active, standby *bridgeProc) {
+	w.t.Helper()
+	eventually.True(w.t, 30*time.Second, "a poller that recorded the customers", func() bool {
+		for i, p := range procs {
+			if p.active() && strings.Contains(p.logs(), "poller recorded the existing customers") {
+				active, standby = p, procs[1-i]
+				return true
+			}
+		}
+		return false
+	})
+	return active, standby
+}
+
+// eventCount returns how many change events the stream holds.
+func (w *world) eventCount() int {
+	n := 0
+	for _, c := range natstest.Subjects(w.js, streams.Events, "crm.customer.changed.>") {
+		n += c
+	}
+	return n
+}
+
 // active reports whether p's log says it is the active poller now.
 func (p *bridgeProc) active() bool {
 	logs := p.logs()
@@ -54,16 +79,7 @@ func TestOnePollerAmongTwoBridges(t *testing.T) {
 	const interval = time.Second
 	env["BRIDGE_POLL_INTERVAL"] = interval.String()
 	procs := []*bridgeProc{startBridge(t, env), startBridge(t, env)}
-	var leader, standby *bridgeProc
-	eventually.True(t, 30*time.Second, "a poller that recorded the customers", func() bool {
-		for i, p := range procs {
-			if p.active() && strings.Contains(p.logs(), "poller recorded the existing customers") {
-				leader, standby = p, procs[1-i]
-				return true
-			}
-		}
-		return false
-	})
+	leader, standby := w.pollerOf(procs)
 
 	update := func(i int, name string) {
 		t.Helper()
@@ -71,13 +87,7 @@ func TestOnePollerAmongTwoBridges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	events := func() int {
-		n := 0
-		for _, c := range natstest.Subjects(w.js, streams.Events, "crm.customer.changed.>") {
-			n += c
-		}
-		return n
-	}
+	events := w.eventCount
 	for i := range 6 {
 		update(i, fmt.Sprintf("Both%d", i))
 	}
@@ -136,23 +146,8 @@ func TestPausedPollerIsFenced(t *testing.T) {
 	env := w.env()
 	env["BRIDGE_POLL_INTERVAL"] = "1s"
 	procs := []*bridgeProc{startBridge(t, env), startBridge(t, env)}
-	var paused, other *bridgeProc
-	eventually.True(t, 30*time.Second, "a poller that recorded the customers", func() bool {
-		for i, p := range procs {
-			if p.active() && strings.Contains(p.logs(), "poller recorded the existing customers") {
-				paused, other = p, procs[1-i]
-				return true
-			}
-		}
-		return false
-	})
-	events := func() int {
-		n := 0
-		for _, c := range natstest.Subjects(w.js, streams.Events, "crm.customer.changed.>") {
-			n += c
-		}
-		return n
-	}
+	paused, other := w.pollerOf(procs)
+	events := w.eventCount
 	round := func(name string, want int) {
 		t.Helper()
 		for _, id := range ids {

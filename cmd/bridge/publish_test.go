@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/commands"
+	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
@@ -22,7 +23,7 @@ import (
 // standard input, and returns what it printed and returned.
 func cli(t *testing.T, vars map[string]string, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errOut syncBuffer
 	err = run(ctx, args, func(k string) string { return vars[k] }, strings.NewReader(stdin), &out, &errOut)
@@ -40,11 +41,14 @@ func exitCode(err error) int {
 	return 1
 }
 
-// ensureStreams creates the bridge's streams on a fresh server, as a
-// bridge does at start, and returns the client environment for it.
-func ensureStreams(t *testing.T) (map[string]string, jetstream.JetStream) {
+// clientStreams starts NATS with opts and the bridge's streams, as a bridge
+// makes them at start, and returns the environment of a client subcommand.
+func clientStreams(t *testing.T, opts embedded.Options) (map[string]string, jetstream.JetStream) {
 	t.Helper()
-	srv := natstest.Server(t)
+	if opts.StoreDir == "" {
+		opts.StoreDir = t.TempDir()
+	}
+	srv := natstest.Start(t, opts)
 	_, js := natstest.Connect(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -85,7 +89,7 @@ func TestPublishUsage(t *testing.T) {
 }
 
 func TestPublishWithoutBridgeTimesOut(t *testing.T) {
-	vars, js := ensureStreams(t)
+	vars, js := clientStreams(t, embedded.Options{})
 	_, _, err := cli(t, vars, "", "publish", "create", `{"firstName":"Ada","phone":"5550100"}`, "--id", "cmd-lonely", "--timeout", "300ms")
 	if exitCode(err) != 1 || !strings.Contains(err.Error(), "no result for command cmd-lonely after 300ms: is a bridge running?") {
 		t.Fatalf("got %v, want exit 1 saying that no result came", err)

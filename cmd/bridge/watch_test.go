@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/commands"
+	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/poller"
@@ -114,7 +115,7 @@ func jsonLines(t *testing.T, lines []string) []map[string]any {
 }
 
 func TestWatchLines(t *testing.T) {
-	vars, js := ensureStreams(t)
+	vars, js := clientStreams(t, embedded.Options{})
 	p := startWatch(t, vars)
 	publishEvent(t, js, "cus_1", poller.Updated, "email", "lastName")
 	publishResult(t, js, applied("cmd-1", "update", "cus_1"))
@@ -138,7 +139,7 @@ func TestWatchLines(t *testing.T) {
 }
 
 func TestWatchJSON(t *testing.T) {
-	vars, js := ensureStreams(t)
+	vars, js := clientStreams(t, embedded.Options{})
 	p := startWatch(t, vars, "--json")
 	ev := publishEvent(t, js, "cus_1", poller.Updated, "email")
 	publishResult(t, js, applied("cmd-1", "update", "cus_1"))
@@ -181,7 +182,7 @@ func TestWatchJSON(t *testing.T) {
 }
 
 func TestWatchCustomer(t *testing.T) {
-	vars, js := ensureStreams(t)
+	vars, js := clientStreams(t, embedded.Options{})
 	const id = "cus.1" // not a subject token as it is
 	p := startWatch(t, vars, "--json", "--customer", id)
 	publishEvent(t, js, "cus_2", poller.Created)
@@ -209,7 +210,7 @@ func TestWatchCustomer(t *testing.T) {
 }
 
 func TestWatchStart(t *testing.T) {
-	vars, js := ensureStreams(t)
+	vars, js := clientStreams(t, embedded.Options{})
 	publishEvent(t, js, "cus_old", poller.Created)
 	publishResult(t, js, applied("cmd-old", "create", "cus_old"))
 
