@@ -57,8 +57,10 @@ unit:
 # Benchmarks, each against a floor measured in the same run: medians of
 # BENCH_COUNT runs. See docs/performance.md.
 BENCH_COUNT ?= 5
+# One package at a time (-p 1): benchmarks of two packages at once would
+# measure each other. The poller's take 5 to 8 minutes.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) $(PKGS)
+	$(GO) test -p 1 -timeout 60m -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) $(PKGS)
 
 # Each fuzz target for FUZZ_TIME; their seed corpora run in every `make test`.
 FUZZ_TIME ?= 1m

@@ -689,7 +689,7 @@ func (w *chunkWriter) flush(_ context.Context, ps *pass) error {
 		return lease.ErrLost
 	}
 	m := nats.NewMsg(kvPrefix + "b." + nuid.Next())
-	m.Data = w.buf
+	m.Data = sealChunk(w.buf)
 	ack, err := ps.p.js.PublishMsgAsync(m, jetstream.WithExpectLastSequenceForSubject(ps.rev, kvPrefix+cursorKey))
 	if err != nil {
 		return fmt.Errorf("poller: publish chunk: %w", err)
