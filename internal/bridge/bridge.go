@@ -48,18 +48,18 @@ type Bridge struct {
 	health  health.Health
 	metrics *prometheus.Registry
 
-	srv      *embedded.Server
-	crm      *crm.Client
-	commands *commands.Processor
-	poller   *poller.Poller
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	httpLn   net.Listener
-	httpSrv  *http.Server
-	cancel   context.CancelFunc
-	workers  sync.WaitGroup
-	natsURL  string
-	stopOnce sync.Once
+	srv          *embedded.Server
+	crm          *crm.Client
+	commands     *commands.Processor
+	poller       *poller.Poller
+	nc           *nats.Conn
+	js           jetstream.JetStream
+	httpLn       net.Listener
+	httpSrv      *http.Server
+	cancel       context.CancelFunc
+	workers      sync.WaitGroup
+	natsURL      string
+	stopOnce     sync.Once
 	embeddedPort int
 }
 
