@@ -327,13 +327,20 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 		}
 	}
 	for range maxRestates {
-		if (c.raw == nil && sv.record == nil) || (c.raw != nil && sv.record != nil && sv.digest == c.digest) {
+		same := (c.raw == nil && sv.record == nil) || (c.raw != nil && sv.record != nil && sv.digest == c.digest)
+		if same && !sv.behind {
 			ps.recorded(c)
 			return nil
 		}
-		ev, ok, err := NewEvent(c.id, sv.record, c.raw, detected)
-		if err != nil {
-			return err
+		var (
+			ev  Event
+			ok  bool
+			err error
+		)
+		if !same {
+			if ev, ok, err = NewEvent(c.id, sv.record, c.raw, detected); err != nil {
+				return err
+			}
 		}
 		eventSeq := sv.eventSeq
 		if ok {
@@ -440,7 +447,7 @@ func (ps *pass) publish(ctx context.Context, ev Event, sv saved) (uint64, saved,
 		After  json.RawMessage `json:"after"`
 	}
 	if err := json.Unmarshal(last.Data, &prev); err == nil && sameRecord(prev.Before, sv.record) {
-		next := saved{eventSeq: last.Sequence, rev: sv.rev}
+		next := saved{eventSeq: last.Sequence, rev: sv.rev, behind: true}
 		if !isNull(prev.After) {
 			next.record = prev.After
 			if next.digest, err = wholeDigest(prev.After); err != nil {

@@ -112,6 +112,11 @@ type saved struct {
 	// rev is the sequence of the customer's c.<id key> entry, 0 for none:
 	// the expected last sequence of the next write.
 	rev uint64
+	// behind is set when record is not the entry's but the after of the
+	// customer's last event, published by a poller that did not live to
+	// save it: the entry must be brought up to it even if nothing changed
+	// since.
+	behind bool
 }
 
 // store reads and writes the state bucket.
