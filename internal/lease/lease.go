@@ -94,7 +94,16 @@ func (l *Leases) Release(ctx context.Context, ls *Lease) error {
 	if lost {
 		return nil
 	}
-	if err := l.KV.Delete(ctx, ls.key, jetstream.LastRevision(rev)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	err := l.KV.Delete(ctx, ls.key, jetstream.LastRevision(rev))
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		// A renewal that the server applied but whose answer never came
+		// (its context ended) moved the revision on; if the lease is still
+		// ours, release it at the revision it has now.
+		if e, gerr := l.KV.Get(ctx, ls.key); gerr == nil && string(e.Value()) == l.Owner {
+			err = l.KV.Delete(ctx, ls.key, jetstream.LastRevision(e.Revision()))
+		}
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("release lease %s: %w", ls.key, err)
 	}
 	return nil

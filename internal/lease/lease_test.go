@@ -68,3 +68,30 @@ func TestLeases(t *testing.T) {
 		t.Errorf("a acquires a released lease: got %v, %v", lc, err)
 	}
 }
+
+// A renewal that the server applied but whose answer was lost leaves the
+// holder with an old revision; releasing still gives the lease up.
+func TestReleaseAfterALostRenewal(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, js := natstest.Connect(t, natstest.Server(t))
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "leases_test", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Leases{KV: kv, Owner: "a", TTL: time.Minute}
+	la, err := a.Acquire(ctx, "p.1")
+	if err != nil || la == nil {
+		t.Fatalf("acquire: %v %v", la, err)
+	}
+	if _, err := kv.Put(ctx, "p.1", []byte("a")); err != nil { // the renewal the holder never heard of
+		t.Fatal(err)
+	}
+	if err := a.Release(ctx, la); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	b := &Leases{KV: kv, Owner: "b", TTL: time.Minute}
+	if lb, err := b.Acquire(ctx, "p.1"); err != nil || lb == nil {
+		t.Errorf("after the release, b cannot take the lease: %v %v", lb, err)
+	}
+}
