@@ -23,7 +23,8 @@ type Config struct {
 	// NATSTLSCA is a PEM file of CAs that NATS servers' certificates must
 	// chain to. Default: the system's roots.
 	NATSTLSCA string
-	// DataDir is the embedded server's store. Default: ./data.
+	// DataDir is the embedded server's store, and in dev mode the
+	// simulator's too. Default: ./data.
 	DataDir string
 	// NATSSync is the embedded server's fsync policy. Default: always.
 	NATSSync SyncPolicy

@@ -43,7 +43,7 @@ var settings = []setting{
 		def: func(c Config) string { return "" }, parse: func(c *Config, v string) error { c.NATSPassword = Secret(v); return nil }},
 	{env: "BRIDGE_NATS_TLS_CA", usage: "PEM file of CAs for the NATS servers' certificates",
 		def: func(c Config) string { return c.NATSTLSCA }, parse: func(c *Config, v string) error { c.NATSTLSCA = v; return nil }},
-	{env: "BRIDGE_DATA_DIR", usage: "embedded server's store",
+	{env: "BRIDGE_DATA_DIR", usage: "embedded server's store (and, in dev, the simulator's crmsim.json)",
 		def: func(c Config) string { return c.DataDir }, parse: func(c *Config, v string) error { c.DataDir = v; return nil }},
 	{env: "BRIDGE_NATS_SYNC", usage: "embedded server's fsync policy: always, or an interval such as 1s",
 		def: func(c Config) string { return c.NATSSync.String() }, parse: parseSync},
