@@ -2,22 +2,28 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/crmsim/simtest"
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/streams"
 )
 
 // Issue 5: every log line about a command carries its command id, op and
 // customer id; every CRM call its request id; and no secret is ever
-// printed, at debug level, with commands, retries and polls going on.
+// printed, at debug level, with commands, retries and polls going on; nor
+// does one reach the metrics or a dead letter.
 func TestLogsCarryIDsAndNoSecrets(t *testing.T) {
 	const (
 		apiKey   = "k3y-that-must-not-show"
@@ -39,7 +45,8 @@ func TestLogsCarryIDsAndNoSecrets(t *testing.T) {
 		"BRIDGE_LOG_FORMAT":    "json",
 		"BRIDGE_LOG_LEVEL":     "debug",
 	})
-	waitReady(t, p.logValue(t, "http listening", "addr"))
+	addr := p.logValue(t, "http listening", "addr")
+	waitReady(t, addr)
 	if err := sim.SetFaults(crmsim.Faults{ErrorRate: 0.3}); err != nil { // retries, and their logs
 		t.Fatal(err)
 	}
@@ -66,6 +73,29 @@ func TestLogsCarryIDsAndNoSecrets(t *testing.T) {
 		logs := p.stderr.String()
 		return strings.Count(logs, `"msg":"command done"`) == 4 && strings.Count(logs, `"msg":"poll done"`) >= 2
 	})
+	// Nor in the metrics, nor in the dead letters (the rejected update's).
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var letters strings.Builder
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range natstest.Messages(t, js, streams.DLQ, "crm.customer.dlq.>") {
+		fmt.Fprintf(&letters, "%v %s\n", m.Headers(), m.Data())
+	}
+	if letters.Len() == 0 {
+		t.Error("no dead letter to look into")
+	}
+	for _, secret := range []string{apiKey, password} {
+		if strings.Contains(string(metrics), secret) || strings.Contains(letters.String(), secret) {
+			t.Errorf("the metrics or the dead letters show a secret (%s)", secret)
+		}
+	}
 	if err := p.stop(t); err != nil {
 		t.Fatal(err)
 	}
