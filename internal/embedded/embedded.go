@@ -4,6 +4,7 @@
 package embedded
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,6 +38,10 @@ type Options struct {
 	// StartTimeout bounds the wait for the server to accept clients.
 	// Default: 10s.
 	StartTimeout time.Duration
+	// TLSConfig, when set, makes the server require TLS of its clients,
+	// with this configuration (its Certificates are the server's); its
+	// ClientURL then starts with tls://. Default: plain TCP.
+	TLSConfig *tls.Config
 }
 
 // Server is a running embedded NATS server.
@@ -76,6 +81,7 @@ func Start(opts Options) (*Server, error) {
 		MaxPayload: 16 << 20,
 		Username:   opts.User,
 		Password:   opts.Password,
+		TLSConfig:  opts.TLSConfig,
 	}
 	if opts.SyncInterval == 0 {
 		so.SyncAlways = true

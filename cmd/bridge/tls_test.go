@@ -1,0 +1,209 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/commands"
+	"github.com/gormic/crm-bridge/internal/crmsim"
+	"github.com/gormic/crm-bridge/internal/embedded"
+	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+// Issue 6: TLS to NATS and to the CRM works with a test CA. The bridge
+// trusts the NATS server through BRIDGE_NATS_TLS_CA and the CRM through
+// the system roots, which SSL_CERT_FILE replaces on Linux; without the
+// latter its CRM calls fail on the certificate and nothing is applied.
+func TestTLSWithTestCA(t *testing.T) {
+	caFile, cert := testCA(t)
+
+	srv := natstest.Start(t, embedded.Options{
+		StoreDir:  t.TempDir(),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	})
+	if url := srv.ClientURL(); !strings.HasPrefix(url, "tls://127.0.0.1:") {
+		t.Fatalf("ClientURL %s, want tls://127.0.0.1:...", url)
+	}
+	// A plain connection to the NATS server is refused: it really is TLS.
+	if nc, err := nats.Connect(strings.Replace(srv.ClientURL(), "tls://", "nats://", 1), nats.NoReconnect()); err == nil {
+		nc.Close()
+		t.Fatal("a plain connection to the TLS NATS server succeeded")
+	}
+	nc, err := nats.Connect(srv.ClientURL(), nats.RootCAs(caFile))
+	if err != nil {
+		t.Fatalf("connect NATS over TLS: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sim, err := crmsim.New(crmsim.Options{APIKey: "k", OrgID: "o", RandSeed: 3, ValidateResponses: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(sim.Handler())
+	hs.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	hs.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusting bridge's handshake errors
+	hs.StartTLS()
+	t.Cleanup(func() {
+		hs.Close()
+		sim.Close()
+		for _, err := range sim.ResponseErrors() {
+			t.Errorf("simulator answer invalid: %v", err)
+		}
+	})
+	if !strings.HasPrefix(hs.URL, "https://127.0.0.1:") {
+		t.Fatalf("simulator URL %s, want https://127.0.0.1:...", hs.URL)
+	}
+
+	w := &world{t: t, srv: srv, nc: nc, js: js, sim: sim, subj: streams.Subjects{Prefix: "crm"}}
+	env := w.env()
+	env["BRIDGE_CRM_URL"] = hs.URL
+	env["BRIDGE_NATS_TLS_CA"] = caFile
+	trusting := map[string]string{"SSL_CERT_FILE": caFile}
+	for k, v := range env {
+		trusting[k] = v
+	}
+
+	// With the CA as its system roots the bridge applies a command.
+	good := startBridge(t, trusting)
+	w.waitConsumers()
+	w.publishAsync(w.subj.Create(), "tls-1", []byte(`{"firstName":"Tess","phone":"5550101"}`))
+	w.waitPublished()
+	eventually.True(t, 30*time.Second, "no result for the command sent over TLS", func() bool { return w.resultCount() >= 1 })
+	r, ok := w.results()["tls-1"]
+	if !ok || r.Status != commands.StatusApplied || r.CustomerID == "" {
+		t.Fatalf("result %+v (found: %v), want applied with a customer id", r, ok)
+	}
+	if c, ok := sim.Customer(r.CustomerID); !ok || c.FirstName != "Tess" {
+		t.Fatalf("the simulator holds %+v (found: %v) for %s, want Tess", c, ok, r.CustomerID)
+	}
+	// SIGTERM: the bridge hands its partitions over at once.
+	if err := good.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-good.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the bridge did not stop on SIGTERM")
+	}
+
+	// Without it (the NATS CA alone) the bridge reaches NATS but not the
+	// CRM: its calls fail on the certificate and nothing is applied.
+	// (An SSL_CERT_FILE of the test's own environment is inherited; it
+	// cannot hold the CA just made.)
+	bad := startBridge(t, env)
+	w.publishAsync(w.subj.Create(), "tls-2", []byte(`{"firstName":"Ute","phone":"5550102"}`))
+	w.waitPublished()
+	var certErr string
+	eventually.True(t, 30*time.Second, "the untrusting bridge logged no certificate error for the command", func() bool {
+		for line := range strings.Lines(bad.logs()) {
+			if strings.Contains(line, `"tls-2"`) && strings.Contains(line, "certificate") {
+				certErr = line
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("untrusting bridge: %s", strings.TrimSpace(certErr))
+	if r, ok := w.results()["tls-2"]; ok && r.Status == commands.StatusApplied {
+		t.Errorf("the untrusting bridge applied the command: %+v", r)
+	}
+	creates := 0
+	for _, c := range sim.Changes() {
+		if c.Op == crmsim.ChangeCreate && c.Via == "api" {
+			creates++
+		}
+	}
+	if creates != 1 {
+		t.Errorf("the simulator made %d customers, want 1 (the trusting bridge's)", creates)
+	}
+}
+
+// testCA makes a throwaway CA and a certificate for 127.0.0.1 signed by
+// it, as PEM files in a temporary directory. It returns the CA's file and
+// the server's certificate, loaded from its files.
+func testCA(t *testing.T) (caFile string, cert tls.Certificate) {
+	t.Helper()
+	dir := t.TempDir()
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "crm-bridge test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, typ string, der []byte) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	caFile = write("ca.pem", "CERTIFICATE", caDER)
+	cert, err = tls.LoadX509KeyPair(write("server.pem", "CERTIFICATE", der), write("server-key.pem", "EC PRIVATE KEY", keyDER))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return caFile, cert
+}
