@@ -144,27 +144,6 @@ func readDLQ(ctx context.Context, js jetstream.JetStream, filter string, timeout
 	return total, nil
 }
 
-// dlqParseArgs parses the flags of fs wherever they stand among args (as in
-// `replay 12 --dry-run`) and returns the other arguments; everything after
-// "--" is an argument.
-func dlqParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var rest []string
-	if i := slices.Index(args, "--"); i >= 0 {
-		args, rest = args[:i], args[i+1:]
-	}
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, parseErr(err)
-		}
-		if fs.NArg() == 0 {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 // dlqOps are the ops of dead letters' subjects; unknown is that of a
 // command whose subject did not parse.
 var dlqOps = []string{streams.OpCreate, streams.OpUpdate, streams.OpDelete, "unknown"}
@@ -178,9 +157,9 @@ func runDLQList(ctx context.Context, e env, args []string) error {
 	asJSON := fs.Bool("json", false, "one JSON object per line, with the command's headers and body")
 	op := fs.String("op", "", "only the dead letters of this op: create, update, delete or unknown")
 	limit := fs.Int("limit", 0, "show at most N dead letters, the oldest first (0: all)")
-	pos, err := dlqParseArgs(fs, args)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return err
+		return parseErr(err)
 	}
 	switch {
 	case len(pos) > 0:
@@ -321,9 +300,9 @@ func runDLQReplay(ctx context.Context, e env, args []string) error {
 	cf.register(fs, e.getenv)
 	all := fs.Bool("all", false, "replay every dead letter")
 	dryRun := fs.Bool("dry-run", false, "print what would be replayed, and change nothing")
-	sel, err := dlqParseArgs(fs, args)
+	sel, err := parseInterspersed(fs, args)
 	if err != nil {
-		return err
+		return parseErr(err)
 	}
 	switch {
 	case *all && len(sel) > 0:

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,18 +77,7 @@ func (c *child) stop(t *testing.T, within time.Duration) error {
 // returns its attribute key.
 func (c *child) logValue(t *testing.T, msg, key string) string {
 	t.Helper()
-	var val string
-	eventually.True(t, 30*time.Second, "log line "+msg, func() bool {
-		for line := range strings.Lines(c.stderr.String()) {
-			var rec map[string]any
-			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
-				val, _ = rec[key].(string)
-				return val != ""
-			}
-		}
-		return false
-	})
-	return val
+	return logValue(t, c.stderr, msg, key)
 }
 
 // Done when 1 (issue 5): the binary as built; `bridge dev` up and ready;
@@ -106,14 +94,7 @@ func TestEndToEndDevPublishWatch(t *testing.T) {
 	}, "dev", "--nats-port", "-1", "--crmsim-addr", "127.0.0.1:0", "--seed-customers", "20", "--churn-interval", "0")
 	addr := dev.logValue(t, "http listening", "addr")
 	natsURL := dev.logValue(t, "embedded NATS JetStream started", "url")
-	eventually.True(t, 30*time.Second, "/readyz 200", func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, addr)
 	if !strings.Contains(dev.stdout.String(), "go run ./cmd/bridge publish create") {
 		t.Errorf("the banner does not say how to publish:\n%s", dev.stdout.String())
 	}

@@ -96,9 +96,16 @@ func (p *program) stop(t *testing.T) error {
 // logValue waits for a JSON log line with msg and returns its attribute key.
 func (p *program) logValue(t *testing.T, msg, key string) string {
 	t.Helper()
+	return logValue(t, p.stderr, msg, key)
+}
+
+// logValue waits until logs hold a JSON line with msg and returns that
+// line's attribute key.
+func logValue(t *testing.T, logs *syncBuffer, msg, key string) string {
+	t.Helper()
 	var val string
-	eventually.True(t, 15*time.Second, "no log line "+msg, func() bool {
-		for _, line := range strings.Split(p.stderr.String(), "\n") {
+	eventually.True(t, 30*time.Second, "log line "+msg, func() bool {
+		for line := range strings.Lines(logs.String()) {
 			var m map[string]any
 			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
 				val, _ = m[key].(string)
@@ -254,7 +261,7 @@ func TestDevRunsSimulatorAndBridge(t *testing.T) {
 // waitReady waits until the bridge at addr answers /readyz with 200.
 func waitReady(t *testing.T, addr string) {
 	t.Helper()
-	eventually.True(t, 15*time.Second, "/readyz never 200", func() bool {
+	eventually.True(t, 30*time.Second, "/readyz never 200", func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false

@@ -49,11 +49,7 @@ func (w *world) pollerOf(procs []*bridgeProc) (active, standby *bridgeProc) {
 
 // eventCount returns how many change events the stream holds.
 func (w *world) eventCount() int {
-	n := 0
-	for _, c := range natstest.Subjects(w.js, streams.Events, "crm.customer.changed.>") {
-		n += c
-	}
-	return n
+	return natstest.Count(w.js, streams.Events, "crm.customer.changed.>")
 }
 
 // active reports whether p's log says it is the active poller now.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -77,27 +76,6 @@ func runPublish(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	return printResult(e, data, *asJSON)
-}
-
-// parseInterspersed parses fs from args, allowing flags after positional
-// arguments too (everything after "--" is positional), and returns the
-// positional arguments.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if i := len(args) - len(rest) - 1; i >= 0 && args[i] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }
 
 // parsePublishArgs checks the positional arguments of bridge publish and

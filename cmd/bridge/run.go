@@ -100,3 +100,24 @@ func parseErr(err error) error {
 	}
 	return usagef("%v", err)
 }
+
+// parseInterspersed parses fs from args, allowing flags after positional
+// arguments too (`dlq replay 12 --dry-run`; everything after "--" is
+// positional), and returns the positional arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if i := len(args) - len(rest) - 1; i >= 0 && args[i] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

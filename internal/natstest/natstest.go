@@ -108,16 +108,13 @@ func Subjects(js jetstream.JetStream, stream, filter string) map[string]int {
 	return out
 }
 
-// Count returns how many messages stream holds on subject, or 0 when it
-// cannot tell (for polling with eventually).
-func Count(js jetstream.JetStream, stream, subject string) int {
-	s, err := js.Stream(context.Background(), stream)
-	if err != nil {
-		return 0
+// Count returns how many messages stream holds on the subjects that
+// filter matches (a subject, or one with wildcards), or 0 when it cannot
+// tell (for polling with eventually).
+func Count(js jetstream.JetStream, stream, filter string) int {
+	n := 0
+	for _, c := range Subjects(js, stream, filter) {
+		n += c
 	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		return 0
-	}
-	return int(info.State.Subjects[subject])
+	return n
 }

@@ -173,19 +173,7 @@ func (r *rig) waitEvents(n int) []stored {
 
 // count returns how many change events the stream holds.
 func (r *rig) count() int {
-	s, err := r.js.Stream(context.Background(), streams.Events)
-	if err != nil {
-		return 0
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter("crm.customer.changed.>"))
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, c := range info.State.Subjects {
-		n += int(c)
-	}
-	return n
+	return natstest.Count(r.js, streams.Events, "crm.customer.changed.>")
 }
 
 // hookedCRM is a CRM whose export calls after(page number from 1) after

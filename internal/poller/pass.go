@@ -219,13 +219,13 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	bulk := !ps.cur.Initialized && !p.cfg.InitialEvents
 	var (
 		work   []change
-		chunks chunkWriter
+		chunks = chunkWriter{limit: min(chunkMax, int(p.js.Conn().MaxPayload()/2))}
 	)
 	detected := p.cfg.Now()
+	p.metrics.records.Add(float64(len(items)))
+	ps.records += len(items)
 	for i := range items {
 		c := &items[i]
-		p.metrics.records.Inc()
-		ps.records++
 		d, err := wholeDigest(c.Raw)
 		if err != nil {
 			p.metrics.invalid.Inc()
@@ -663,6 +663,7 @@ func (ps *pass) shifted(next cursor) bool {
 // chunks of up to chunkMax bytes, published asynchronously and each
 // conditional on the cursor's revision.
 type chunkWriter struct {
+	limit   int // flush at this many bytes
 	buf     []byte
 	hashes  []idHash
 	digests []uint64
@@ -681,8 +682,7 @@ func (w *chunkWriter) add(ctx context.Context, ps *pass, r chunkRecord, h idHash
 	w.digests = append(w.digests, r.digest)
 	// Seen now, so that the same customer again in this pass counts.
 	ps.x.m[h] = entry{digest: r.digest, seen: ps.no}
-	limit := min(chunkMax, int(ps.p.js.Conn().MaxPayload()/2))
-	if len(w.buf) >= limit {
+	if len(w.buf) >= w.limit {
 		return w.flush(ctx, ps)
 	}
 	return nil
