@@ -162,10 +162,7 @@ func publishAndWait(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, 
 		fmt.Fprintf(stderr, "bridge publish: command %s was already published in the last %v; JetStream dropped this copy, showing the first one's result\n", id, streams.CommandsDuplicates)
 		data, err = storedResult(wctx, js, subj, id)
 	} else {
-		var reply *nats.Msg
-		if reply, err = sub.NextMsgWithContext(wctx); err == nil {
-			data = reply.Data
-		}
+		data, err = awaitReply(ctx, wctx, sub, id, stderr)
 	}
 	switch {
 	case err == nil:
@@ -176,6 +173,23 @@ func publishAndWait(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, 
 		return nil, fmt.Errorf("no result for command %s after %v: is a bridge running? (the command is stored in %s and will be applied once one runs; --timeout waits longer)", id, cf.timeout, streams.Commands)
 	}
 	return nil, fmt.Errorf("wait for the result of command %s: %w", id, err)
+}
+
+// awaitReply waits for the result on sub until wctx ends. When none came
+// within a second it says on stderr that the command is stored and that it
+// waits, so that whoever watches knows what an interrupt leaves behind.
+func awaitReply(ctx, wctx context.Context, sub *nats.Subscription, id string, stderr io.Writer) ([]byte, error) {
+	first, cancel := context.WithTimeout(wctx, time.Second)
+	reply, err := sub.NextMsgWithContext(first)
+	cancel()
+	if err != nil && wctx.Err() == nil && ctx.Err() == nil {
+		fmt.Fprintf(stderr, "bridge publish: command %s is stored in %s; waiting for its result (Ctrl-C stops waiting, the command stays)\n", id, streams.Commands)
+		reply, err = sub.NextMsgWithContext(wctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return reply.Data, nil
 }
 
 // publishError explains a failed publish of a command to subject.

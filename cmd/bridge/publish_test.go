@@ -112,9 +112,12 @@ func TestPublishWithoutBridgeTimesOut(t *testing.T) {
 
 	// Interrupted while it waits: exit 1, saying that the command stays.
 	p := startProgram(t, vars, "publish", "delete", "cus_1")
-	eventually.True(t, 15*time.Second, "the delete was not stored", func() bool {
-		return len(natstest.Subjects(js, streams.Commands, "crm.customer.delete.>")) > 0
+	eventually.True(t, 15*time.Second, "publish to say it waits for the result", func() bool {
+		return strings.Contains(p.stderr.String(), "waiting for its result")
 	})
+	if n := natstest.Count(js, streams.Commands, "crm.customer.delete.>"); n != 1 {
+		t.Errorf("got %d stored deletes, want 1", n)
+	}
 	if err := p.stop(t); exitCode(err) != 1 || !strings.Contains(err.Error(), "interrupted before the result of command") {
 		t.Errorf("got %v, want exit 1 saying that it was interrupted", err)
 	}
