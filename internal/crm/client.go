@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 // Client calls the CRM's customer API. It is safe for concurrent use; one
@@ -29,6 +31,9 @@ type Client struct {
 	http     *http.Client
 	now      func() time.Time // for Retry-After dates; tests replace it
 	limit    *limiter         // nil: no client-side limit
+	// pageRetries and pageBackoff are Export's retries of one page.
+	pageRetries int
+	pageBackoff func() backoff.BackOff
 }
 
 // New returns a Client for cfg, or cfg.Validate's error.
@@ -57,8 +62,16 @@ func New(cfg Config) (*Client, error) {
 			// Location points. A 3xx comes back as a Permanent *Error.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		now:   time.Now,
-		limit: newLimiter(cfg.Rate),
+		now:         time.Now,
+		limit:       newLimiter(cfg.Rate),
+		pageRetries: cfg.PageRetries,
+		pageBackoff: func() backoff.BackOff {
+			return backoff.NewExponentialBackOff(
+				backoff.WithInitialInterval(250*time.Millisecond),
+				backoff.WithMultiplier(2),
+				backoff.WithMaxInterval(5*time.Second),
+				backoff.WithMaxElapsedTime(0))
+		},
 	}, nil
 }
 

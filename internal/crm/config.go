@@ -15,6 +15,7 @@ const (
 	DefaultMaxConns         = 64
 	DefaultUserAgent        = "crm-bridge/dev"
 	DefaultMaxResponseBytes = 16 << 20
+	DefaultPageRetries      = 4
 )
 
 // Config configures a Client. BaseURL, APIKey and OrgID are required; every
@@ -53,6 +54,13 @@ type Config struct {
 	// operation (create, get, update, delete, list, export), the HTTP
 	// status (0 when no answer came) and how long it took: for metrics.
 	Observe func(op string, status int, took time.Duration)
+	// PageRetries is how many more times Export asks for a page after a
+	// transient failure of it (no answer, a timeout, 408, 429, 5xx), with
+	// backoff from 250 ms doubling up to 5 s and never sooner than the
+	// answer's Retry-After, before it gives the failure to its caller. A
+	// long export then survives a CRM that fails a few requests in a
+	// hundred, instead of starting over. Default: 4; -1: none.
+	PageRetries int
 	// Transport, when set, is used instead of the tuned transport that New
 	// builds (see NewTransport), e.g. a validating or fault-injecting
 	// wrapper around NewTransport(cfg). Default: NewTransport(cfg).
@@ -95,6 +103,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxResponseBytes < 0 {
 		bad("MaxResponseBytes", "%d is negative", c.MaxResponseBytes)
+	}
+	if c.PageRetries < -1 {
+		bad("PageRetries", "%d: want -1 (none), 0 (the default) or more", c.PageRetries)
 	}
 	return errors.Join(errs...)
 }
@@ -144,6 +155,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch c.PageRetries {
+	case 0:
+		c.PageRetries = DefaultPageRetries
+	case -1:
+		c.PageRetries = 0
 	}
 	return c
 }

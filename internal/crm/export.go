@@ -2,11 +2,14 @@ package crm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 // exportPath is the export operation's path.
@@ -50,7 +53,11 @@ func (c *Client) ExportPage(ctx context.Context, since time.Time, offset string)
 // CRM returned, unfiltered: a record that moves between pages while paging
 // may come twice or not at all; the caller copes.
 //
-// On a failure it yields (ExportPage{}, err) once and stops: err is an
+// A page that fails with a transient error (Classify) is asked for again,
+// up to Config.PageRetries times, with backoff and never sooner than its
+// Retry-After: the same updatedSince and offset, which the CRM answers
+// from its state then. A failure that persists, or any other, is yielded
+// once, and the export stops: err is an
 // *Error (a cancelled ctx gives one wrapping ctx.Err(), both between and
 // during requests). A next that repeats an offset already followed in this
 // pass would loop for ever: the page carrying it is yielded, then an error
@@ -61,7 +68,7 @@ func (c *Client) Export(ctx context.Context, since time.Time) iter.Seq2[ExportPa
 		seen := make(map[string]struct{})
 		offset := ""
 		for {
-			page, err := c.ExportPage(ctx, since, offset)
+			page, err := c.exportPage(ctx, since, offset)
 			if err != nil {
 				yield(ExportPage{}, err)
 				return
@@ -76,6 +83,33 @@ func (c *Client) Export(ctx context.Context, since time.Time) iter.Seq2[ExportPa
 			}
 			seen[page.Next] = struct{}{}
 			offset = page.Next
+		}
+	}
+}
+
+// exportPage is ExportPage, asked again after a transient failure.
+func (c *Client) exportPage(ctx context.Context, since time.Time, offset string) (ExportPage, error) {
+	var bo backoff.BackOff
+	for retry := 0; ; retry++ {
+		page, err := c.ExportPage(ctx, since, offset)
+		if err == nil || retry >= c.pageRetries || Classify(err) != Transient {
+			return page, err
+		}
+		if bo == nil {
+			bo = c.pageBackoff()
+		}
+		wait := bo.NextBackOff()
+		var e *Error
+		if errors.As(err, &e) && e.RetryAfter > wait {
+			wait = e.RetryAfter
+		}
+		c.log.Debug("crm export page failed; asking again", "err", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ExportPage{}, &Error{Op: "export", Err: ctx.Err()}
+		case <-t.C:
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package crm_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -350,6 +351,91 @@ func TestExportOversized(t *testing.T) {
 			pages, err := collect(t, c, ctx(t))
 			if !errors.Is(err, crm.ErrBadResponse) || len(pages) != 0 {
 				t.Fatalf("got %d pages and %v, want none and ErrBadResponse", len(pages), err)
+			}
+		})
+	}
+}
+
+// flakyCRM serves two pages ("" and "p2"), answering each request for a
+// page with the next status of its script first (503, 429 with
+// Retry-After: 1, 400) and then with the page. It records each request's
+// offset and time.
+type flakyCRM struct {
+	mu     sync.Mutex
+	script map[string][]int
+	asked  []string
+	at     []time.Time
+}
+
+func (f *flakyCRM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := r.URL.Query()
+	offset := q.Get("offset")
+	f.asked = append(f.asked, offset+"|"+q.Get("updatedSince"))
+	f.at = append(f.at, time.Now())
+	if s := f.script[offset]; len(s) > 0 {
+		f.script[offset] = s[1:]
+		switch s[0] {
+		case http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, s[0], map[string]any{"success": false, "error": map[string]any{"code": "RATE_LIMITED", "message": "slow down"}})
+		case http.StatusBadRequest:
+			writeJSON(w, s[0], map[string]any{"success": false, "error": map[string]any{"code": "VALIDATION", "message": "no"}})
+		default:
+			w.WriteHeader(s[0])
+		}
+		return
+	}
+	data := map[string]any{"items": []any{customer("cus_"+cmp.Or(offset, "p1"), "2026-11-27T10:00:01.000Z")}}
+	if offset == "" {
+		data["next"] = "p2"
+	}
+	writeJSON(w, 200, envelope(data))
+}
+
+// TestExportAsksAgainForAFailedPage: a page that fails with 503 or 429 is
+// asked for again, with the same updatedSince and offset, after backoff
+// and never before its Retry-After, up to PageRetries times; a 400 is
+// not asked again; PageRetries -1 asks nothing again.
+func TestExportAsksAgainForAFailedPage(t *testing.T) {
+	tests := []struct {
+		name    string
+		retries int
+		script  []int // of page p2
+		asked   int   // requests for p2
+		fails   bool
+	}{
+		{"503 then 429, then the page", 0, []int{503, 429}, 3, false},
+		{"503 more often than PageRetries", 2, []int{503, 503, 503, 503}, 3, true},
+		{"400 is not asked again", 0, []int{400}, 1, true},
+		{"no retries", -1, []int{503}, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &flakyCRM{script: map[string][]int{"p2": tt.script}}
+			c := newClient(t, f, setup{badResponses: true, cfg: func(c *crm.Config) { c.PageRetries = tt.retries }})
+			pages, err := collect(t, c, ctx(t))
+			if tt.fails != (err != nil) {
+				t.Fatalf("got pages %v and error %v; want an error: %v", pages, err, tt.fails)
+			}
+			if !tt.fails && len(pages) != 2 {
+				t.Errorf("got pages %v, want both", pages)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if n := len(f.asked) - 1; n != tt.asked {
+				t.Errorf("page p2 asked %d times (%v), want %d", n, f.asked, tt.asked)
+			}
+			for _, a := range f.asked[1:] {
+				if a != "p2|"+sinceParam {
+					t.Errorf("asked %q, want offset p2 and the same updatedSince", a)
+				}
+			}
+			for i := 1; i < len(f.at); i++ {
+				if i >= 2 && tt.script[i-2] == 429 && f.at[i].Sub(f.at[i-1]) < time.Second {
+					t.Errorf("asked again %v after a 429 with Retry-After: 1", f.at[i].Sub(f.at[i-1]))
+				}
 			}
 		})
 	}

@@ -38,8 +38,12 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 		return err
 	}
 	p.dropChunks(ctx, empty)
+	caught, err := p.catchUp(ctx, ls, x, cur.EventSeq)
+	if err != nil {
+		return err
+	}
 	p.log.Info("poller state loaded", "customers", len(x.m), "chunks", len(x.chunks), "since", cur.Since,
-		"initialized", cur.Initialized, "took", time.Since(start).Round(time.Millisecond))
+		"initialized", cur.Initialized, "caught_up", caught, "took", time.Since(start).Round(time.Millisecond))
 
 	bo := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(time.Second),
@@ -51,7 +55,10 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 		start := p.cfg.Now()
 		ps := &pass{p: p, x: x, ls: ls, no: no, cur: cur, rev: rev, start: start,
 			full: !cur.Initialized || cur.Since == "" || start.Sub(cur.ReconciledAt) >= p.cfg.ReconcileInterval}
-		err := ps.run(ctx)
+		err := ps.mark(ctx)
+		if err == nil {
+			err = ps.run(ctx)
+		}
 		kind := "changes"
 		if ps.full {
 			kind = "reconcile"
@@ -130,6 +137,19 @@ type pass struct {
 	maxAt    time.Time
 	maxAtRaw string
 	unstable bool // a customer came twice: a page may have been skipped
+	// eventSeq is the events stream's last sequence when the pass started:
+	// the cursor's EventSeq once it is complete.
+	eventSeq uint64
+}
+
+// mark notes the events stream's last sequence before the pass publishes.
+func (ps *pass) mark(ctx context.Context) error {
+	info, err := ps.p.events.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("poller: events stream: %w", err)
+	}
+	ps.eventSeq = info.State.LastSeq
+	return nil
 }
 
 // progressEvery is how often a long poll (a first start over many
@@ -623,6 +643,7 @@ func (ps *pass) saveCursor(ctx context.Context) error {
 	if ps.full {
 		next.ReconciledAt = ps.start
 	}
+	next.EventSeq = max(next.EventSeq, ps.eventSeq)
 	if ps.shifted(next) {
 		// Make the next poll a reconcile: it reads every record, and asks
 		// the CRM about those it still does not see.

@@ -223,6 +223,52 @@ func TestCrashBetweenPublishAndSave(t *testing.T) {
 	}
 }
 
+// A customer created, its created event published by a poller that dies
+// before saving it, and deleted before another poller runs: the next
+// poller brings its state up to the event (catchUp) and publishes its
+// deleted event; without that it would not know the customer at all.
+func TestCrashBetweenPublishAndSaveThenDeleted(t *testing.T) {
+	r := newRig(t, crmsim.Options{PageSize: 5})
+	r.sim.Seed(10)
+	cfg := r.cfg
+	cfg.ReconcileInterval = time.Nanosecond // every pass a complete export
+	crashed := make(chan Event, 1)
+	gone := make(chan struct{})
+	first := r.start(cfg, nil, func(p *Poller) {
+		p.afterEvent = func(ev Event) error {
+			select {
+			case crashed <- ev:
+			default:
+			}
+			<-gone
+			return errors.New("crashed")
+		}
+	})
+	t.Cleanup(func() { close(gone) })
+	first.polls(t, 1)
+	c, err := r.sim.CreateCustomer(crm.CreateParams{FirstName: "Brief", Phone: "5550001111"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-crashed; ev.CustomerID != c.ID || ev.Change != Created {
+		t.Fatalf("crashed on %s %s, want created %s", ev.Change, ev.CustomerID, c.ID)
+	}
+	first.nc.Close()
+	if err := r.sim.Delete(c.ID); err != nil {
+		t.Fatal(err)
+	}
+	second := r.start(cfg, nil, nil)
+	r.waitEvents(2)
+	second.polls(t, 3)
+	events := r.events()
+	if len(events) != 2 || events[1].Change != Deleted || events[1].CustomerID != c.ID {
+		t.Fatalf("got %d events (%v), want created then deleted of %s", len(events), events, c.ID)
+	}
+	if !sameRecord(events[1].Before, events[0].After) {
+		t.Errorf("deleted event's before %s, want the created event's after %s", events[1].Before, events[0].After)
+	}
+}
+
 // TestInitialEvents: with InitialEvents a first start publishes created for
 // every customer, once, also when the poller starts again.
 func TestInitialEvents(t *testing.T) {

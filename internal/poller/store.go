@@ -96,6 +96,12 @@ type cursor struct {
 	// ReconciledAt is when the last complete export that could find
 	// deleted customers started (the bridge's clock).
 	ReconciledAt time.Time `json:"reconciledAt,omitzero"`
+	// EventSeq is a sequence of the events stream up to which every
+	// event a poller published is in the state: the stream's last sequence
+	// when the last complete pass started. A poller that becomes active
+	// replays the events after it (catchUp), which a poller that died
+	// between publishing and saving left unsaved.
+	EventSeq uint64 `json:"eventSeq,omitempty"`
 	// Owner is the process that wrote it.
 	Owner string `json:"owner,omitempty"`
 }

@@ -1,0 +1,107 @@
+package poller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/lease"
+)
+
+// catchUp brings the state up to the change events published after
+// stream sequence from (the cursor's EventSeq): a poller that dies, loses
+// NATS or its lease between publishing a customer's event and saving its
+// record leaves the state behind the event. Each customer whose saved
+// event sequence is below its last such event gets that event's after as
+// its record (or is deleted, for a deleted event), compare-and-set, and
+// the index follows. Without this, a customer whose created event was
+// never saved, and who is deleted before the next poller sees it, would
+// never get its deleted event: the next poller would not know it. It
+// returns how many customers it brought up.
+func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from uint64) (int, error) {
+	type last struct {
+		seq   uint64
+		after json.RawMessage
+	}
+	latest := map[string]last{}
+	c, err := p.js.OrderedConsumer(ctx, p.events.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{p.subjects.Prefix + ".customer.changed.>"},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    from + 1,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("poller: catch up: %w", err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("poller: catch up: %w", err)
+	}
+	for n := info.NumPending; n > 0; {
+		batch, err := c.Fetch(int(min(n, 1024)))
+		if err != nil {
+			return 0, fmt.Errorf("poller: catch up: %w", err)
+		}
+		for m := range batch.Messages() {
+			n--
+			meta, err := m.Metadata()
+			if err != nil {
+				return 0, fmt.Errorf("poller: catch up: %w", err)
+			}
+			var ev struct {
+				CustomerID string          `json:"customerId"`
+				After      json.RawMessage `json:"after"`
+			}
+			if err := json.Unmarshal(m.Data(), &ev); err != nil || ev.CustomerID == "" {
+				p.log.Warn("poller: catch up: an event that is not one; skipped", "seq", meta.Sequence.Stream, "err", err)
+				continue
+			}
+			latest[ev.CustomerID] = last{seq: meta.Sequence.Stream, after: ev.After}
+		}
+		if err := batch.Error(); err != nil {
+			return 0, fmt.Errorf("poller: catch up: %w", err)
+		}
+	}
+	caught := 0
+	for id, ev := range latest {
+		h := x.hash(id)
+		e, known := x.m[h]
+		var chunk uint64
+		if known {
+			chunk = x.chunkSeq(e)
+		}
+		sv, err := p.store.load(ctx, id, chunk)
+		if err != nil {
+			return caught, err
+		}
+		if sv.eventSeq >= ev.seq {
+			continue
+		}
+		var record json.RawMessage
+		var digest uint64
+		if !isNull(ev.after) {
+			record = ev.after
+			if digest, err = wholeDigest(record); err != nil {
+				return caught, fmt.Errorf("poller: catch up %s: %w", id, err)
+			}
+		}
+		if !ls.Valid(p.cfg.LeaseTTL / 4) {
+			return caught, lease.ErrLost
+		}
+		if _, err := p.store.save(ctx, id, record, digest, ev.seq, sv.rev); err != nil {
+			return caught, err
+		}
+		var empty []uint64
+		if record == nil {
+			empty = x.remove(h)
+		} else {
+			empty = x.set(h, digest, 0, 0)
+		}
+		p.dropChunks(ctx, empty)
+		caught++
+		p.log.Info("poller state brought up to an event a former poller published but did not save",
+			"customer_id", id, "event_seq", ev.seq)
+	}
+	return caught, nil
+}
