@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 
-.PHONY: all build dev test check fmt-check vet lint compose-check unit bench fuzz clean
+.PHONY: all build dev test check fmt-check vet lint compose-check unit e2e bench fuzz clean
 
 all: build
 
@@ -18,7 +18,7 @@ build:
 dev:
 	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/bridge dev
 
-test: check unit
+test: check unit e2e
 
 check: fmt-check vet lint compose-check
 
@@ -51,8 +51,17 @@ compose-check:
 	fi; \
 	$(DOCKER_COMPOSE) -f compose.yaml config -q && echo "compose-check: compose.yaml is valid"
 
+# Every package but the end-to-end suite, with the race detector.
 unit:
-	$(GO) test -race -timeout 9m $(PKGS)
+	$(GO) test -race -timeout 9m $$($(GO) list $(PKGS) | grep -v /internal/e2e$$)
+
+# The end-to-end fault suite (docs/reliability.md): the built bridge binary
+# as child processes, against NATS (one server, or a three-node cluster)
+# and the CRM simulator, each scenario breaking one of them. Not under the
+# race detector: the servers run in the test's process, and what it checks
+# is the binary users run. About 3 minutes on 2 cores.
+e2e:
+	$(GO) test -count=1 -timeout 20m ./internal/e2e
 
 # Benchmarks, each against a floor measured in the same run: medians of
 # BENCH_COUNT runs. See docs/performance.md.
@@ -63,7 +72,7 @@ bench:
 	$(GO) test -p 1 -timeout 60m -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) $(PKGS)
 
 # Each fuzz target for FUZZ_TIME; their seed corpora run in every `make test`.
-FUZZ_TIME ?= 1m
+FUZZ_TIME ?= 5m
 fuzz:
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \

@@ -25,6 +25,7 @@ func TestMessage(t *testing.T) {
 			with(t, map[string]string{"lastName": `"Martin"`}), "crm.customer.changed.cus_123"},
 		{"deleted", "cus_123", json.RawMessage(userMap), nil, "crm.customer.changed.cus_123"},
 		{"id needing encoding", "a.b", nil, json.RawMessage(userMap), "crm.customer.changed.a%2Eb"},
+		{"wildcards and dots cannot steer the subject", "a.*.>", nil, json.RawMessage(userMap), "crm.customer.changed.a%2E%2A%2E%3E"},
 		{"id with wildcards and space", "a* >b", nil, json.RawMessage(userMap), "crm.customer.changed.a%2A%20%3Eb"},
 	}
 	for _, tt := range tests {
