@@ -13,7 +13,9 @@ import (
 // catchUp brings the state up to the change events published after
 // stream sequence from (the cursor's EventSeq): a poller that dies, loses
 // NATS or its lease between publishing a customer's event and saving its
-// record leaves the state behind the event. Each customer whose saved
+// record leaves the state behind the event; so does a pass that fails
+// there (a save that times out while a cluster elects a leader). It runs
+// when a poller becomes active, and before the pass after a failed one. Each customer whose saved
 // event sequence is below its last such event gets that event's after as
 // its record (or is deleted, for a deleted event), compare-and-set, and
 // the index follows. Without this, a customer whose created event was

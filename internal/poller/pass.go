@@ -50,13 +50,18 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 		backoff.WithMaxInterval(max(p.cfg.Interval, 5*time.Second)),
 		backoff.WithMaxElapsedTime(0))
 	var no uint32
+	behind := false // a pass failed: events it published may be unsaved
 	for {
 		no++
 		start := p.cfg.Now()
 		ps := &pass{p: p, x: x, ls: ls, no: no, cur: cur, rev: rev, start: start,
 			full: !cur.Initialized || cur.Since == "" || start.Sub(cur.ReconciledAt) >= p.cfg.ReconcileInterval}
 		err := ps.mark(ctx)
+		if err == nil && behind {
+			_, err = p.catchUp(ctx, ls, x, cur.EventSeq)
+		}
 		if err == nil {
+			behind = false
 			err = ps.run(ctx)
 		}
 		kind := "changes"
@@ -71,6 +76,7 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 			p.metrics.passes.WithLabelValues(kind, "error").Inc()
 			return err
 		case err != nil:
+			behind = true
 			p.metrics.passes.WithLabelValues(kind, "error").Inc()
 			wait = bo.NextBackOff()
 			p.setStatus(func(s *Status) { s.Err = err })

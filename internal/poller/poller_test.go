@@ -3,6 +3,7 @@ package poller
 import (
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,19 +171,7 @@ func TestCrashBetweenPublishAndSave(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := newRig(t, crmsim.Options{PageSize: 5})
 			r.sim.Seed(10)
-			crashed := make(chan Event, 1)
-			gone := make(chan struct{})
-			first := r.start(r.cfg, nil, func(p *Poller) {
-				p.afterEvent = func(ev Event) error {
-					select {
-					case crashed <- ev:
-					default:
-					}
-					<-gone
-					return errors.New("crashed")
-				}
-			})
-			t.Cleanup(func() { close(gone) })
+			first, crashed := r.startCrashing(t, r.cfg)
 			first.polls(t, 1)
 			id := r.sim.Customers()[3].ID
 			if _, err := r.sim.UpdateCustomer(id, func(c *crm.Customer) { c.FirstName = "Crash" }); err != nil {
@@ -223,6 +212,27 @@ func TestCrashBetweenPublishAndSave(t *testing.T) {
 	}
 }
 
+// startCrashing starts a poller that "crashes" right after publishing its
+// first event, before saving the record: it sends the event on crashed
+// and its pass never goes further (it blocks until the test ends).
+func (r *rig) startCrashing(t *testing.T, cfg Config) (first *instance, crashed <-chan Event) {
+	t.Helper()
+	events := make(chan Event, 1)
+	gone := make(chan struct{})
+	first = r.start(cfg, nil, func(p *Poller) {
+		p.afterEvent = func(ev Event) error {
+			select {
+			case events <- ev:
+			default:
+			}
+			<-gone
+			return errors.New("crashed")
+		}
+	})
+	t.Cleanup(func() { close(gone) })
+	return first, events
+}
+
 // A customer created, its created event published by a poller that dies
 // before saving it, and deleted before another poller runs: the next
 // poller brings its state up to the event (catchUp) and publishes its
@@ -232,19 +242,7 @@ func TestCrashBetweenPublishAndSaveThenDeleted(t *testing.T) {
 	r.sim.Seed(10)
 	cfg := r.cfg
 	cfg.ReconcileInterval = time.Nanosecond // every pass a complete export
-	crashed := make(chan Event, 1)
-	gone := make(chan struct{})
-	first := r.start(cfg, nil, func(p *Poller) {
-		p.afterEvent = func(ev Event) error {
-			select {
-			case crashed <- ev:
-			default:
-			}
-			<-gone
-			return errors.New("crashed")
-		}
-	})
-	t.Cleanup(func() { close(gone) })
+	first, crashed := r.startCrashing(t, cfg)
 	first.polls(t, 1)
 	c, err := r.sim.CreateCustomer(crm.CreateParams{FirstName: "Brief", Phone: "5550001111"})
 	if err != nil {
@@ -266,6 +264,40 @@ func TestCrashBetweenPublishAndSaveThenDeleted(t *testing.T) {
 	}
 	if !sameRecord(events[1].Before, events[0].After) {
 		t.Errorf("deleted event's before %s, want the created event's after %s", events[1].Before, events[0].After)
+	}
+}
+
+// The same within one poller: a pass publishes a new customer's created
+// event and then fails to save it (NATS went away, say); the customer is
+// deleted before the pass is retried. The retry catches up first, so the
+// deleted event comes.
+func TestFailedSaveThenDeleted(t *testing.T) {
+	r := newRig(t, crmsim.Options{PageSize: 5})
+	r.sim.Seed(10)
+	cfg := r.cfg
+	cfg.ReconcileInterval = time.Nanosecond // every pass a complete export
+	var once sync.Once
+	p := r.start(cfg, nil, func(p *Poller) {
+		p.afterEvent = func(ev Event) error {
+			var err error
+			once.Do(func() {
+				if err = r.sim.Delete(ev.CustomerID); err == nil {
+					err = errors.New("save failed")
+				}
+			})
+			return err
+		}
+	})
+	p.polls(t, 1)
+	c, err := r.sim.CreateCustomer(crm.CreateParams{FirstName: "Brief", Phone: "5550001111"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.waitEvents(2)
+	p.polls(t, 3)
+	events := r.events()
+	if len(events) != 2 || events[0].Change != Created || events[1].Change != Deleted || events[1].CustomerID != c.ID {
+		t.Fatalf("got %d events (%v), want created then deleted of %s", len(events), events, c.ID)
 	}
 }
 
