@@ -56,10 +56,11 @@ unit:
 	$(GO) test -race -timeout 9m $$($(GO) list $(PKGS) | grep -v /internal/e2e$$)
 
 # The end-to-end fault suite (docs/reliability.md): the built bridge binary
-# as child processes, against NATS (one server, or a three-node cluster)
-# and the CRM simulator, each scenario breaking one of them. Not under the
-# race detector: the servers run in the test's process, and what it checks
-# is the binary users run. About 3 minutes on 2 cores.
+# as child processes, against NATS (one server, or a three-node cluster,
+# each node a child process too) and the CRM simulator, each scenario
+# breaking one of them. Not under the race detector: what it checks is the
+# binary users run, and the packages' own tests run with it. About 3
+# minutes on 2 cores.
 e2e:
 	$(GO) test -count=1 -timeout 20m ./internal/e2e
 
@@ -72,11 +73,20 @@ bench:
 	$(GO) test -p 1 -timeout 60m -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) $(PKGS)
 
 # Each fuzz target for FUZZ_TIME; their seed corpora run in every `make test`.
+# A finding is written under the package's testdata/fuzz and fails the run.
+# Go 1.26's fuzzing coordinator may fail a target with a bare "context
+# deadline exceeded" as FUZZ_TIME ends, with no input written
+# (go.dev/issue/75804, fixed in Go 1.27): that is said, and not counted.
 FUZZ_TIME ?= 5m
 fuzz:
-	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	@set -e; out=$$(mktemp); trap 'rm -f $$out' EXIT; \
+	for pkg in $$($(GO) list $(PKGS)); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZ_TIME) $$pkg; \
+	    echo "== $$pkg $$f"; \
+	    if $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZ_TIME) $$pkg >$$out 2>&1; then tail -n 3 $$out; \
+	    elif grep -q '^    context deadline exceeded$$' $$out && ! grep -q 'Failing input written' $$out; then \
+	      tail -n 6 $$out; echo "fuzz: $$f: the coordinator's end-of-fuzztime race (go.dev/issue/75804), not a finding"; \
+	    else cat $$out; exit 1; fi; \
 	  done; \
 	done
 

@@ -14,6 +14,11 @@ import (
 var bridgeBin string
 
 func TestMain(m *testing.M) {
+	// The test binary doubles as a NATS server node (nats_test.go), so
+	// that a node can be killed for real.
+	if spec := os.Getenv(natsNodeEnv); spec != "" {
+		os.Exit(runNATSNode(spec))
+	}
 	os.Exit(run(m))
 }
 

@@ -2,9 +2,14 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,13 +20,68 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 )
 
-// natsNet is one NATS server, or a cluster of them, running in the test's
-// process with JetStream, each node on its own store so that it can be
-// stopped and started again on the same store and ports.
+// natsNodeEnv carries a node's settings (JSON) to a child process of the
+// test binary, which then runs that NATS server (TestMain).
+const natsNodeEnv = "CRM_BRIDGE_E2E_NATS_NODE"
+
+// node is one NATS server's settings; its store and ports stay the same
+// across starts.
+type node struct {
+	Name        string   `json:"name"`
+	Port        int      `json:"port"`
+	StoreDir    string   `json:"storeDir"`
+	ClusterPort int      `json:"clusterPort,omitempty"`
+	Routes      []string `json:"routes,omitempty"`
+}
+
+// runNATSNode runs the node spec describes until SIGTERM, then shuts it
+// down. It is the child's main.
+func runNATSNode(spec string) int {
+	var n node
+	if err := json.Unmarshal([]byte(spec), &n); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	o := &server.Options{
+		ServerName: n.Name,
+		Host:       "127.0.0.1",
+		Port:       n.Port,
+		JetStream:  true,
+		StoreDir:   n.StoreDir,
+		NoSigs:     true,
+		NoLog:      true,
+		MaxPayload: 16 << 20,
+	}
+	if n.ClusterPort != 0 {
+		o.Cluster = server.ClusterOpts{Name: "e2e", Host: "127.0.0.1", Port: n.ClusterPort}
+		o.Routes = server.RoutesFromStr(strings.Join(n.Routes, ","))
+	}
+	s, err := server.NewServer(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		fmt.Fprintln(os.Stderr, "not ready")
+		return 2
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	s.Shutdown()
+	s.WaitForShutdown()
+	return 0
+}
+
+// natsNet is one NATS server, or a cluster of them, each node a child
+// process on its own store, so that it can be stopped (SIGTERM) or killed
+// (SIGKILL) and started again on the same store and ports.
 type natsNet struct {
-	t    *testing.T
-	opts []*server.Options
-	srvs []*server.Server // nil while a node is stopped
+	t     *testing.T
+	nodes []node
+	procs []*exec.Cmd // nil while a node is down
+	done  []chan struct{}
 }
 
 // startNATS starts n nodes (1, or 3 for a cluster) and waits until
@@ -33,32 +93,22 @@ func startNATS(t *testing.T, n int) *natsNet {
 	for _, p := range clusterPorts {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
 	}
-	nn := &natsNet{t: t, srvs: make([]*server.Server, n)}
+	nn := &natsNet{t: t, procs: make([]*exec.Cmd, n), done: make([]chan struct{}, n)}
 	for i := range n {
-		o := &server.Options{
-			ServerName: fmt.Sprintf("n%d", i),
-			Host:       "127.0.0.1",
-			Port:       clientPorts[i],
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			NoSigs:     true,
-			NoLog:      true,
-			MaxPayload: 16 << 20,
-		}
+		nd := node{Name: fmt.Sprintf("n%d", i), Port: clientPorts[i], StoreDir: t.TempDir()}
 		if n > 1 {
-			o.Cluster = server.ClusterOpts{Name: "e2e", Host: "127.0.0.1", Port: clusterPorts[i]}
-			o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+			nd.ClusterPort, nd.Routes = clusterPorts[i], routes
 		}
-		nn.opts = append(nn.opts, o)
+		nn.nodes = append(nn.nodes, nd)
 	}
+	t.Cleanup(func() {
+		for i := range nn.procs {
+			nn.kill(i)
+		}
+	})
 	for i := range n {
 		nn.start(i)
 	}
-	t.Cleanup(func() {
-		for i := range nn.srvs {
-			nn.stop(i)
-		}
-	})
 	_, js := nn.connect()
 	eventually.True(t, time.Minute, "JetStream to answer", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -88,35 +138,65 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
+// start starts node i and waits until it accepts connections.
 func (nn *natsNet) start(i int) {
 	nn.t.Helper()
-	o := nn.opts[i].Clone()
-	s, err := server.NewServer(o)
+	spec, err := json.Marshal(nn.nodes[i])
 	if err != nil {
-		nn.t.Fatalf("nats node %d: %v", i, err)
+		nn.t.Fatal(err)
 	}
-	s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		s.Shutdown()
-		nn.t.Fatalf("nats node %d not ready", i)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), natsNodeEnv+"="+string(spec))
+	cmd.Stderr = os.Stderr
+	// The node dies with the test process, also when that is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		nn.t.Fatal(err)
 	}
-	nn.srvs[i] = s
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	nn.procs[i], nn.done[i] = cmd, done
+	addr := fmt.Sprintf("127.0.0.1:%d", nn.nodes[i].Port)
+	eventually.True(nn.t, 30*time.Second, "NATS node "+nn.nodes[i].Name+" to listen", func() bool {
+		select {
+		case <-done:
+			nn.t.Fatalf("NATS node %s exited", nn.nodes[i].Name)
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
 }
 
-// stop shuts node i down; its store stays for a start.
-func (nn *natsNet) stop(i int) {
-	if s := nn.srvs[i]; s != nil {
-		s.Shutdown()
-		s.WaitForShutdown()
-		nn.srvs[i] = nil
+// stop shuts node i down cleanly (SIGTERM); its store stays.
+func (nn *natsNet) stop(i int) { nn.signal(i, syscall.SIGTERM) }
+
+// kill kills node i (SIGKILL); its store stays.
+func (nn *natsNet) kill(i int) { nn.signal(i, syscall.SIGKILL) }
+
+func (nn *natsNet) signal(i int, sig syscall.Signal) {
+	if nn.procs[i] == nil {
+		return
 	}
+	_ = nn.procs[i].Process.Signal(sig)
+	select {
+	case <-nn.done[i]:
+	case <-time.After(time.Minute):
+		_ = nn.procs[i].Process.Kill()
+		<-nn.done[i]
+		nn.t.Errorf("NATS node %s still running a minute after %v", nn.nodes[i].Name, sig)
+	}
+	nn.procs[i] = nil
 }
 
 // url lists every node, comma separated, as BRIDGE_NATS_URL takes it.
 func (nn *natsNet) url() string {
 	var urls []string
-	for _, o := range nn.opts {
-		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", o.Port))
+	for _, nd := range nn.nodes {
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", nd.Port))
 	}
 	return strings.Join(urls, ",")
 }
@@ -153,8 +233,8 @@ func (nn *natsNet) leader(js jetstream.JetStream, stream string) int {
 		}
 		return name != ""
 	})
-	for i, o := range nn.opts {
-		if o.ServerName == name {
+	for i, nd := range nn.nodes {
+		if nd.Name == name {
 			return i
 		}
 	}

@@ -57,7 +57,8 @@ func TestNATSStoppedAndRestarted(t *testing.T) {
 }
 
 // A three-node cluster with three replicas of every stream and bucket; the
-// node leading the command stream is stopped under load and stays down.
+// node leading the command stream is killed (SIGKILL) under load and
+// stays down.
 func TestClusterLeaderKilled(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, setup{nodes: 3, commanded: 50, other: 30})
@@ -68,13 +69,13 @@ func TestClusterLeaderKilled(t *testing.T) {
 	wait := w.publish(300)
 	w.waitResults(len(w.cmds)/3, 2*time.Minute)
 	leader := w.nats.leader(w.js, streams.Commands)
-	t.Logf("node n%d, leader of %s, stopped at %d results", leader, streams.Commands, w.results())
-	w.nats.stop(leader)
+	t.Logf("node n%d, leader of %s, killed at %d results", leader, streams.Commands, w.results())
+	w.nats.kill(leader)
 	wait()
 	stopChurn()
 	w.check()
 	if now := w.nats.leader(w.js, streams.Commands); now == leader {
-		t.Errorf("%s is still led by the stopped node", streams.Commands)
+		t.Errorf("%s is still led by the killed node", streams.Commands)
 	}
 }
 
