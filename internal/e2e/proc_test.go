@@ -63,6 +63,8 @@ func startBridge(t *testing.T, name string, env map[string]string, wantReady boo
 		b.kill()
 		if t.Failed() {
 			t.Logf("%s (pid %d) log, tail:\n%s", name, b.cmd.Process.Pid, tail(b.logs.String(), 6000))
+		}
+		if t.Failed() || os.Getenv("E2E_KEEP_LOGS") != "" {
 			keepLog(t, name, b.logs.String())
 		}
 	})
@@ -132,9 +134,9 @@ func tail(s string, n int) string {
 	return s
 }
 
-// keepLog writes a failed scenario's whole log of one process under
-// $E2E_LOG_DIR (default: the system's temporary directory), for reading
-// after the run.
+// keepLog writes the whole log of one process of a failed scenario (of
+// every scenario with E2E_KEEP_LOGS set) under $E2E_LOG_DIR (default: the
+// system's temporary directory), for reading after the run.
 func keepLog(t *testing.T, name, logs string) {
 	dir := filepath.Join(cmp.Or(os.Getenv("E2E_LOG_DIR"), os.TempDir()), "crm-bridge-e2e", strings.ReplaceAll(t.Name(), "/", "_"))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
