@@ -36,12 +36,23 @@ type partition struct {
 	queues   map[string][]queued      // by customer: commands waiting, by sequence
 	busy     map[string]bool          // customers with a command in flight
 	stopping bool
-	// waiting counts the commands left from the partition's previous
-	// holder that have not come back yet; nothing starts until they have
-	// (or until they certainly never will), so that they are applied in
-	// stream order whatever order JetStream redelivers them in.
-	waiting  int
-	inflight sync.WaitGroup
+	// waiting counts the commands that JetStream will deliver again and
+	// that have not come back yet: those the partition's previous holder
+	// left unacknowledged, and deliveries that never arrived (delivered).
+	// Nothing starts until they have come (or until they certainly never
+	// will), so that they are applied in stream order whatever order
+	// JetStream redelivers them in.
+	waiting int
+	// waitUntil is when waiting gives up (see stopWaiting).
+	waitUntil time.Time
+	// delivered is the consumer sequence of the last delivery seen. Only
+	// this process pulls from the partition's consumer while it holds the
+	// lease, so a delivery that skips sequences means deliveries that never
+	// arrived: lost with the connection when a NATS server died, or taken
+	// by a pull the previous holder left behind. JetStream redelivers them
+	// after their ack wait, and the partition holds back until then.
+	delivered uint64
+	inflight  sync.WaitGroup
 	pulled   chan struct{} // closed when the pull loop has ended
 }
 
@@ -72,27 +83,40 @@ func (pt *partition) start(ctx context.Context) error {
 		close(pt.pulled)
 		return err
 	}
-	pt.waiting = info.NumAckPending
 	it, err := pt.cons.Messages(jetstream.PullMaxMessages(pt.p.cfg.Concurrency))
 	if err != nil {
 		close(pt.pulled)
 		return err
 	}
+	pt.mu.Lock()
 	pt.it = it
-	if pt.waiting > 0 {
-		time.AfterFunc(pt.p.cfg.AckWait+2*time.Second, pt.stopWaiting)
+	pt.delivered = info.Delivered.Consumer
+	if info.NumAckPending > 0 {
+		pt.holdBackLocked(info.NumAckPending)
 	}
+	pt.mu.Unlock()
 	go pt.pull()
 	return nil
 }
 
-// stopWaiting gives up waiting for the previous holder's commands: any
-// that has not come back by now was acknowledged after all.
+// holdBackLocked makes the partition wait for n more redeliveries before
+// it starts anything, for at most AckWait plus a margin from now.
+func (pt *partition) holdBackLocked(n int) {
+	pt.waiting += n
+	until := time.Now().Add(pt.p.cfg.AckWait + 2*time.Second)
+	if until.After(pt.waitUntil) {
+		pt.waitUntil = until
+		time.AfterFunc(time.Until(until), pt.stopWaiting)
+	}
+}
+
+// stopWaiting gives up waiting for the commands held back for: any that
+// has not come back by now was acknowledged after all.
 func (pt *partition) stopWaiting() {
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	if pt.waiting == 0 {
-		return
+	if pt.waiting == 0 || time.Now().Before(pt.waitUntil) {
+		return // done, or a later hold back has its own timer
 	}
 	pt.waiting = 0
 	pt.startIdleLocked()
@@ -144,6 +168,14 @@ func (pt *partition) add(msg jetstream.Msg) {
 	seq, key := meta.Sequence.Stream, customerToken(msg.Subject())
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
+	if c := meta.Sequence.Consumer; c > pt.delivered {
+		if lost := c - pt.delivered - 1; lost > 0 {
+			pt.p.log.Warn("deliveries of a partition never arrived; holding it back until JetStream delivers them again",
+				"partition", pt.name, "lost", lost, "consumer_seq", c)
+			pt.holdBackLocked(int(lost))
+		}
+		pt.delivered = c
+	}
 	if _, dup := pt.held[seq]; dup {
 		return
 	}
@@ -153,7 +185,7 @@ func (pt *partition) add(msg jetstream.Msg) {
 	i, _ := slices.BinarySearchFunc(q, seq, func(e queued, s uint64) int { return cmp.Compare(e.seq, s) })
 	pt.queues[key] = slices.Insert(q, i, queued{seq: seq, msg: msg})
 	if pt.waiting > 0 {
-		if meta.NumDelivered > 1 { // one of the previous holder's
+		if meta.NumDelivered > 1 { // one of those held back for
 			pt.waiting--
 		}
 		if pt.waiting == 0 {
@@ -187,7 +219,7 @@ func (pt *partition) run(msg jetstream.Msg, key string, seq uint64) {
 		delete(pt.held, seq)
 		pt.p.holder.release(msg)
 		q := pt.queues[key]
-		if len(q) == 0 || pt.stopping {
+		if len(q) == 0 || pt.stopping || pt.waiting > 0 {
 			pt.busy[key] = false
 			if len(q) == 0 {
 				delete(pt.queues, key)
