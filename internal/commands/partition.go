@@ -53,7 +53,7 @@ type partition struct {
 	// after their ack wait, and the partition holds back until then.
 	delivered uint64
 	inflight  sync.WaitGroup
-	pulled   chan struct{} // closed when the pull loop has ended
+	pulled    chan struct{} // closed when the pull loop has ended
 }
 
 func (p *Processor) newPartition(name string, ls *lease.Lease, cons jetstream.Consumer) *partition {
