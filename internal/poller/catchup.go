@@ -11,17 +11,17 @@ import (
 )
 
 // catchUp brings the state up to the change events published after
-// stream sequence from (the cursor's EventSeq): a poller that dies, loses
+// stream sequence from (the cursor's EventSeq). A poller that dies, loses
 // NATS or its lease between publishing a customer's event and saving its
 // record leaves the state behind the event; so does a pass that fails
-// there (a save that times out while a cluster elects a leader). It runs
-// when a poller becomes active, and before the pass after a failed one. Each customer whose saved
-// event sequence is below its last such event gets that event's after as
-// its record (or is deleted, for a deleted event), compare-and-set, and
-// the index follows. Without this, a customer whose created event was
-// never saved, and who is deleted before the next poller sees it, would
-// never get its deleted event: the next poller would not know it. It
-// returns how many customers it brought up.
+// there (a save that times out while a cluster elects a leader). catchUp
+// runs when a poller becomes active, and before the pass after a failed
+// one. Each customer whose saved event sequence is below its last such
+// event gets that event's after as its record (or is deleted, for a
+// deleted event), compare-and-set, and the index follows. Without this, a
+// customer whose created event was never saved, and who is deleted before
+// the next pass sees it, would never get its deleted event: no poller
+// would know it. It returns how many customers it brought up.
 func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from uint64) (int, error) {
 	type last struct {
 		seq   uint64
@@ -102,7 +102,7 @@ func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from ui
 		}
 		p.dropChunks(ctx, empty)
 		caught++
-		p.log.Info("poller state brought up to an event a former poller published but did not save",
+		p.log.Info("poller state brought up to an event published but not saved",
 			"customer_id", id, "event_seq", ev.seq)
 	}
 	return caught, nil
