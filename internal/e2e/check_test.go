@@ -101,7 +101,7 @@ func (w *world) checkCRM() {
 	// What each commanded customer must be: its last number, or gone.
 	number := map[string]int{}
 	deleted := map[string]bool{}
-	var order = map[string][]int{}
+	order := map[string][]int{}
 	creates := 0
 	for _, c := range w.cmds {
 		if c.want != "applied" {

@@ -184,7 +184,9 @@ func TestWrongAPIKeyFixedByRestart(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, setup{nodes: 1, commanded: 20, other: 10})
 	w.plan(plan{creates: 200, updates: 200, deletes: 5, invalid: 5})
-	wrong := startBridge(t, "bridge-wrong-key", merge(w.env(), "BRIDGE_CRM_API_KEY", "not-the-key"), false)
+	env := w.env()
+	env["BRIDGE_CRM_API_KEY"] = "not-the-key"
+	wrong := startBridge(t, "bridge-wrong-key", env, false)
 	w.publish(0)()
 	eventually.True(t, time.Minute, "the bridge to say the CRM refuses its key", func() bool {
 		return wrong.logValue("CRM refused the credentials: commands stop until it accepts them; nothing is dead-lettered", "err") != ""

@@ -116,16 +116,13 @@ func (w *world) env() map[string]string {
 	}
 }
 
-// startBridge starts one more bridge process with the world's settings,
-// changed by env, and waits until it is ready.
-func (w *world) startBridge(env ...string) *bridge {
+// startBridge starts one more bridge process with the world's settings
+// and waits until it is ready; the first one also until its poller has
+// recorded the customers that exist.
+func (w *world) startBridge() *bridge {
 	w.t.Helper()
-	e := w.env()
-	for i := 0; i+1 < len(env); i += 2 {
-		e[env[i]] = env[i+1]
-	}
 	w.bridges++
-	b := startBridge(w.t, fmt.Sprintf("bridge-%d", w.bridges), e, true)
+	b := startBridge(w.t, fmt.Sprintf("bridge-%d", w.bridges), w.env(), true)
 	if !w.recorded {
 		eventually.True(w.t, time.Minute, "the poller to record the existing customers", func() bool {
 			return strings.Contains(b.logs.String(), "poller recorded the existing customers")
@@ -315,12 +312,4 @@ func (w *world) setFaults(f crmsim.Faults) {
 	if err := w.sim.SetFaults(f); err != nil {
 		w.t.Fatal(err)
 	}
-}
-
-// merge returns env with more KEY, value pairs set.
-func merge(env map[string]string, kv ...string) map[string]string {
-	for i := 0; i+1 < len(kv); i += 2 {
-		env[kv[i]] = kv[i+1]
-	}
-	return env
 }
