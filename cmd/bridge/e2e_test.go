@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/syncbuf"
 )
 
 // buildBridge builds the bridge binary as a user would (static, as the
@@ -34,14 +35,14 @@ func buildBridge(t *testing.T) string {
 // child is a bridge binary running as a process, its output collected.
 type child struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	done           chan struct{}
 	err            error
 }
 
 func startChild(t *testing.T, bin string, env []string, args ...string) *child {
 	t.Helper()
-	c := &child{cmd: exec.Command(bin, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	c := &child{cmd: exec.Command(bin, args...), stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	c.cmd.Env = append(os.Environ(), env...)
 	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
 	if err := c.cmd.Start(); err != nil {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) {
@@ -35,27 +35,9 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*fileStore).flushStreamStateLoop"))
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // program is a run of the bridge's main function in the background.
 type program struct {
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	cancel         context.CancelFunc
 	done           chan error
 }
@@ -63,7 +45,7 @@ type program struct {
 func startProgram(t *testing.T, vars map[string]string, args ...string) *program {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &program{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	p := &program{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		p.done <- run(ctx, args, func(k string) string { return vars[k] }, strings.NewReader(""), p.stdout, p.stderr)
 	}()
@@ -101,7 +83,7 @@ func (p *program) logValue(t *testing.T, msg, key string) string {
 
 // logValue waits until logs hold a JSON line with msg and returns that
 // line's attribute key.
-func logValue(t *testing.T, logs *syncBuffer, msg, key string) string {
+func logValue(t *testing.T, logs *syncbuf.Buffer, msg, key string) string {
 	t.Helper()
 	var val string
 	eventually.True(t, 30*time.Second, "log line "+msg, func() bool {

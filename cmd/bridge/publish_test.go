@@ -17,6 +17,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/syncbuf"
 )
 
 // cli runs the program once with vars as its environment and stdin as its
@@ -25,7 +26,7 @@ func cli(t *testing.T, vars map[string]string, stdin string, args ...string) (st
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	err = run(ctx, args, func(k string) string { return vars[k] }, strings.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/poller"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/syncbuf"
 )
 
 var crmSubjects = streams.Subjects{Prefix: "crm"}
@@ -297,7 +298,7 @@ func TestWatchColours(t *testing.T) {
 	if got := (palette{}).status(commands.StatusFailed); got != "failed" {
 		t.Errorf("got %q from a palette that is off", got)
 	}
-	var out syncBuffer
+	var out syncbuf.Buffer
 	if newPalette(&out, func(string) string { return "" }).on {
 		t.Error("colours on for a buffer")
 	}

@@ -1,7 +1,6 @@
 package crm_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/syncbuf"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -360,28 +360,10 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestWarningsLogged: an answer's non-empty warnings are logged at Warn
 // with op and request_id; empty warnings are not.
 func TestWarningsLogged(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	c := newClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/v1/crm/customers/warned":

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"net/http"
@@ -9,39 +8,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/syncbuf"
 )
 
 // bridge is the bridge binary running `bridge run` as a child process.
 type bridge struct {
 	name string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 	done chan struct{}
 	err  error
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and readers at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startBridge starts `bridge run` with env (KEY=value, over the
@@ -49,7 +30,7 @@ func (s *syncBuffer) String() string {
 // unless env says the CRM will refuse it (wantReady false).
 func startBridge(t *testing.T, name string, env map[string]string, wantReady bool) *bridge {
 	t.Helper()
-	b := &bridge{name: name, cmd: exec.Command(bridgeBin, "run"), logs: &syncBuffer{}, done: make(chan struct{})}
+	b := &bridge{name: name, cmd: exec.Command(bridgeBin, "run"), logs: &syncbuf.Buffer{}, done: make(chan struct{})}
 	b.cmd.Env = os.Environ()
 	for k, v := range env {
 		b.cmd.Env = append(b.cmd.Env, k+"="+v)
