@@ -148,7 +148,7 @@ type watcher struct {
 }
 
 func (w watcher) consumerConfig() jetstream.OrderedConsumerConfig {
-	changed := w.subj.Prefix + ".customer.changed.*"
+	changed := w.subj.AllChanged()
 	if w.opts.customer != "" {
 		changed = w.subj.Changed(w.opts.customer)
 	}

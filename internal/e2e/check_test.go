@@ -45,7 +45,7 @@ func (w *world) check() {
 	}
 	w.t.Logf("checked %d commands, %d dead letters, %d changes in the CRM (%d out of band), %d change events",
 		len(w.cmds), natstest.Count(w.js, streams.DLQ, ">"), len(w.sim.Changes()), oob,
-		natstest.Count(w.js, streams.Events, w.subj.Prefix+".customer.changed.>"))
+		natstest.Count(w.js, streams.Events, w.subj.AllChanged()))
 }
 
 func (w *world) checkResults() {
@@ -260,7 +260,7 @@ func (w *world) compareEvents() error {
 	byCustomer := map[string]*seen{}
 	ceIDs := map[string]bool{}
 	var errs []error
-	for _, m := range natstest.Messages(w.t, w.js, streams.Events, w.subj.Prefix+".customer.changed.>") {
+	for _, m := range natstest.Messages(w.t, w.js, streams.Events, w.subj.AllChanged()) {
 		var e poller.Event
 		if err := json.Unmarshal(m.Data(), &e); err != nil {
 			return fmt.Errorf("event %s: %v", m.Data(), err)

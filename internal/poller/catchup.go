@@ -29,7 +29,7 @@ func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from ui
 	}
 	latest := map[string]last{}
 	c, err := p.js.OrderedConsumer(ctx, p.events.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{p.subjects.Prefix + ".customer.changed.>"},
+		FilterSubjects: []string{p.subjects.AllChanged()},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    from + 1,
 	})

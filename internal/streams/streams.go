@@ -67,7 +67,7 @@ func Definitions(cfg Config) []jetstream.StreamConfig {
 		{
 			Name:        Events,
 			Description: "crm-bridge: customer change events and command results",
-			Subjects:    []string{s.Prefix + ".customer.changed.*", s.Result()},
+			Subjects:    []string{s.AllChanged(), s.Result()},
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      EventsMaxAge,
 			Duplicates:  EventsDuplicates,

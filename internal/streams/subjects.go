@@ -36,6 +36,10 @@ func (s Subjects) Changed(id string) string {
 	return s.Prefix + ".customer.changed." + EncodeToken(id)
 }
 
+// AllChanged returns <prefix>.customer.changed.*: every customer's change
+// events.
+func (s Subjects) AllChanged() string { return s.Prefix + ".customer.changed.*" }
+
 // Result returns <prefix>.customer.result.
 func (s Subjects) Result() string { return s.Prefix + ".customer.result" }
 
