@@ -232,19 +232,15 @@ func (w *world) checkEvents() {
 		w.t.Errorf("%d events for one change made after the load, want 1", n)
 	}
 	// Deletes are found by the complete export (BRIDGE_RECONCILE_INTERVAL).
-	var last error
-	err = retry(time.Minute, 2*time.Second, func() error {
-		last = w.compareEvents()
-		return last
-	})
-	if err != nil {
+	if err := retry(time.Minute, 2*time.Second, w.compareEvents); err != nil {
 		w.t.Error(err)
 	}
 }
 
 func (w *world) compareEvents() error {
-	// changes counts each customer's changes; moved, those since the
-	// world was seeded that are not touches, which must make an event.
+	// changes counts each customer's changes; moved holds the customers
+	// changed (not just touched) since the poller recorded the existing
+	// ones: each must have an event.
 	changes, moved := map[string]int{}, map[string]bool{}
 	for _, ch := range w.sim.Changes() {
 		changes[ch.CustomerID]++
