@@ -76,6 +76,8 @@ func (w *world) checkResults() {
 		case c.op == streams.OpCreate && c.want == "applied" && r.CustomerID == "":
 			w.t.Errorf("create %s applied without a customer id", c.id)
 		}
+		// A create's customer is known only from its result; checkCRM
+		// reads it from here.
 		w.cmds[i].customer = cmp.Or(c.customer, r.CustomerID)
 		delete(got, c.id)
 	}
