@@ -1,12 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gormic/crm-bridge/internal/streams"
 )
 
 var (
@@ -118,6 +122,45 @@ func TestCitedPagesExist(t *testing.T) {
 			if !pages[name] && !pages[filepath.ToSlash(filepath.Join(filepath.Dir(file), name))] {
 				t.Errorf("%s cites %s: got no such page in the repository, want one", file, name)
 			}
+		}
+	}
+}
+
+// TestContractStatesStreamLimits: the retention and duplicate window that
+// docs/contract.md gives each stream are the ones the bridge configures.
+func TestContractStatesStreamLimits(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "docs/contract.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const header = "| stream | kept | duplicate window |"
+	_, table, ok := strings.Cut(string(b), header)
+	if !ok {
+		t.Fatalf("docs/contract.md: got no table %q, want one", header)
+	}
+	human := func(d time.Duration) string {
+		switch {
+		case d == 0:
+			return "no age limit"
+		case d%(24*time.Hour) == 0:
+			return fmt.Sprintf("%d days", d/(24*time.Hour))
+		case d == time.Hour:
+			return "1 hour"
+		default:
+			return fmt.Sprintf("%d minutes", d/time.Minute)
+		}
+	}
+	for _, sc := range streams.Definitions(streams.Config{Prefix: "crm", Replicas: 1, Partitions: 16}) {
+		row := regexp.MustCompile("(?m)^\\| `" + sc.Name + "` \\| ([^|]+) \\| ([^|]+) \\|$").FindStringSubmatch(table)
+		if row == nil {
+			t.Errorf("docs/contract.md: got no retention row for %s, want one", sc.Name)
+			continue
+		}
+		if want := human(sc.MaxAge); !strings.Contains(row[1], want) {
+			t.Errorf("%s kept: got %q, want %q", sc.Name, row[1], want)
+		}
+		if want := human(sc.Duplicates); strings.TrimSpace(row[2]) != want {
+			t.Errorf("%s duplicate window: got %q, want %q", sc.Name, row[2], want)
 		}
 	}
 }
