@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
@@ -71,7 +70,7 @@ func loadConfig(e env, name string, args []string, extra func(*flag.FlagSet), ad
 // serve runs a bridge until ctx ends, then stops it gracefully; natsPort
 // is the embedded server's (see bridge.Options.EmbeddedPort).
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, natsPort int) error {
-	log.Info("crm-bridge starting", "version", version, "nats", natsDesc(cfg), "crm_url", redactURL(cfg.CRMURL),
+	log.Info("crm-bridge starting", "version", version, "nats", natsDesc(cfg), "crm_url", config.RedactURL(cfg.CRMURL),
 		"org_id", cfg.CRMOrgID, "subject_prefix", cfg.SubjectPrefix, "concurrency", cfg.Concurrency)
 	b := bridge.New(cfg, bridge.Options{Logger: log, Version: version, EmbeddedPort: natsPort})
 	if err := b.Start(ctx); err != nil {
@@ -88,23 +87,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, natsPort in
 	return nil
 }
 
+// natsDesc says which NATS the bridge uses, fit to be printed.
 func natsDesc(cfg config.Config) string {
 	if cfg.NATSURL == "" {
 		return "embedded"
 	}
-	urls := strings.Split(cfg.NATSURL, ",")
-	for i, u := range urls {
-		urls[i] = redactURL(strings.TrimSpace(u))
-	}
-	return strings.Join(urls, ",")
-}
-
-// redactURL hides the password of a URL that carries one, so that it can
-// be logged.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return u.Redacted()
+	return config.RedactURL(strings.ReplaceAll(cfg.NATSURL, " ", ""))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gormic/crm-bridge/internal/config"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -65,7 +66,7 @@ func (c clientFlags) connect(name string) (*nats.Conn, jetstream.JetStream, erro
 	}
 	nc, err := nats.Connect(strings.ReplaceAll(c.url, " ", ""), opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot reach NATS at %s: %w (is the bridge or its NATS running? set BRIDGE_NATS_URL or --nats-url)", redactURL(c.url), err)
+		return nil, nil, fmt.Errorf("cannot reach NATS at %s: %w (is the bridge or its NATS running? set BRIDGE_NATS_URL or --nats-url)", config.RedactURL(c.url), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

@@ -94,7 +94,7 @@ func banner(w io.Writer, cfg config.Config, simState string, natsPort int) {
 	if simState != "" {
 		row("CRM", "%s (simulator, api-key %q, organization-id %q)", cfg.CRMURL, devAPIKey, devOrgID)
 	} else {
-		row("CRM", "%s", redactURL(cfg.CRMURL))
+		row("CRM", "%s", config.RedactURL(cfg.CRMURL))
 	}
 	if cfg.HTTPAddr != "" {
 		row("health", "http://%s/readyz   metrics http://%s/metrics", cfg.HTTPAddr, cfg.HTTPAddr)

@@ -1,7 +1,7 @@
 // Command bridge connects the Gormic CRM to NATS JetStream: it applies
 // customer commands from JetStream to the CRM and publishes the CRM's
 // customer changes as events. Run `bridge help` for its subcommands and
-// `bridge run --help` for its settings; CONTRACT.md says what it promises.
+// `bridge run --help` for its settings; docs/contract.md says what it promises.
 package main
 
 import (

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/gormic/crm-bridge/internal/commands"
+	"github.com/gormic/crm-bridge/internal/config"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -196,7 +197,7 @@ func awaitReply(ctx, wctx context.Context, sub *nats.Subscription, id string, st
 func publishError(ctx context.Context, err error, subject string, cf clientFlags) error {
 	switch {
 	case errors.Is(err, jetstream.ErrNoStreamResponse):
-		return fmt.Errorf("publish %s: no stream stores it: has a bridge run against %s? (it creates the stream %s; the subject prefix is %q, --subject-prefix)", subject, redactURL(cf.url), streams.Commands, cf.prefix)
+		return fmt.Errorf("publish %s: no stream stores it: has a bridge run against %s? (it creates the stream %s; the subject prefix is %q, --subject-prefix)", subject, config.RedactURL(cf.url), streams.Commands, cf.prefix)
 	case ctx.Err() != nil:
 		return fmt.Errorf("publish %s: interrupted", subject)
 	case errors.Is(err, context.DeadlineExceeded):

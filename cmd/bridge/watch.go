@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/commands"
+	"github.com/gormic/crm-bridge/internal/config"
 	"github.com/gormic/crm-bridge/internal/poller"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
@@ -94,7 +95,7 @@ func runWatch(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("watch %s: %w", streams.Events, err)
 	}
 	defer it.Stop()
-	fmt.Fprintf(e.stderr, "bridge watch: watching %s on %s (%s); Ctrl-C to stop\n", strings.Join(w.consumerConfig().FilterSubjects, " and "), redactURL(cf.url), w.from())
+	fmt.Fprintf(e.stderr, "bridge watch: watching %s on %s (%s); Ctrl-C to stop\n", strings.Join(w.consumerConfig().FilterSubjects, " and "), config.RedactURL(cf.url), w.from())
 	for printed := 0; o.limit == 0 || printed < o.limit; {
 		m, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {

@@ -26,7 +26,8 @@ func connect(cfg config.Config, url, version string, log *slog.Logger) (*nats.Co
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			// ConnectedUrlRedacted hides a password, not a token.
+			log.Info("nats reconnected", "url", config.RedactURL(nc.ConnectedUrl()))
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subject := ""

@@ -1,7 +1,7 @@
 // Package config holds the bridge's settings: their names, defaults and
 // validation. Every setting is an environment variable (BRIDGE_...) and a
 // flag of the same name in kebab case (--crm-url); a flag wins over the
-// environment, and both win over the default. See CONTRACT.md.
+// environment, and both win over the default. See docs/contract.md.
 package config
 
 import (
@@ -112,7 +112,7 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // MarshalText keeps the secret out of JSON and text encodings.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// Default returns the configuration with every default of CONTRACT.md.
+// Default returns the configuration with every default of docs/contract.md.
 func Default() Config {
 	return Config{
 		DataDir:           "./data",

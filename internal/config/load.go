@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -121,7 +122,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 			}
 		}
 		if err := s.parse(&c, v); err != nil {
-			shown := strconv.Quote(v)
+			shown := strconv.Quote(RedactURL(v))
 			if s.secret {
 				shown = "the value"
 			}
@@ -154,9 +155,9 @@ func (c Config) Validate() error {
 	}
 	for _, u := range strings.Split(c.NATSURL, ",") {
 		if u = strings.TrimSpace(u); u == "" && c.NATSURL != "" {
-			bad("BRIDGE_NATS_URL", "empty URL in the list %q", c.NATSURL)
+			bad("BRIDGE_NATS_URL", "empty URL in the list %q", RedactURL(c.NATSURL))
 		} else if u != "" && !validNATSURL(u) {
-			bad("BRIDGE_NATS_URL", "%q is not a NATS URL (nats://host:port, tls://, ws:// or wss://)", u)
+			bad("BRIDGE_NATS_URL", "%q is not a NATS URL (nats://host:port, tls://, ws:// or wss://)", RedactURL(u))
 		}
 	}
 	if (c.NATSUser == "") != (c.NATSPassword == "") {
@@ -179,7 +180,9 @@ func (c Config) Validate() error {
 	if c.CRMURL == "" {
 		bad("BRIDGE_CRM_URL", "required")
 	} else if u, err := url.Parse(c.CRMURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("BRIDGE_CRM_URL", "%q is not an http(s) URL", c.CRMURL)
+		bad("BRIDGE_CRM_URL", "%q is not an http(s) URL", RedactURL(c.CRMURL))
+	} else if u.User != nil {
+		bad("BRIDGE_CRM_URL", "%q holds a user or password; the CRM takes BRIDGE_CRM_API_KEY instead", RedactURL(c.CRMURL))
 	}
 	if c.CRMAPIKey == "" {
 		bad("BRIDGE_CRM_API_KEY", "required (or BRIDGE_CRM_API_KEY_FILE)")
@@ -187,8 +190,8 @@ func (c Config) Validate() error {
 	if c.CRMOrgID == "" {
 		bad("BRIDGE_CRM_ORG_ID", "required")
 	}
-	if c.CRMRate < 0 {
-		bad("BRIDGE_CRM_RATE", "%v is negative", c.CRMRate)
+	if err := checkRate(c.CRMRate); err != nil {
+		bad("BRIDGE_CRM_RATE", "%v %v", c.CRMRate, err)
 	}
 	positive := []struct {
 		env string
@@ -265,12 +268,28 @@ func parseSync(c *Config, v string) error {
 	return nil
 }
 
+// parseRate takes a finite, non-negative number of requests per second:
+// strconv.ParseFloat also reads "NaN" and "Inf", which no limiter can use.
 func parseRate(c *Config, v string) error {
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
 		return errors.New("is not a number")
 	}
+	if err := checkRate(f); err != nil {
+		return err
+	}
 	c.CRMRate = f
+	return nil
+}
+
+// checkRate reports why f cannot be BRIDGE_CRM_RATE, or nil.
+func checkRate(f float64) error {
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return errors.New("is not a finite number of requests per second (0: no limit)")
+	case f < 0:
+		return errors.New("is negative (0: no limit)")
+	}
 	return nil
 }
 

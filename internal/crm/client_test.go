@@ -455,3 +455,15 @@ func TestConnectionReuse(t *testing.T) {
 		t.Errorf("got %d connections for %d requests, want 1", conns, n)
 	}
 }
+
+// TestConfigValidateHidesUserInfo: a base URL with a password is refused
+// without the password, whatever else is wrong with it.
+func TestConfigValidateHidesUserInfo(t *testing.T) {
+	for _, base := range []string{"ftp://u:s3cret@x/", "http://u:s3cret@/x", "http://u:s3cret@x/?a=1", "http://s3cret@x/"} {
+		cfg := crm.Config{BaseURL: base, APIKey: "k", OrgID: "o"}
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), "user info") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("BaseURL %q: got %v, want an error about user info without the secret", base, err)
+		}
+	}
+}

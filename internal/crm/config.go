@@ -116,12 +116,12 @@ func checkBaseURL(raw string) error {
 		return fmt.Errorf("not a URL: %v", err)
 	}
 	switch {
+	case u.User != nil: // first: the other messages show the URL
+		return errors.New("must not hold user info")
 	case u.Scheme != "http" && u.Scheme != "https":
 		return fmt.Errorf("%q: scheme must be http or https", raw)
 	case u.Host == "":
 		return fmt.Errorf("%q: no host", raw)
-	case u.User != nil:
-		return errors.New("must not hold user info")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return fmt.Errorf("%q: must not hold a query or fragment", raw)
 	}

@@ -1,7 +1,7 @@
 // Package poller turns what the CRM's export shows into change events: it
 // compares each customer record with the one last seen and publishes each
 // real change as a CloudEvents message on
-// <prefix>.customer.changed.<customer id> (CONTRACT.md, "Change events";
+// <prefix>.customer.changed.<customer id> (docs/contract.md, "Change events";
 // docs/poller.md explains the design).
 //
 // The pure core, with no I/O:

@@ -24,7 +24,7 @@ const EventType = "crm.customer.changed"
 // written (always UTC, so always ending in Z).
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// Event is the body of a crm.customer.changed event (CONTRACT.md, "Change
+// Event is the body of a crm.customer.changed event (docs/contract.md, "Change
 // events"). It encodes to JSON with fields as [] when empty, before and
 // after as null when absent, and detectedAt in UTC with milliseconds.
 type Event struct {
@@ -140,7 +140,7 @@ func (e Event) ID() string {
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
-// MarshalJSON encodes the event as CONTRACT.md shows it.
+// MarshalJSON encodes the event as docs/contract.md shows it.
 func (e Event) MarshalJSON() ([]byte, error) {
 	w := struct {
 		CustomerID string          `json:"customerId"`

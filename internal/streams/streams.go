@@ -1,5 +1,5 @@
 // Package streams defines the bridge's JetStream streams and subjects
-// (CONTRACT.md, "Streams") and creates or updates the streams at start.
+// (docs/contract.md, "Streams") and creates or updates the streams at start.
 package streams
 
 import (
