@@ -231,17 +231,6 @@ func (ps *pass) run(ctx context.Context) error {
 	return ps.saveCursor(ctx)
 }
 
-// observe keeps the greatest updatedAt of the pass.
-func (ps *pass) observe(updatedAt string) {
-	if updatedAt == "" || updatedAt == ps.maxAtRaw {
-		return
-	}
-	t, err := time.Parse(time.RFC3339Nano, updatedAt)
-	if err == nil && t.After(ps.maxAt) {
-		ps.maxAt, ps.maxAtRaw = t, updatedAt
-	}
-}
-
 // page handles one page of the export.
 func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	p := ps.p
@@ -261,7 +250,7 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 			p.log.Error("customer record skipped", "customer_id", c.ID, "err", err)
 			continue
 		}
-		ps.observe(c.UpdatedAt)
+		ps.observe(c.ID, c.UpdatedAt)
 		h := ps.x.hash(c.ID)
 		e, known := ps.x.m[h]
 		if known && e.seen == ps.no {
