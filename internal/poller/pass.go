@@ -438,15 +438,17 @@ var errRestate = errors.New("restate")
 
 // publish publishes ev with the expectation that the last event of its
 // customer is sv's; an event too large for one NATS message is published
-// truncated, and ev says so. It returns the event's stream sequence; or errRestate
-// and the state to start over from when that expectation fails:
+// truncated, and ev says so. It returns the event's stream sequence; or
+// errRestate and the state to start over from when that expectation
+// fails:
 //   - the customer's events were removed (age): expect the real last one;
 //   - the last event is ev itself (published before a crash): done;
 //   - the last event was made from sv's record (by this poller before a
 //     crash, or a former one): start from its after;
 //   - the saved state moved on: start from it;
 //   - otherwise the events do not follow from the saved state (the state
-//     bucket was reset, say): the state wins, with a warning.
+//     bucket was reset, say), or the last event is truncated (its after is
+//     not in it): the state wins, with a warning for the former.
 func (ps *pass) publish(ctx context.Context, ev *Event, sv saved) (uint64, saved, error) {
 	p := ps.p
 	if !ps.ls.Valid(p.cfg.LeaseTTL / 4) {
