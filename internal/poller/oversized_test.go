@@ -201,3 +201,39 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestSketchDiff: the fields a sketch finds changed are Diff's.
+func TestSketchDiff(t *testing.T) {
+	tests := []struct {
+		name, before, after string
+	}{
+		{"one field", `{"a":"x","b":1}`, `{"a":"y","b":1}`},
+		{"added and removed", `{"a":"x","b":1}`, `{"b":1,"c":[1,2]}`},
+		{"null is absent", `{"a":null,"b":{"k":1}}`, `{"b":{"k":1.0}}`},
+		{"ignored fields", `{"a":1,"updatedAt":"t1","updatedBy":"u"}`, `{"a":1,"updatedAt":"t2","updatedVia":"v"}`},
+		{"key order and spelling", `{"a":{"x":1,"y":"\u0041"},"b":2}`, `{"b":2,"a":{"y":"A","x":1}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw, err := newSketch(json.RawMessage(tt.before), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s sketch
+			if err := json.Unmarshal(raw, &s); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.diff(json.RawMessage(tt.after))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := Diff(json.RawMessage(tt.before), json.RawMessage(tt.after))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
+	}
+}
