@@ -250,6 +250,8 @@ func (w *world) compareEvents() error {
 			moved[ch.CustomerID] = true
 		}
 	}
+	// A truncated event (too large for one NATS message) has no before
+	// and after: the chain is checked around it.
 	type seen struct {
 		n     int
 		last  poller.Event
@@ -272,7 +274,7 @@ func (w *world) compareEvents() error {
 		if s == nil {
 			s = &seen{}
 			byCustomer[e.CustomerID] = s
-		} else if before := normal(e.Before); before != s.after {
+		} else if before := normal(e.Before); !e.Truncated && !s.last.Truncated && before != s.after {
 			errs = append(errs, fmt.Errorf("customer %s: %s event's before %s is not the previous after %s", e.CustomerID, e.Change, before, s.after))
 		}
 		s.n++
@@ -292,7 +294,7 @@ func (w *world) compareEvents() error {
 		switch {
 		case s == nil && moved[c.ID]:
 			errs = append(errs, fmt.Errorf("customer %s: changed, but no event", c.ID))
-		case s != nil && s.after != normal(want):
+		case s != nil && !s.last.Truncated && s.after != normal(want):
 			errs = append(errs, fmt.Errorf("customer %s: last event %s has %s, the CRM %s", c.ID, s.last.Change, s.after, normal(want)))
 		}
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,6 +33,9 @@ type node struct {
 	StoreDir    string   `json:"storeDir"`
 	ClusterPort int      `json:"clusterPort,omitempty"`
 	Routes      []string `json:"routes,omitempty"`
+	// MaxPayload is the server's max_payload; 0: 16 MiB, as the embedded
+	// server's.
+	MaxPayload int32 `json:"maxPayload,omitempty"`
 }
 
 // runNATSNode runs the node spec describes until SIGTERM, then shuts it
@@ -50,7 +54,7 @@ func runNATSNode(spec string) int {
 		StoreDir:   n.StoreDir,
 		NoSigs:     true,
 		NoLog:      true,
-		MaxPayload: 16 << 20,
+		MaxPayload: cmp.Or(n.MaxPayload, 16<<20),
 	}
 	if n.ClusterPort != 0 {
 		o.Cluster = server.ClusterOpts{Name: "e2e", Host: "127.0.0.1", Port: n.ClusterPort}
@@ -84,9 +88,9 @@ type natsNet struct {
 	done  []chan struct{}
 }
 
-// startNATS starts n nodes (1, or 3 for a cluster) and waits until
-// JetStream answers.
-func startNATS(t *testing.T, n int) *natsNet {
+// startNATS starts n nodes (1, or 3 for a cluster), each with max_payload
+// maxPayload (0: 16 MiB), and waits until JetStream answers.
+func startNATS(t *testing.T, n int, maxPayload int32) *natsNet {
 	t.Helper()
 	clientPorts, clusterPorts := freePorts(t, n), freePorts(t, n)
 	var routes []string
@@ -95,7 +99,7 @@ func startNATS(t *testing.T, n int) *natsNet {
 	}
 	nn := &natsNet{t: t, procs: make([]*exec.Cmd, n), done: make([]chan struct{}, n)}
 	for i := range n {
-		nd := node{Name: fmt.Sprintf("n%d", i), Port: clientPorts[i], StoreDir: t.TempDir()}
+		nd := node{Name: fmt.Sprintf("n%d", i), Port: clientPorts[i], StoreDir: t.TempDir(), MaxPayload: maxPayload}
 		if n > 1 {
 			nd.ClusterPort, nd.Routes = clusterPorts[i], routes
 		}

@@ -64,6 +64,8 @@ type setup struct {
 	nodes     int // NATS nodes: 1, or 3 for a cluster with R3 streams
 	commanded int // customers that commands update and delete
 	other     int // customers changed out of band only
+	// maxPayload is the NATS servers' max_payload; 0: 16 MiB.
+	maxPayload int32
 }
 
 func newWorld(t *testing.T, s setup) *world {
@@ -72,7 +74,7 @@ func newWorld(t *testing.T, s setup) *world {
 	t.Logf("seed %d", seed)
 	w := &world{
 		t:        t,
-		nats:     startNATS(t, max(s.nodes, 1)),
+		nats:     startNATS(t, max(s.nodes, 1), s.maxPayload),
 		subj:     streams.Subjects{Prefix: "crm"},
 		rng:      rand.New(rand.NewPCG(seed, seed>>1)),
 		seed:     seed,

@@ -4,6 +4,7 @@
 package embedded
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -42,6 +43,9 @@ type Options struct {
 	// with this configuration (its Certificates are the server's); its
 	// ClientURL then starts with tls://. Default: plain TCP.
 	TLSConfig *tls.Config
+	// MaxPayload is the largest message the server accepts, in bytes.
+	// Default: 16 MiB (see Start).
+	MaxPayload int32
 }
 
 // Server is a running embedded NATS server.
@@ -78,7 +82,7 @@ func Start(opts Options) (*Server, error) {
 		// Commands over 64 KiB are rejected by the bridge, not by the
 		// server: a publisher then gets a result and a dead letter instead
 		// of a bare "maximum payload exceeded".
-		MaxPayload: 16 << 20,
+		MaxPayload: cmp.Or(opts.MaxPayload, 16<<20),
 		Username:   opts.User,
 		Password:   opts.Password,
 		TLSConfig:  opts.TLSConfig,

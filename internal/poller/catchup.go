@@ -21,11 +21,14 @@ import (
 // deleted event), compare-and-set, and the index follows. Without this, a
 // customer whose created event was never saved, and who is deleted before
 // the next pass sees it, would never get its deleted event: no poller
-// would know it. It returns how many customers it brought up.
+// would know it. A truncated event (too large for one NATS message) holds
+// no after: its customer is left to the next pass, which finds the event
+// when it publishes. It returns how many customers it brought up.
 func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from uint64) (int, error) {
 	type last struct {
-		seq   uint64
-		after json.RawMessage
+		seq       uint64
+		after     json.RawMessage
+		truncated bool
 	}
 	latest := map[string]last{}
 	c, err := p.js.OrderedConsumer(ctx, p.events.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
@@ -54,12 +57,13 @@ func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from ui
 			var ev struct {
 				CustomerID string          `json:"customerId"`
 				After      json.RawMessage `json:"after"`
+				Truncated  bool            `json:"truncated"`
 			}
 			if err := json.Unmarshal(m.Data(), &ev); err != nil || ev.CustomerID == "" {
 				p.log.Warn("poller: catch up: an event that is not one; skipped", "seq", meta.Sequence.Stream, "err", err)
 				continue
 			}
-			latest[ev.CustomerID] = last{seq: meta.Sequence.Stream, after: ev.After}
+			latest[ev.CustomerID] = last{seq: meta.Sequence.Stream, after: ev.After, truncated: ev.Truncated}
 		}
 		if err := batch.Error(); err != nil {
 			return 0, fmt.Errorf("poller: catch up: %w", err)
@@ -80,6 +84,13 @@ func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from ui
 		if sv.eventSeq >= ev.seq {
 			continue
 		}
+		if ev.truncated {
+			// Its after is not in it. The next pass finds the event again
+			// when it publishes the customer's (publish).
+			p.log.Info("poller state behind a truncated event; left for the next poll",
+				"customer_id", id, "event_seq", ev.seq)
+			continue
+		}
 		var record json.RawMessage
 		var digest uint64
 		if !isNull(ev.after) {
@@ -91,7 +102,7 @@ func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from ui
 		if !ls.Valid(p.cfg.LeaseTTL / 4) {
 			return caught, lease.ErrLost
 		}
-		if _, err := p.store.save(ctx, id, record, digest, ev.seq, sv.rev); err != nil {
+		if _, _, err := p.store.save(ctx, id, record, digest, ev.seq, sv.rev); err != nil {
 			return caught, err
 		}
 		var empty []uint64

@@ -24,5 +24,6 @@
 // less an overlap, publishes an event for each changed customer and then
 // saves its record, both writes conditional on what it read, so that no
 // change is lost or published twice across restarts, crashes and a change
-// of poller.
+// of poller. A record too large for one NATS message makes a truncated
+// event and a sketch in the state (oversized.go), never a failed poll.
 package poller

@@ -43,6 +43,16 @@ type Event struct {
 	UpdatedAt string `json:"updatedAt"`
 	// DetectedAt is when the poller saw the change.
 	DetectedAt time.Time `json:"detectedAt"`
+	// Truncated is set on an event too large for one NATS message
+	// (docs/contract.md, "v2, oversized events"): it is published without
+	// before and after, with "truncated": true; Fields are kept. Its ID is
+	// that of the whole event.
+	Truncated bool `json:"truncated,omitempty"`
+
+	// beforeDigest stands for Before in ID when the poller kept only the
+	// wholeDigest of a record too large for its state (a sketch): 0 when
+	// Before is the record itself.
+	beforeDigest uint64
 }
 
 // NewEvent returns the event for a customer seen now as after (nil or
@@ -111,7 +121,9 @@ func updatedAt(record json.RawMessage) (string, error) {
 // count; null is the same as absent). The same change detected twice has
 // the same ID, whatever DetectedAt, and a consumer that decodes the event
 // computes the same ID from it; a record that is not valid JSON counts by
-// its bytes.
+// its bytes. An event whose before the poller knows only by its digest
+// (the change after a record too large for the state) hashes that digest
+// instead, so its ID is as stable, but a consumer cannot recompute it.
 func (e Event) ID() string {
 	h := sha256.New()
 	var n [8]byte
@@ -126,8 +138,11 @@ func (e Event) ID() string {
 	part('c', []byte(e.Change))
 	c := getCanon()
 	defer putCanon(c)
-	for _, r := range [2]json.RawMessage{e.Before, e.After} {
+	for i, r := range [2]json.RawMessage{e.Before, e.After} {
 		switch {
+		case i == 0 && isNull(r) && e.beforeDigest != 0:
+			binary.BigEndian.PutUint64(n[:], e.beforeDigest)
+			part('d', n[:])
 		case isNull(r):
 			part('0', nil)
 		case c.whole(r) == nil:
@@ -140,8 +155,22 @@ func (e Event) ID() string {
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
-// MarshalJSON encodes the event as docs/contract.md shows it.
+// MarshalJSON encodes the event as docs/contract.md shows it; a Truncated one
+// without before and after, and with "truncated": true.
 func (e Event) MarshalJSON() ([]byte, error) {
+	if e.Fields == nil {
+		e.Fields = []string{}
+	}
+	if e.Truncated {
+		return json.Marshal(struct {
+			CustomerID string   `json:"customerId"`
+			Change     string   `json:"change"`
+			Fields     []string `json:"fields"`
+			Truncated  bool     `json:"truncated"`
+			UpdatedAt  string   `json:"updatedAt"`
+			DetectedAt string   `json:"detectedAt"`
+		}{e.CustomerID, e.Change, e.Fields, true, e.UpdatedAt, e.DetectedAt.UTC().Format(timeLayout)})
+	}
 	w := struct {
 		CustomerID string          `json:"customerId"`
 		Change     string          `json:"change"`

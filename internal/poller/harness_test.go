@@ -38,7 +38,12 @@ const testOrg = "org-test"
 
 func newRig(t *testing.T, simOpts crmsim.Options) *rig {
 	t.Helper()
-	srv := natstest.Server(t)
+	return newRigOn(t, simOpts, natstest.Server(t))
+}
+
+// newRigOn is newRig on the NATS server srv.
+func newRigOn(t *testing.T, simOpts crmsim.Options, srv *embedded.Server) *rig {
+	t.Helper()
 	_, js := natstest.Connect(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

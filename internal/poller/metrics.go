@@ -10,6 +10,10 @@ type metrics struct {
 	records prometheus.Counter
 	pages   prometheus.Counter
 	invalid prometheus.Counter
+	// truncated counts events published without before and after.
+	truncated prometheus.Counter
+	// badUpdatedAt counts records whose updatedAt is not RFC 3339.
+	badUpdatedAt prometheus.Counter
 	// lastComplete is when the last complete poll started (Unix seconds).
 	lastComplete prometheus.Gauge
 }
@@ -44,13 +48,21 @@ func newMetrics(reg prometheus.Registerer, p *Poller) *metrics {
 			Name: "crm_bridge_poller_invalid_records_total",
 			Help: "Customer records skipped because they are not usable JSON objects.",
 		}),
+		truncated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crm_bridge_poller_truncated_events_total",
+			Help: "Change events published without before and after, because they are too large for one NATS message.",
+		}),
+		badUpdatedAt: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crm_bridge_poller_invalid_updated_at_total",
+			Help: "Customer records read whose updatedAt is missing or not an RFC 3339 timestamp (they cannot move the cursor).",
+		}),
 	}
 	if reg != nil {
 		lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "crm_bridge_poller_lag_seconds",
 			Help: "Time since the last complete poll started, while this process polls; 0 otherwise.",
 		}, func() float64 { return p.Status().Lag(p.cfg.Now()).Seconds() })
-		reg.MustRegister(m.active, m.events, m.passes, m.records, m.pages, m.invalid, m.lastComplete, lag)
+		reg.MustRegister(m.active, m.events, m.passes, m.records, m.pages, m.invalid, m.truncated, m.badUpdatedAt, m.lastComplete, lag)
 	}
 	return m
 }

@@ -170,6 +170,9 @@ type change struct {
 	digest uint64
 	known  bool
 	chunk  uint64 // the chunk of its saved record, 0 for none
+	// silent records the customer without an event: one seen first at a
+	// first start, too large for a chunk.
+	silent bool
 }
 
 func (ps *pass) run(ctx context.Context) error {
@@ -228,17 +231,6 @@ func (ps *pass) run(ctx context.Context) error {
 	return ps.saveCursor(ctx)
 }
 
-// observe keeps the greatest updatedAt of the pass.
-func (ps *pass) observe(updatedAt string) {
-	if updatedAt == "" || updatedAt == ps.maxAtRaw {
-		return
-	}
-	t, err := time.Parse(time.RFC3339Nano, updatedAt)
-	if err == nil && t.After(ps.maxAt) {
-		ps.maxAt, ps.maxAtRaw = t, updatedAt
-	}
-}
-
 // page handles one page of the export.
 func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	p := ps.p
@@ -258,7 +250,7 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 			p.log.Error("customer record skipped", "customer_id", c.ID, "err", err)
 			continue
 		}
-		ps.observe(c.UpdatedAt)
+		ps.observe(c.ID, c.UpdatedAt)
 		h := ps.x.hash(c.ID)
 		e, known := ps.x.m[h]
 		if known && e.seen == ps.no {
@@ -268,6 +260,8 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 		case known && e.digest == d:
 			e.seen = ps.no
 			ps.x.m[h] = e
+		case !known && bulk && len(c.Raw) > chunks.limit:
+			work = append(work, change{id: c.ID, h: h, raw: c.Raw, digest: d, silent: true})
 		case !known && bulk:
 			if err := chunks.add(ctx, ps, chunkRecord{id: c.ID, digest: d, raw: c.Raw}, h); err != nil {
 				return err
@@ -363,14 +357,19 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 			ok  bool
 			err error
 		)
-		if !same {
-			if ev, ok, err = NewEvent(c.id, sv.record, c.raw, detected); err != nil {
-				return err
-			}
+		switch {
+		case same || c.silent:
+		case sv.oversized:
+			ev, ok, err = sketchEvent(c.id, sv, c.raw, detected)
+		default:
+			ev, ok, err = NewEvent(c.id, sv.record, c.raw, detected)
+		}
+		if err != nil {
+			return err
 		}
 		eventSeq := sv.eventSeq
 		if ok {
-			seq, restated, err := ps.publish(ctx, ev, sv)
+			seq, restated, err := ps.publish(ctx, &ev, sv)
 			if errors.Is(err, errRestate) {
 				sv = restated
 				continue
@@ -388,7 +387,8 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 		if !ps.ls.Valid(p.cfg.LeaseTTL / 4) {
 			return lease.ErrLost
 		}
-		if _, err := p.store.save(ctx, c.id, c.raw, c.digest, eventSeq, sv.rev); err != nil {
+		_, sketched, err := p.store.save(ctx, c.id, c.raw, c.digest, eventSeq, sv.rev)
+		if err != nil {
 			if !errors.Is(err, errFenced) {
 				return err
 			}
@@ -397,8 +397,17 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 			}
 			continue
 		}
+		if sketched {
+			p.log.Info("customer record too large for the poller's state; it keeps a sketch, and the customer's next event is truncated too",
+				"customer_id", c.id, "bytes", len(c.raw))
+		}
 		if ok {
 			p.metrics.events.WithLabelValues(ev.Change).Inc()
+			if ev.Truncated {
+				p.metrics.truncated.Inc()
+				p.log.Warn("event too large for one NATS message; published without before and after",
+					"customer_id", c.id, "change", ev.Change, "fields", ev.Fields, "event_id", ev.ID())
+			}
 			ps.mu.Lock()
 			ps.events++
 			ps.mu.Unlock()
@@ -428,21 +437,28 @@ func (ps *pass) recorded(c change) {
 var errRestate = errors.New("restate")
 
 // publish publishes ev with the expectation that the last event of its
-// customer is sv's. It returns the event's stream sequence; or errRestate
-// and the state to start over from when that expectation fails:
+// customer is sv's; an event too large for one NATS message is published
+// truncated, and ev says so. It returns the event's stream sequence; or
+// errRestate and the state to start over from when that expectation
+// fails:
 //   - the customer's events were removed (age): expect the real last one;
 //   - the last event is ev itself (published before a crash): done;
 //   - the last event was made from sv's record (by this poller before a
 //     crash, or a former one): start from its after;
 //   - the saved state moved on: start from it;
 //   - otherwise the events do not follow from the saved state (the state
-//     bucket was reset, say): the state wins, with a warning.
-func (ps *pass) publish(ctx context.Context, ev Event, sv saved) (uint64, saved, error) {
+//     bucket was reset, say), or the last event is truncated (its after is
+//     not in it): the state wins, with a warning for the former.
+func (ps *pass) publish(ctx context.Context, ev *Event, sv saved) (uint64, saved, error) {
 	p := ps.p
 	if !ps.ls.Valid(p.cfg.LeaseTTL / 4) {
 		return 0, saved{}, lease.ErrLost
 	}
-	msg, err := Message(p.subjects, p.cfg.OrgID, ev)
+	msg, err := Message(p.subjects, p.cfg.OrgID, *ev)
+	if err == nil && !ev.Truncated && int64(msgSize(msg)) > p.js.Conn().MaxPayload() {
+		ev.Truncated = true
+		msg, err = Message(p.subjects, p.cfg.OrgID, *ev)
+	}
 	if err != nil {
 		return 0, saved{}, err
 	}
@@ -469,10 +485,12 @@ func (ps *pass) publish(ctx context.Context, ev Event, sv saved) (uint64, saved,
 		return last.Sequence, saved{}, nil
 	}
 	var prev struct {
-		Before json.RawMessage `json:"before"`
-		After  json.RawMessage `json:"after"`
+		Before    json.RawMessage `json:"before"`
+		After     json.RawMessage `json:"after"`
+		Truncated bool            `json:"truncated"`
 	}
-	if err := json.Unmarshal(last.Data, &prev); err == nil && sameRecord(prev.Before, sv.record) {
+	err = json.Unmarshal(last.Data, &prev)
+	if err == nil && !prev.Truncated && !sv.oversized && sameRecord(prev.Before, sv.record) {
 		next := saved{eventSeq: last.Sequence, rev: sv.rev, behind: true}
 		if !isNull(prev.After) {
 			next.record = prev.After
@@ -489,8 +507,14 @@ func (ps *pass) publish(ctx context.Context, ev Event, sv saved) (uint64, saved,
 	if now.rev != sv.rev {
 		return 0, now, errRestate
 	}
-	p.log.Warn("the customer's last event does not follow from the saved state; going on from the saved state",
-		"customer_id", ev.CustomerID, "event_seq", last.Sequence, "saved_event_seq", sv.eventSeq)
+	if prev.Truncated {
+		// Its after is not in it: the saved state is all there is.
+		p.log.Info("the customer's last event is truncated and not saved; going on from the saved state",
+			"customer_id", ev.CustomerID, "event_seq", last.Sequence, "saved_event_seq", sv.eventSeq)
+	} else {
+		p.log.Warn("the customer's last event does not follow from the saved state; going on from the saved state",
+			"customer_id", ev.CustomerID, "event_seq", last.Sequence, "saved_event_seq", sv.eventSeq)
+	}
 	sv.eventSeq = last.Sequence
 	return 0, sv, errRestate
 }

@@ -130,6 +130,9 @@ type Poller struct {
 	// and before the state that records it is saved; an error aborts the
 	// pass there, as a crash would.
 	afterEvent func(Event) error
+
+	// badAt is what the passes warned about (updatedat.go).
+	badAt badUpdatedAt
 }
 
 // Status is what the poller reports of itself.
@@ -171,6 +174,7 @@ func New(js jetstream.JetStream, client CRM, cfg Config) (*Poller, error) {
 		return nil, err
 	}
 	p := &Poller{
+		badAt:    badUpdatedAt{},
 		cfg:      cfg,
 		js:       js,
 		crm:      client,

@@ -123,6 +123,10 @@ type saved struct {
 	// save it: the entry must be brought up to it even if nothing changed
 	// since.
 	behind bool
+	// oversized is set when record is not the customer's record but a
+	// sketch of it (oversized.go): the record was too large for the state.
+	// digest is still the record's.
+	oversized bool
 }
 
 // store reads and writes the state bucket.
@@ -222,6 +226,7 @@ func (s *store) load(ctx context.Context, id string, chunk uint64) (saved, error
 			return sv, nil // deleted
 		}
 		sv.record = m.Data
+		sv.oversized = m.Header.Get(hdrOversized) != ""
 		if sv.digest, err = strconv.ParseUint(m.Header.Get(hdrDigest), 16, 64); err != nil {
 			return saved{}, fmt.Errorf("poller: load %s: %s: %w", id, hdrDigest, err)
 		}
@@ -255,9 +260,11 @@ func (s *store) load(ctx context.Context, id string, chunk uint64) (saved, error
 
 // save writes a customer's state if its entry is still at rev: record as
 // last seen, or, when record is nil, a delete marker. eventSeq is the
-// sequence of its last event. It returns the entry's new revision, or
+// sequence of its last event. A record too large for one NATS message is
+// saved as its sketch (oversized.go), with header Poller-Oversized. It
+// returns the entry's new revision and whether it holds a sketch, or
 // errFenced.
-func (s *store) save(ctx context.Context, id string, record json.RawMessage, digest, eventSeq, rev uint64) (uint64, error) {
+func (s *store) save(ctx context.Context, id string, record json.RawMessage, digest, eventSeq, rev uint64) (uint64, bool, error) {
 	m := nats.NewMsg(kvPrefix + idKey(id))
 	m.Header.Set(hdrEventSeq, strconv.FormatUint(eventSeq, 10))
 	if record == nil {
@@ -266,14 +273,31 @@ func (s *store) save(ctx context.Context, id string, record json.RawMessage, dig
 		m.Header.Set(hdrDigest, fmt.Sprintf("%016x", digest))
 		m.Data = record
 	}
+	limit := int(s.js.Conn().MaxPayload())
+	oversized := record != nil && msgSize(m) > limit
+	if oversized {
+		m.Header.Set(hdrOversized, strconv.Itoa(len(record)))
+		for _, fields := range []bool{true, false} {
+			sk, err := newSketch(record, fields)
+			if err != nil {
+				return 0, false, fmt.Errorf("poller: save %s: %w", id, err)
+			}
+			if m.Data = sk; msgSize(m) <= limit {
+				break
+			}
+		}
+		if msgSize(m) > limit {
+			return 0, false, fmt.Errorf("poller: save %s: even the sketch of its %d-byte record is too large", id, len(record))
+		}
+	}
 	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
 	if isWrongLast(err) {
-		return 0, errFenced
+		return 0, false, errFenced
 	}
 	if err != nil {
-		return 0, fmt.Errorf("poller: save %s: %w", id, err)
+		return 0, false, fmt.Errorf("poller: save %s: %w", id, err)
 	}
-	return ack.Sequence, nil
+	return ack.Sequence, oversized, nil
 }
 
 // chunkRecord is one customer in a chunk.
