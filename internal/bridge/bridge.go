@@ -126,14 +126,18 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	b.metrics.MustRegister(rateShareMetric(b.crm))
 	b.commands, err = commands.New(b.nc, b.js, b.crm, commands.Config{
 		Prefix:          b.cfg.SubjectPrefix,
 		Concurrency:     b.cfg.Concurrency,
 		Replicas:        b.cfg.StreamReplicas,
 		RetryMaxElapsed: b.cfg.RetryMaxElapsed,
 		CallTimeout:     b.cfg.CRMTimeout,
-		Logger:          b.log.With("component", "commands"),
-		Metrics:         b.metrics,
+		// The commands' membership says how many processes share the
+		// CRM's rate (commands and poller alike: one client).
+		OnProcesses: b.crm.SetProcesses,
+		Logger:      b.log.With("component", "commands"),
+		Metrics:     b.metrics,
 	})
 	if err != nil {
 		return err

@@ -231,6 +231,9 @@ func TestMetricsMove(t *testing.T) {
 	if got := metric(t, addr, "crm_bridge_poller_active"); got != 1 {
 		t.Errorf("crm_bridge_poller_active = %v, want 1", got)
 	}
+	if got := metric(t, addr, "crm_bridge_crm_rate_share"); got != cfg.CRMRate {
+		t.Errorf("crm_bridge_crm_rate_share = %v, want all of BRIDGE_CRM_RATE, %v, for the only process", got, cfg.CRMRate)
+	}
 
 	_, js := natstest.Connect(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gormic/crm-bridge/internal/crm"
 )
 
 // crmMetrics registers the CRM client's metrics on reg and returns the
@@ -24,4 +26,13 @@ func crmMetrics(reg prometheus.Registerer) func(op string, status int, took time
 		requests.WithLabelValues(op, strconv.Itoa(status)).Inc()
 		duration.WithLabelValues(op).Observe(took.Seconds())
 	}
+}
+
+// rateShareMetric returns the gauge of the process's share of the CRM's
+// rate (BRIDGE_CRM_RATE divided by the live processes).
+func rateShareMetric(c *crm.Client) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "crm_bridge_crm_rate_share",
+		Help: "Most CRM requests per second this process sends: its share of BRIDGE_CRM_RATE, the budget of all live bridge processes (0: no limit). A 429 lowers the rate in force below it for a while.",
+	}, c.RateShare)
 }

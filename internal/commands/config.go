@@ -54,6 +54,11 @@ type Config struct {
 	// searches the CRM's export for the customer that a lost attempt may
 	// have made; it also covers a CRM clock that is behind. Default: 10m.
 	LookupWindow time.Duration
+	// OnProcesses, when set, is called with the number of live processes
+	// (this one included) each time the processor counts them: once in
+	// Start, then every lease renewal period. The CRM client divides its
+	// rate among them (crm.Client.SetProcesses).
+	OnProcesses func(n int)
 	// Logger receives the processor's logs. Default: discard.
 	Logger *slog.Logger
 	// Metrics, when set, gets the processor's metrics.

@@ -49,17 +49,7 @@ func (o *owner) run(ctx context.Context) {
 
 func (o *owner) tick(ctx context.Context) {
 	log := o.p.log
-	if _, err := o.leases.KV.Put(ctx, memberKey(o.leases.Owner), nil); err != nil && ctx.Err() == nil {
-		log.Warn("cannot renew membership", "err", err)
-	}
-	members := 1
-	if keys, err := o.leases.KV.ListKeysFiltered(ctx, memberKey("*")); err == nil {
-		n := 0
-		for range keys.Keys() {
-			n++
-		}
-		members = max(n, 1)
-	}
+	members := o.members(ctx)
 	share := (len(o.cons) + members - 1) / members
 
 	o.mu.Lock()
@@ -105,6 +95,31 @@ func (o *owner) tick(ctx context.Context) {
 			break
 		}
 	}
+}
+
+// members renews the process's membership and returns how many processes
+// are members (at least 1, this one), telling Config.OnProcesses when it
+// could count them. A process that stopped left; one that died counts
+// until its membership expires (LeaseTTL).
+func (o *owner) members(ctx context.Context) int {
+	if _, err := o.leases.KV.Put(ctx, memberKey(o.leases.Owner), nil); err != nil && ctx.Err() == nil {
+		o.p.log.Warn("cannot renew membership", "err", err)
+	}
+	keys, err := o.leases.KV.ListKeysFiltered(ctx, memberKey("*"))
+	if err != nil {
+		return 1
+	}
+	n := 0
+	for range keys.Keys() {
+		n++
+	}
+	if n == 0 {
+		return 1 // not even this one: the listing failed
+	}
+	if o.p.cfg.OnProcesses != nil {
+		o.p.cfg.OnProcesses(n)
+	}
+	return n
 }
 
 // stopAll stops every partition gracefully and leaves the membership.

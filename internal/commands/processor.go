@@ -106,9 +106,6 @@ func (p *Processor) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("commands: consumer %s: %w", streams.CreateConsumer, err)
 	}
-	if err := p.consumeCreates(creates); err != nil {
-		return err
-	}
 	p.owner = &owner{
 		p:      p,
 		leases: &lease.Leases{KV: kv, Owner: nuid.Next(), TTL: p.cfg.LeaseTTL},
@@ -117,6 +114,12 @@ func (p *Processor) Start(ctx context.Context) error {
 		every: max(100*time.Millisecond, min(p.cfg.LeaseTTL/6, (p.cfg.LeaseTTL-p.cfg.CallTimeout-time.Second)/3)),
 		held:  map[int]*partition{},
 		cons:  partitions,
+	}
+	p.owner.members(ctx) // the CRM rate's share, before the first command
+	if err := p.consumeCreates(creates); err != nil {
+		_ = kv.Delete(ctx, memberKey(p.owner.leases.Owner))
+		p.owner = nil
+		return err
 	}
 	p.workers.Go(func() { p.owner.run(p.fetchCtx) })
 	p.workers.Go(p.probe)

@@ -41,8 +41,9 @@ type Config struct {
 	CRMAPIKeyFile string
 	// CRMOrgID is sent as the organization-id header.
 	CRMOrgID string
-	// CRMRate is the most CRM requests per second; 0 means no limit.
-	// Default: 50.
+	// CRMRate is the most CRM requests per second of the whole deployment
+	// (every bridge process on one NATS), each live process taking its
+	// share; 0 means no limit. Default: 50.
 	CRMRate float64
 	// CRMTimeout bounds one CRM request. Default: 10s.
 	CRMTimeout time.Duration

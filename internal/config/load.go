@@ -58,7 +58,7 @@ var settings = []setting{
 		def: func(c Config) string { return c.CRMAPIKeyFile }, parse: func(c *Config, v string) error { c.CRMAPIKeyFile = v; return nil }},
 	{env: "BRIDGE_CRM_ORG_ID", usage: "CRM organization-id header (required)",
 		def: func(c Config) string { return c.CRMOrgID }, parse: func(c *Config, v string) error { c.CRMOrgID = v; return nil }},
-	{env: "BRIDGE_CRM_RATE", usage: "most CRM requests per second (0: no limit), lowered further by 429",
+	{env: "BRIDGE_CRM_RATE", usage: "most CRM requests per second of all bridge processes on one NATS, shared among those alive (0: no limit), lowered further by 429",
 		def: func(c Config) string { return strconv.FormatFloat(c.CRMRate, 'g', -1, 64) }, parse: parseRate},
 	{env: "BRIDGE_CRM_TIMEOUT", usage: "timeout of one CRM request",
 		def: func(c Config) string { return shortDuration(c.CRMTimeout) }, parse: durationInto(func(c *Config) *time.Duration { return &c.CRMTimeout })},

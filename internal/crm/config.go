@@ -32,10 +32,12 @@ type Config struct {
 	// Timeout bounds one request, from sending it to reading the last byte
 	// of its answer. Default: 10s.
 	Timeout time.Duration
-	// Rate is the most requests per second the client sends (0: no limit).
-	// A 429 halves it for every request, and it then recovers gradually;
-	// the request that got the 429 is retried by the caller after its
-	// Retry-After. Default: 0.
+	// Rate is the most requests per second the client sends (0: no limit),
+	// with a burst of a tenth of it (at least 1). When several processes
+	// share it, Client.SetProcesses divides it among them. A 429 halves
+	// it for every request, and it then recovers gradually; the request
+	// that got the 429 is retried by the caller after its Retry-After.
+	// Default: 0.
 	Rate float64
 	// MaxConns is the most connections to the CRM, open and idle alike.
 	// Default: 64.
@@ -48,7 +50,9 @@ type Config struct {
 	MaxResponseBytes int64
 	// Logger receives a Warn for every answer with non-empty warnings
 	// (attributes op, request_id, warnings) and a Debug per request (op,
-	// customer_id, status, request_id, bytes, duration). Default: discard.
+	// customer_id, status, request_id, bytes, duration), and an Info when
+	// SetProcesses changes the rate's share (budget, processes, share).
+	// Default: discard.
 	Logger *slog.Logger
 	// Observe, when set, is called once per request sent, with the
 	// operation (create, get, update, delete, list, export), the HTTP
