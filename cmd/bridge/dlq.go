@@ -30,21 +30,24 @@ const (
 	dlqReplayUsage = "bridge dlq replay (--all | SEQ|COMMAND-ID ...) [--dry-run] [flags]"
 )
 
-// runDLQ is `bridge dlq list` and `bridge dlq replay`.
+// runDLQ is `bridge dlq list`, `bridge dlq replay` and `bridge dlq
+// discard`.
 func runDLQ(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 {
-		return usagef("dlq: want list or replay:\n  %s\n  %s", dlqListUsage, dlqReplayUsage)
+		return usagef("dlq: want list, replay or discard:\n  %s\n  %s\n  %s", dlqListUsage, dlqReplayUsage, dlqDiscardUsage)
 	}
 	switch args[0] {
 	case "list":
 		return runDLQList(ctx, e, args[1:])
 	case "replay":
 		return runDLQReplay(ctx, e, args[1:])
+	case "discard":
+		return runDLQDiscard(ctx, e, args[1:])
 	case "help", "-h", "-help", "--help":
-		fmt.Fprintf(e.stdout, "Usage:\n  %s\n  %s\n\nbridge dlq list --help and bridge dlq replay --help list the flags.\n", dlqListUsage, dlqReplayUsage)
+		fmt.Fprintf(e.stdout, "Usage:\n  %s\n  %s\n  %s\n\nbridge dlq SUBCOMMAND --help lists the flags.\n", dlqListUsage, dlqReplayUsage, dlqDiscardUsage)
 		return flag.ErrHelp
 	}
-	return usagef("dlq: unknown subcommand %q (want list or replay)", args[0])
+	return usagef("dlq: unknown subcommand %q (want list, replay or discard)", args[0])
 }
 
 // deadLetter is one message of CRM_DLQ, as internal/commands writes it:
