@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/user"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/streams"
@@ -114,5 +118,59 @@ func TestDLQDiscardUnknownRemovesNothing(t *testing.T) {
 	}
 	if got := dlqSeqs(t, js); got["c1"] != seqs[0] {
 		t.Errorf("dead letters: got %v, want c1 kept", got)
+	}
+}
+
+// A dead letter removed meanwhile (by a replay or another discard) is
+// reported gone already, and is no error; one that cannot be removed is
+// named in the error, the others being removed.
+func TestDLQDiscardGoneAndFailed(t *testing.T) {
+	_, js := clientStreams(t, embedded.Options{})
+	s := streams.Subjects{Prefix: "crm"}
+	storeLetters(t, js,
+		dlqLetter{op: "create", id: "gone", status: "rejected", reason: "VALIDATION: x", original: s.Create(), body: []byte(`{}`)},
+		dlqLetter{op: "create", id: "here", status: "rejected", reason: "VALIDATION: x", original: s.Create(), body: []byte(`{}`)},
+	)
+	ctx := context.Background()
+	var letters []deadLetter
+	if _, err := readDLQ(ctx, js, s.DLQ("*"), 10*time.Second, func(d deadLetter) bool {
+		letters = append(letters, d)
+		return true
+	}); err != nil || len(letters) != 2 {
+		t.Fatalf("got %d dead letters, %v; want 2", len(letters), err)
+	}
+	st, err := js.Stream(ctx, streams.DLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteMsg(ctx, letters[0].seq); err != nil {
+		t.Fatal(err)
+	}
+	var out, logs bytes.Buffer
+	d := discarder{dlq: st, out: &out, log: newLogger("json", slog.LevelInfo, &logs), subjects: s, timeout: 10 * time.Second}
+	if err := d.run(ctx, letters); err != nil {
+		t.Fatalf("got %v, want nil", err)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("seq %d command gone: gone already (removed meanwhile)\n", letters[0].seq),
+		fmt.Sprintf("seq %d command here: discarded\n", letters[1].seq),
+		"dlq discard: 2 dead letters: 1 discarded, 1 gone already, 0 failed\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("got\n%s\nwant %q", out.String(), want)
+		}
+	}
+
+	// No stream to remove them from: each is named, NOT DISCARDED.
+	if err := js.DeleteStream(ctx, streams.DLQ); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err = d.run(ctx, letters[1:])
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("1 not discarded (the others were):\n  seq %d command here: ", letters[1].seq)) {
+		t.Errorf("got %v, want an error naming here", err)
+	}
+	if !strings.Contains(out.String(), "command here: NOT DISCARDED: ") || len(discardLogs(t, logs.String(), "dead letter not discarded")) != 1 {
+		t.Errorf("got stdout\n%s\nlogs\n%s\nwant here NOT DISCARDED, and logged", out.String(), logs.String())
 	}
 }
