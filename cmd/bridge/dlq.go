@@ -99,35 +99,23 @@ func (d deadLetter) replayID() (id, of string) {
 // fn returns false; total is how many the stream held under filter when
 // reading began. Dead letters stored after that are not read.
 func readDLQ(ctx context.Context, js jetstream.JetStream, filter string, timeout time.Duration, fn func(deadLetter) bool) (total int, err error) {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}}
-	return readStream(ctx, js, streams.DLQ, cfg, timeout, func(m jetstream.Msg, meta *jetstream.MsgMetadata) bool {
-		return fn(deadLetter{seq: meta.Sequence.Stream, stored: meta.Timestamp, subject: m.Subject(), header: m.Headers(), data: m.Data()})
-	})
-}
-
-// readStream calls fn with each message of stream that an ordered
-// consumer of cfg delivers, oldest first, until fn returns false; total is
-// how many it had to deliver when reading began. Messages stored after
-// that are not read.
-func readStream(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.OrderedConsumerConfig, timeout time.Duration,
-	fn func(jetstream.Msg, *jetstream.MsgMetadata) bool) (total int, err error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := js.OrderedConsumer(cctx, stream, cfg)
+	c, err := js.OrderedConsumer(cctx, streams.DLQ, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return 0, fmt.Errorf("no stream %s: has a bridge run with this NATS? (%w)", stream, err)
+		return 0, fmt.Errorf("no stream %s: has a bridge run with this NATS? (%w)", streams.DLQ, err)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", stream, err)
+		return 0, fmt.Errorf("read %s: %w", streams.DLQ, err)
 	}
 	defer func() { // rather than leave it to the server's inactivity threshold
 		if ci := c.CachedInfo(); ci != nil {
-			_ = js.DeleteConsumer(context.WithoutCancel(cctx), stream, ci.Name)
+			_ = js.DeleteConsumer(context.WithoutCancel(cctx), streams.DLQ, ci.Name)
 		}
 	}()
 	info, err := c.Info(cctx)
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", stream, err)
+		return 0, fmt.Errorf("read %s: %w", streams.DLQ, err)
 	}
 	total = int(info.NumPending)
 	seen, more := 0, true
@@ -137,7 +125,7 @@ func readStream(ctx context.Context, js jetstream.JetStream, stream string, cfg 
 		}
 		batch, err := c.Fetch(min(total-seen, 500), jetstream.FetchMaxWait(min(timeout, 5*time.Second)))
 		if err != nil {
-			return total, fmt.Errorf("read %s: %w", stream, err)
+			return total, fmt.Errorf("read %s: %w", streams.DLQ, err)
 		}
 		got := 0
 		for m := range batch.Messages() { // read the whole batch, also after fn said stop
@@ -147,10 +135,10 @@ func readStream(ctx context.Context, js jetstream.JetStream, stream string, cfg 
 				continue
 			}
 			seen++
-			more = fn(m, meta) && meta.NumPending > 0
+			more = fn(deadLetter{seq: meta.Sequence.Stream, stored: meta.Timestamp, subject: m.Subject(), header: m.Headers(), data: m.Data()}) && meta.NumPending > 0
 		}
 		if err := batch.Error(); err != nil {
-			return total, fmt.Errorf("read %s: %w", stream, err)
+			return total, fmt.Errorf("read %s: %w", streams.DLQ, err)
 		}
 		if got == 0 { // removed since reading began
 			break
