@@ -30,21 +30,24 @@ const (
 	dlqReplayUsage = "bridge dlq replay (--all | SEQ|COMMAND-ID ...) [--dry-run] [flags]"
 )
 
-// runDLQ is `bridge dlq list` and `bridge dlq replay`.
+// runDLQ is `bridge dlq list`, `bridge dlq replay` and `bridge dlq
+// discard`.
 func runDLQ(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 {
-		return usagef("dlq: want list or replay:\n  %s\n  %s", dlqListUsage, dlqReplayUsage)
+		return usagef("dlq: want list, replay or discard:\n  %s\n  %s\n  %s", dlqListUsage, dlqReplayUsage, dlqDiscardUsage)
 	}
 	switch args[0] {
 	case "list":
 		return runDLQList(ctx, e, args[1:])
 	case "replay":
 		return runDLQReplay(ctx, e, args[1:])
+	case "discard":
+		return runDLQDiscard(ctx, e, args[1:])
 	case "help", "-h", "-help", "--help":
-		fmt.Fprintf(e.stdout, "Usage:\n  %s\n  %s\n\nbridge dlq list --help and bridge dlq replay --help list the flags.\n", dlqListUsage, dlqReplayUsage)
+		fmt.Fprintf(e.stdout, "Usage:\n  %s\n  %s\n  %s\n\nbridge dlq SUBCOMMAND --help lists the flags.\n", dlqListUsage, dlqReplayUsage, dlqDiscardUsage)
 		return flag.ErrHelp
 	}
-	return usagef("dlq: unknown subcommand %q (want list or replay)", args[0])
+	return usagef("dlq: unknown subcommand %q (want list, replay or discard)", args[0])
 }
 
 // deadLetter is one message of CRM_DLQ, as internal/commands writes it:
@@ -293,7 +296,10 @@ func dlqOneLine(s string) string {
 // deadLetter.replayID) and removes the dead letter once JetStream has
 // stored the republish, never before. It prints a line per dead letter
 // and a summary, logs progress on stderr, and fails naming each dead
-// letter not replayed and each selector that names none.
+// letter not replayed and each selector that names none. Before it
+// replays anything, it warns on stderr of each update and delete that
+// goes behind newer commands for its customer (see warnNewer), and
+// replays them all the same.
 func runDLQReplay(ctx context.Context, e env, args []string) error {
 	fs := flagSet(e, "bridge dlq replay", dlqReplayUsage)
 	var cf clientFlags
@@ -324,6 +330,7 @@ func runDLQReplay(ctx context.Context, e env, args []string) error {
 	}
 	chosen, missing := chooseDLQ(letters, sel, *all)
 	plan := planReplays(letters, chosen, cf.subjects())
+	warnNewer(ctx, e.stderr, js, plan, letters, cf.subjects(), cf.timeout)
 	r := &replayer{js: js, timeout: cf.timeout, out: e.stdout, log: e.stderr, total: len(plan), dryRun: *dryRun}
 	switch {
 	case len(letters) == 0:

@@ -336,7 +336,10 @@ func TestDLQReplayIsIdempotentAfterACrash(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, _ := dlqOK(t, vars, "dlq", "replay", "--all")
+	out, errOut := dlqOK(t, vars, "dlq", "replay", "--all")
+	if strings.Contains(errOut, "WARNING") { // k1-replay-1 is k1's own replay, not a newer command
+		t.Errorf("stderr: got\n%s\nwant no warning", errOut)
+	}
 	for _, want := range []string{
 		fmt.Sprintf("seq %d command k1: k1-replay-1 was stored already, by an earlier replay; dead letter removed\n", seqs[0]),
 		fmt.Sprintf("seq %d command k2: replayed already: k2-replay-1 is dead letter %d; dead letter removed\n", seqs[1], seqs[2]),
@@ -473,7 +476,7 @@ func TestDLQUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no subcommand", []string{"dlq"}, "want list or replay"},
+		{"no subcommand", []string{"dlq"}, "want list, replay or discard"},
 		{"unknown subcommand", []string{"dlq", "purge"}, `unknown subcommand "purge"`},
 		{"list argument", []string{"dlq", "list", "12"}, `unexpected argument "12"`},
 		{"list op", []string{"dlq", "list", "--op", "upsert"}, `--op "upsert"`},
@@ -483,6 +486,10 @@ func TestDLQUsage(t *testing.T) {
 		{"replay both", []string{"dlq", "replay", "--all", "12"}, "--all and named dead letters (12) together"},
 		{"replay flag after", []string{"dlq", "replay", "12", "--all"}, "--all and named dead letters (12) together"},
 		{"replay flag", []string{"dlq", "replay", "--everything"}, "-everything"},
+		{"discard without reason", []string{"dlq", "discard", "12"}, "--reason is required"},
+		{"discard blank reason", []string{"dlq", "discard", "12", "--reason", " \t"}, "--reason is required"},
+		{"discard nothing", []string{"dlq", "discard", "--reason", "x"}, "or give --all"},
+		{"discard both", []string{"dlq", "discard", "--all", "12", "--reason", "x"}, "--all and named dead letters (12) together"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

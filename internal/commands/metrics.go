@@ -39,7 +39,7 @@ func newMetrics(reg prometheus.Registerer, js jetstream.JetStream) *metrics {
 		}, []string{"op", "status"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.duration, m.retries, m.deadLetters, pendingCollector{js: js})
+		reg.MustRegister(m.commands, m.duration, m.retries, m.deadLetters, pendingCollector{js: js}, dlqCollector{js: js})
 	}
 	return m
 }
@@ -83,4 +83,28 @@ func (c pendingCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, pending)
 	ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, ackPending)
+}
+
+// dlqCollector reports, when scraped, how many dead letters CRM_DLQ holds:
+// those waiting to be replayed or discarded. Every process of a deployment
+// reports the same stream, so the figure is the deployment's.
+type dlqCollector struct {
+	js jetstream.JetStream
+}
+
+var dlqWaitingDesc = prometheus.NewDesc("crm_bridge_dead_letters_waiting",
+	"Dead letters in CRM_DLQ, waiting to be replayed or discarded (the whole deployment's: every process reports the same stream).", nil, nil)
+
+func (c dlqCollector) Describe(ch chan<- *prometheus.Desc) { ch <- dlqWaitingDesc }
+
+// Collect asks the server; when it cannot answer within 2 s the gauge is
+// left out of this scrape rather than reported wrong.
+func (c dlqCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := c.js.Stream(ctx, streams.DLQ)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(dlqWaitingDesc, prometheus.GaugeValue, float64(s.CachedInfo().State.Msgs))
 }

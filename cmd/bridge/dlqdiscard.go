@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/commands"
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+const dlqDiscardUsage = "bridge dlq discard (--all | SEQ|COMMAND-ID ...) --reason TEXT [--dry-run] [flags]"
+
+// runDLQDiscard is `bridge dlq discard`: it removes the chosen dead
+// letters for good, without replaying them. It chooses them as `dlq
+// replay` does (see chooseDLQ), and removes nothing when a selector names
+// no dead letter. --reason is required. Each removal is logged on stderr
+// with who removed it (see operator), what (stream sequence, command id,
+// op, customer) and why (the reason); stdout gets a line per dead letter
+// and a summary. It fails naming each dead letter it could not remove.
+func runDLQDiscard(ctx context.Context, e env, args []string) error {
+	fs := flagSet(e, "bridge dlq discard", dlqDiscardUsage)
+	var cf clientFlags
+	cf.register(fs, e.getenv)
+	all := fs.Bool("all", false, "discard every dead letter")
+	reason := fs.String("reason", "", "why the dead letters are discarded; logged with each (required)")
+	dryRun := fs.Bool("dry-run", false, "print what would be discarded, and change nothing")
+	sel, err := parseInterspersed(fs, args)
+	if err != nil {
+		return parseErr(err)
+	}
+	switch {
+	case *all && len(sel) > 0:
+		return usagef("dlq discard: --all and named dead letters (%s) together; want one or the other", strings.Join(sel, " "))
+	case !*all && len(sel) == 0:
+		return usagef("dlq discard: name the dead letters to discard (SEQ or COMMAND-ID, as bridge dlq list shows them), or give --all")
+	case strings.TrimSpace(*reason) == "":
+		return usagef("dlq discard: --reason is required: say why the dead letters are discarded (it is logged with each)")
+	}
+	nc, js, err := cf.connect("dlq discard")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	var letters []deadLetter
+	if _, err := readDLQ(ctx, js, cf.subjects().DLQ("*"), cf.timeout, func(d deadLetter) bool {
+		letters = append(letters, d)
+		return true
+	}); err != nil {
+		return fmt.Errorf("dlq discard: %w", err)
+	}
+	chosen, missing := chooseDLQ(letters, sel, *all)
+	if len(missing) > 0 {
+		return fmt.Errorf("dlq discard: nothing discarded: %s", notFound(missing))
+	}
+	if len(letters) == 0 {
+		fmt.Fprintf(e.stdout, "no dead letters in %s\n", streams.DLQ)
+		return nil
+	}
+	d := discarder{out: e.stdout, subjects: cf.subjects(), timeout: cf.timeout}
+	if *dryRun {
+		return d.dryRun(chosen)
+	}
+	who := whoami(nc, cf.timeout)
+	d.log = newLogger(clientLogFormat(e.getenv), slog.LevelInfo, e.stderr).With(
+		"os_user", who.osUser, "host", who.host, "nats_user", who.natsUser, "nats_account", who.natsAccount, "discard_reason", *reason)
+	sctx, cancel := context.WithTimeout(ctx, cf.timeout)
+	d.dlq, err = js.Stream(sctx, streams.DLQ)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("dlq discard: %w", err)
+	}
+	return d.run(ctx, chosen)
+}
+
+// notFound says that no dead letter has any of sel as stream sequence or
+// command id.
+func notFound(sel []string) string {
+	q := make([]string, len(sel))
+	for i, s := range sel {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("no dead letter in %s has the stream sequence or command id %s", streams.DLQ, strings.Join(q, ", "))
+}
+
+// discarder removes dead letters and reports on each.
+type discarder struct {
+	dlq      jetstream.Stream
+	log      *slog.Logger // who, what and why, a line per dead letter
+	out      io.Writer    // a line per dead letter, and the summary
+	subjects streams.Subjects
+	timeout  time.Duration
+}
+
+// run removes each of chosen, in order, and returns an error naming those
+// it did not remove. One that is gone already (removed meanwhile by a
+// replay or another discard) is reported as such, and is no error.
+func (d discarder) run(ctx context.Context, chosen []deadLetter) error {
+	var removed, gone int
+	var failures []string
+	for _, l := range chosen {
+		attrs := d.what(l)
+		err := context.Cause(ctx)
+		if err == nil {
+			err = d.remove(ctx, l.seq)
+		}
+		head := fmt.Sprintf("seq %d command %s", l.seq, dlqCell(l.commandID()))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			gone++
+			fmt.Fprintf(d.out, "%s: gone already (removed meanwhile)\n", head)
+			d.log.Info("dead letter gone already", attrs...)
+		case err != nil:
+			failures = append(failures, fmt.Sprintf("%s: %v", head, err))
+			fmt.Fprintf(d.out, "%s: NOT DISCARDED: %v\n", head, err)
+			d.log.Warn("dead letter not discarded", append(attrs, "error", err.Error())...)
+		default:
+			removed++
+			fmt.Fprintf(d.out, "%s: discarded\n", head)
+			d.log.Info("dead letter discarded", attrs...)
+		}
+	}
+	fmt.Fprintf(d.out, "dlq discard: %d dead letters: %d discarded, %d gone already, %d failed\n", len(chosen), removed, gone, len(failures))
+	if len(failures) > 0 {
+		return fmt.Errorf("dlq discard: %d not discarded (the others were):\n  %s", len(failures), strings.Join(failures, "\n  "))
+	}
+	return nil
+}
+
+// remove deletes the dead letter at seq; it returns an error that is
+// jetstream.ErrMsgNotFound when the dead letter is gone already.
+func (d discarder) remove(ctx context.Context, seq uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	err := d.dlq.DeleteMsg(ctx, seq)
+	if err == nil {
+		return nil
+	}
+	if _, gerr := d.dlq.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
+		return gerr
+	}
+	return err
+}
+
+// what returns the log attributes that say which dead letter l is.
+func (d discarder) what(l deadLetter) []any {
+	_, customer, _ := d.subjects.ParseCommand(l.header.Get(commands.HeaderOriginalSubject))
+	return []any{"seq", l.seq, "command_id", l.commandID(), "op", l.op(), "customer_id", customer,
+		"dlq_status", l.header.Get(commands.HeaderDlqStatus), "dlq_reason", l.header.Get(commands.HeaderDlqReason)}
+}
+
+// dryRun reports what run would remove.
+func (d discarder) dryRun(chosen []deadLetter) error {
+	for _, l := range chosen {
+		fmt.Fprintf(d.out, "seq %d command %s: would be discarded\n", l.seq, dlqCell(l.commandID()))
+	}
+	fmt.Fprintf(d.out, "dlq discard: %d dead letters would be discarded (dry run: nothing changed)\n", len(chosen))
+	return nil
+}
+
+// clientLogFormat returns BRIDGE_LOG_FORMAT for a client subcommand's
+// log: text, json, or auto (the default, and for anything else).
+func clientLogFormat(getenv func(string) string) string {
+	if f := getenv("BRIDGE_LOG_FORMAT"); f == "text" || f == "json" {
+		return f
+	}
+	return "auto"
+}
+
+// operator is who runs a client subcommand, as far as it can tell: the OS
+// user and host it runs as and on, and the NATS user and account that the
+// server authenticated its connection as (which, unlike the first two,
+// the person cannot choose by setting an environment variable). A part
+// that cannot be learnt is "unknown"; the NATS user is empty on a server
+// without authentication.
+type operator struct {
+	osUser, host, natsUser, natsAccount string
+}
+
+// userInfoSubject answers a connection with the user and account that the
+// server knows it as (nats-server 2.10 and later).
+const userInfoSubject = "$SYS.REQ.USER.INFO"
+
+func whoami(nc *nats.Conn, timeout time.Duration) operator {
+	o := operator{osUser: "unknown", host: "unknown", natsUser: "unknown", natsAccount: "unknown"}
+	if u, err := user.Current(); err == nil {
+		o.osUser = u.Username
+	}
+	if h, err := os.Hostname(); err == nil {
+		o.host = h
+	}
+	m, err := nc.Request(userInfoSubject, nil, min(timeout, 2*time.Second))
+	if err != nil {
+		return o
+	}
+	var r struct {
+		Data *struct {
+			User        string `json:"user"`
+			UserName    string `json:"user_name"`
+			Account     string `json:"account"`
+			AccountName string `json:"account_name"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(m.Data, &r) != nil || r.Data == nil {
+		return o
+	}
+	o.natsUser = r.Data.User
+	if r.Data.UserName != "" {
+		o.natsUser = r.Data.UserName + " (" + r.Data.User + ")"
+	}
+	o.natsAccount = r.Data.Account
+	if r.Data.AccountName != "" && r.Data.AccountName != r.Data.Account {
+		o.natsAccount = r.Data.AccountName + " (" + r.Data.Account + ")"
+	}
+	return o
+}
