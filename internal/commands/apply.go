@@ -88,10 +88,8 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 		switch crm.Classify(err) {
 		case crm.Canceled:
 			return outcome{canceled: true, attempts: attempts}
-		case crm.Auth:
-			if a.gate.unauthorized(err) {
-				log.Error("CRM refused the credentials: commands stop until it accepts them; nothing is dead-lettered", "err", err)
-			}
+		case crm.Auth, crm.Misrouted:
+			a.misconfigured(err, log)
 			return outcome{blocked: true, attempts: attempts}
 		case crm.Permanent: // only a lookup gets here
 			return outcome{status: StatusFailed, attempts: attempts, err: crmError(err)}
@@ -119,6 +117,20 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 			}
 		}
 	}
+}
+
+// misconfigured closes the gate for err, a crm.Auth or crm.Misrouted
+// failure, and logs one error line when it was not closed for it yet.
+func (a *applier) misconfigured(err error, log *slog.Logger) {
+	class := crm.Classify(err)
+	if !a.gate.misconfigured(class, err) {
+		return
+	}
+	if class == crm.Misrouted {
+		log.Error("CRM URL does not reach the CRM's API (HTTP 404 without its error envelope; check BRIDGE_CRM_URL): commands stop until it does; nothing is dead-lettered", "err", err)
+		return
+	}
+	log.Error("CRM refused the credentials: commands stop until it accepts them; nothing is dead-lettered", "err", err)
 }
 
 // fence waits until ls is certain to hold for a CRM call's whole timeout,

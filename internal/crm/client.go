@@ -184,6 +184,9 @@ func (c *Client) exchange(ctx context.Context, cl call) (answer, error) {
 	}
 	if !ok {
 		e := errorFromAnswer(cl.op, cl.id, resp.StatusCode, resp.Header, body, c.now())
+		if e.misrouted() {
+			e.Message = strings.TrimSpace("not the CRM's API at " + c.base + " (a 404 without the CRM's NotFound) " + e.Message)
+		}
 		c.done(ctx, cl, resp.StatusCode, e.RequestID, len(body), took, e)
 		c.logWarnings(ctx, cl, e.RequestID, warningsOf(body))
 		return answer{}, e
