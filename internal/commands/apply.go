@@ -91,9 +91,10 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 		case crm.Auth, crm.Misrouted:
 			a.misconfigured(err, log)
 			return outcome{blocked: true, attempts: attempts}
-		case crm.Permanent: // only a lookup gets here
-			return outcome{status: StatusFailed, attempts: attempts, err: crmError(err)}
-		case crm.Transient:
+		default:
+			// Transient; or Permanent, which only a lookup gets here with
+			// (its export refused): the command is not at fault, and
+			// only RetryMaxElapsed ends it as failed.
 			if errors.Is(err, crm.ErrUnavailable) || errors.Is(err, crm.ErrTimeout) {
 				if a.gate.unavailable(err) {
 					log.Error("CRM unavailable: new commands wait until it answers again", "err", err)
