@@ -25,3 +25,14 @@ func crmMetrics(reg prometheus.Registerer) func(op string, status int, took time
 		duration.WithLabelValues(op).Observe(took.Seconds())
 	}
 }
+
+// crmWarnings registers the count of the CRM's warnings and returns the
+// client's Config.Warned that feeds it.
+func crmWarnings(reg prometheus.Registerer) func(op string, n int) {
+	warnings := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crm_bridge_crm_warnings_total",
+		Help: "Warnings in the CRM's answers, by operation.",
+	}, []string{"op"})
+	reg.MustRegister(warnings)
+	return func(op string, n int) { warnings.WithLabelValues(op).Add(float64(n)) }
+}

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"iter"
 	"log/slog"
@@ -35,6 +36,9 @@ type delivery struct {
 	// lease is the lease of the command's partition; a CRM call starts
 	// only while it holds for the call's timeout. Nil for creates.
 	lease *lease.Lease
+	// warnings keeps the warnings of the CRM's last answer to the
+	// command's own calls (not a lookup's); nil: not kept.
+	warnings *crm.Warnings
 }
 
 // outcome is how applying a command ended.
@@ -48,6 +52,9 @@ type outcome struct {
 	blocked bool
 	// canceled: the processor is stopping; nothing is final.
 	canceled bool
+	// warnings are the CRM's last answer's warnings (a JSON array), nil
+	// when it had none.
+	warnings json.RawMessage
 }
 
 // applier applies commands to the CRM: it retries transient failures with
@@ -72,7 +79,7 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 			return outcome{canceled: true, attempts: attempts}
 		}
 		attempts++
-		id, err := a.call(ctx, cmd)
+		id, err := a.call(ctx, cmd, d.warnings)
 		if err == nil {
 			a.answered(log)
 			return outcome{status: StatusApplied, customerID: id, attempts: attempts}
@@ -156,8 +163,12 @@ func (a *applier) answered(log *slog.Logger) {
 	}
 }
 
-// call makes the one CRM call of cmd and returns the customer id.
-func (a *applier) call(ctx context.Context, cmd Command) (string, error) {
+// call makes the one CRM call of cmd and returns the customer id; ws,
+// when not nil, gets the warnings of the CRM's answer.
+func (a *applier) call(ctx context.Context, cmd Command, ws *crm.Warnings) (string, error) {
+	if ws != nil {
+		ctx = crm.WithWarnings(ctx, ws)
+	}
 	switch cmd.Op {
 	case streams.OpCreate:
 		return a.crm.Create(ctx, cmd.Create)
