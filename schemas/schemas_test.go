@@ -328,6 +328,8 @@ func TestResultsFromGo(t *testing.T) {
 			Error: &commands.ResultError{Code: "CRM_TIMEOUT", Message: "crm: delete a.b: timeout"}},
 		{CommandID: "c4", Op: "update", Status: commands.StatusRejected, CustomerID: "cus_1", Attempts: 1, FinishedAt: at,
 			Error: &commands.ResultError{Code: "NotFound", Message: "crm: update cus_1: not found", Fields: []commands.FieldError{}}},
+		{CommandID: "c5", Op: "update", Status: commands.StatusApplied, CustomerID: "cus_1", Attempts: 1, FinishedAt: at,
+			Warnings: json.RawMessage(`[{"code":"DEPRECATED","message":"use v2"}]`)},
 	}
 	many := `{"firstName":"Ada","phone":"5550100"`
 	for i := range 30 {

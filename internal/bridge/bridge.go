@@ -122,6 +122,7 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 		UserAgent: "crm-bridge/" + b.version,
 		Logger:    b.log.With("component", "crm"),
 		Observe:   crmMetrics(b.metrics),
+		Warned:    crmWarnings(b.metrics),
 	})
 	if err != nil {
 		return err

@@ -270,3 +270,30 @@ func TestMetricsMove(t *testing.T) {
 		t.Errorf("crm_bridge_poller_last_success_timestamp_seconds = %v", got)
 	}
 }
+
+// The CRM's warnings are counted by op, each entry of an answer's
+// warnings once.
+func TestCRMWarningsCounted(t *testing.T) {
+	srv := natstest.Server(t)
+	sim := simtest.Start(t, crmsim.Options{})
+	if err := sim.SetFaults(crmsim.Faults{Warnings: []crmsim.Warning{{Code: "W1"}, {Code: "W2", Message: "m"}}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t)
+	cfg.NATSURL = srv.ClientURL()
+	cfg.CRMURL = sim.URL()
+	b := start(t, cfg, 0)
+	waitReady(t, b)
+	_, js := natstest.Connect(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.Publish(ctx, "crm.customer.create", []byte(`{"firstName":"A","phone":"5550101"}`)); err != nil {
+		t.Fatal(err)
+	}
+	eventually.True(t, 20*time.Second, "the create's 2 warnings counted", func() bool {
+		return metric(t, b.HTTPAddr(), `crm_bridge_crm_warnings_total{op="create"}`) == 2
+	})
+	if got := metric(t, b.HTTPAddr(), `crm_bridge_crm_warnings_total{op="export"}`); got < 2 || int(got)%2 != 0 {
+		t.Errorf(`crm_bridge_crm_warnings_total{op="export"} = %v, want a positive multiple of 2`, got)
+	}
+}

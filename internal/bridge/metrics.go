@@ -36,3 +36,14 @@ func rateShareMetric(c *crm.Client) prometheus.Collector {
 		Help: "Most CRM requests per second this process sends: its share of BRIDGE_CRM_RATE, the budget of all live bridge processes (0: no limit). A 429 lowers the rate in force below it for a while.",
 	}, c.RateShare)
 }
+
+// crmWarnings registers the count of the CRM's warnings and returns the
+// client's Config.Warned that feeds it.
+func crmWarnings(reg prometheus.Registerer) func(op string, n int) {
+	warnings := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crm_bridge_crm_warnings_total",
+		Help: "Warnings in the CRM's answers, by operation.",
+	}, []string{"op"})
+	reg.MustRegister(warnings)
+	return func(op string, n int) { warnings.WithLabelValues(op).Add(float64(n)) }
+}

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"iter"
 	"log/slog"
@@ -35,6 +36,9 @@ type delivery struct {
 	// lease is the lease of the command's partition; a CRM call starts
 	// only while it holds for the call's timeout. Nil for creates.
 	lease *lease.Lease
+	// warnings keeps the warnings of the CRM's last answer to the
+	// command's own calls (not a lookup's); nil: not kept.
+	warnings *crm.Warnings
 }
 
 // outcome is how applying a command ended.
@@ -48,6 +52,9 @@ type outcome struct {
 	blocked bool
 	// canceled: the processor is stopping; nothing is final.
 	canceled bool
+	// warnings are the CRM's last answer's warnings (a JSON array), nil
+	// when it had none.
+	warnings json.RawMessage
 }
 
 // applier applies commands to the CRM: it retries transient failures with
@@ -72,7 +79,7 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 			return outcome{canceled: true, attempts: attempts}
 		}
 		attempts++
-		id, err := a.call(ctx, cmd)
+		id, err := a.call(ctx, cmd, d.warnings)
 		if err == nil {
 			a.answered(log)
 			return outcome{status: StatusApplied, customerID: id, attempts: attempts}
@@ -88,14 +95,13 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 		switch crm.Classify(err) {
 		case crm.Canceled:
 			return outcome{canceled: true, attempts: attempts}
-		case crm.Auth:
-			if a.gate.unauthorized(err) {
-				log.Error("CRM refused the credentials: commands stop until it accepts them; nothing is dead-lettered", "err", err)
-			}
+		case crm.Auth, crm.Misrouted:
+			a.misconfigured(err, log)
 			return outcome{blocked: true, attempts: attempts}
-		case crm.Permanent: // only a lookup gets here
-			return outcome{status: StatusFailed, attempts: attempts, err: crmError(err)}
-		case crm.Transient:
+		default:
+			// Transient; or Permanent, which only a lookup gets here with
+			// (its export refused): the command is not at fault, and
+			// only RetryMaxElapsed ends it as failed.
 			if errors.Is(err, crm.ErrUnavailable) || errors.Is(err, crm.ErrTimeout) {
 				if a.gate.unavailable(err) {
 					log.Error("CRM unavailable: new commands wait until it answers again", "err", err)
@@ -121,6 +127,20 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 	}
 }
 
+// misconfigured closes the gate for err, a crm.Auth or crm.Misrouted
+// failure, and logs one error line when it was not closed for it yet.
+func (a *applier) misconfigured(err error, log *slog.Logger) {
+	class := crm.Classify(err)
+	if !a.gate.misconfigured(class, err) {
+		return
+	}
+	if class == crm.Misrouted {
+		log.Error("CRM URL does not reach the CRM's API (HTTP 404 without its error envelope; check BRIDGE_CRM_URL): commands stop until it does; nothing is dead-lettered", "err", err)
+		return
+	}
+	log.Error("CRM refused the credentials: commands stop until it accepts them; nothing is dead-lettered", "err", err)
+}
+
 // fence waits until ls is certain to hold for a CRM call's whole timeout,
 // or ctx ends (the partition is lost or the processor stops). A nil ls
 // (a create) needs no waiting.
@@ -143,8 +163,12 @@ func (a *applier) answered(log *slog.Logger) {
 	}
 }
 
-// call makes the one CRM call of cmd and returns the customer id.
-func (a *applier) call(ctx context.Context, cmd Command) (string, error) {
+// call makes the one CRM call of cmd and returns the customer id; ws,
+// when not nil, gets the warnings of the CRM's answer.
+func (a *applier) call(ctx context.Context, cmd Command, ws *crm.Warnings) (string, error) {
+	if ws != nil {
+		ctx = crm.WithWarnings(ctx, ws)
+	}
 	switch cmd.Op {
 	case streams.OpCreate:
 		return a.crm.Create(ctx, cmd.Create)

@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/gormic/crm-bridge/internal/crm"
 )
 
 // gate holds new commands back while the CRM cannot take them: during an
-// outage (OutageAfter failed calls in a row) and while it refuses the
-// bridge's credentials. Commands already being applied go on retrying;
+// outage (OutageAfter failed calls in a row), while it refuses the
+// bridge's credentials, and while the CRM's URL does not reach its API (a
+// 404 without the CRM's error envelope). Commands already being applied go on retrying;
 // the first call that succeeds, theirs or the prober's, opens the gate.
 type gate struct {
 	mu        sync.Mutex
@@ -16,7 +19,7 @@ type gate struct {
 	failures  int
 	reason    error         // why the gate is closed; nil when open
 	since     time.Time     // when it closed
-	auth      bool          // closed because of credentials
+	config    crm.Class     // closed for the configuration: crm.Auth or crm.Misrouted; else 0
 	opened    chan struct{} // closed while the gate is open
 }
 
@@ -61,7 +64,7 @@ func (g *gate) answered() (reopened bool) {
 	if g.reason == nil {
 		return false
 	}
-	g.reason, g.auth = nil, false
+	g.reason, g.config = nil, 0
 	close(g.opened)
 	return true
 }
@@ -75,27 +78,37 @@ func (g *gate) unavailable(err error) bool {
 	if g.reason != nil || g.failures < g.threshold {
 		return false
 	}
-	g.closeLocked(fmt.Errorf("CRM unavailable: %v", err), false)
+	g.closeLocked(fmt.Errorf("CRM unavailable: %v", err), 0)
 	return true
 }
 
-// unauthorized closes the gate because the CRM refused the credentials;
-// it returns true when the gate was open.
-func (g *gate) unauthorized(err error) bool {
+// misconfigured closes the gate because the CRM's answer err says that
+// the bridge's configuration is wrong: class is crm.Auth (the credentials)
+// or crm.Misrouted (the URL). It returns true when the gate was not
+// already closed for that class, so that the caller logs it once.
+func (g *gate) misconfigured(class crm.Class, err error) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.reason != nil && g.auth {
+	if g.reason != nil && g.config == class {
 		return false
 	}
-	wasOpen := g.reason == nil
-	g.closeLocked(fmt.Errorf("CRM refused the credentials (check BRIDGE_CRM_API_KEY and BRIDGE_CRM_ORG_ID): %v", err), true)
-	return wasOpen
+	g.closeLocked(fmt.Errorf("%s: %v", misconfiguredReason(class), err), class)
+	return true
 }
 
-func (g *gate) closeLocked(reason error, auth bool) {
+// misconfiguredReason says what a configuration fault of class means, and
+// which setting to check.
+func misconfiguredReason(class crm.Class) string {
+	if class == crm.Misrouted {
+		return "CRM URL does not reach the CRM's API, HTTP 404 without its error envelope (check BRIDGE_CRM_URL)"
+	}
+	return "CRM refused the credentials (check BRIDGE_CRM_API_KEY and BRIDGE_CRM_ORG_ID)"
+}
+
+func (g *gate) closeLocked(reason error, config crm.Class) {
 	if g.reason == nil {
 		g.opened = make(chan struct{})
 		g.since = time.Now()
 	}
-	g.reason, g.auth = reason, auth
+	g.reason, g.config = reason, config
 }

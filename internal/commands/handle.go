@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/lease"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
@@ -71,6 +72,7 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lea
 func (p *Processor) applyWhenOpen(ctx context.Context, cmd Command, d delivery, log *slog.Logger) outcome {
 	stopping := p.fetchCtx.Done()
 	attempts := 0
+	d.warnings = &crm.Warnings{}
 	for {
 		if !p.gate.wait(ctx.Done(), stopping) {
 			return outcome{canceled: true}
@@ -85,6 +87,7 @@ func (p *Processor) applyWhenOpen(ctx context.Context, cmd Command, d delivery, 
 		out := p.apply.apply(ctx, cmd, d, attempts, log)
 		<-p.slots
 		if !out.blocked {
+			out.warnings = d.warnings.Last()
 			return out
 		}
 		attempts = out.attempts
@@ -118,6 +121,7 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 		CustomerID: out.customerID,
 		Attempts:   out.attempts,
 		Error:      out.err,
+		Warnings:   out.warnings,
 		FinishedAt: time.Now(),
 	}
 	body, err := json.Marshal(res)

@@ -79,12 +79,19 @@ type worker struct {
 
 func (r *rig) startProcessor(cfg Config) *worker {
 	r.t.Helper()
+	return r.startProcessorAt(cfg, r.sim.URL())
+}
+
+// startProcessorAt starts a worker whose CRM client calls crmURL instead of
+// the simulator.
+func (r *rig) startProcessorAt(cfg Config, crmURL string) *worker {
+	r.t.Helper()
 	nc, err := nats.Connect(r.srv.ClientURL())
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	js, _ := jetstream.New(nc)
-	client, err := crm.New(crm.Config{BaseURL: r.sim.URL(), APIKey: "key", OrgID: "org", Timeout: 2 * time.Second})
+	client, err := crm.New(crm.Config{BaseURL: crmURL, APIKey: "key", OrgID: "org", Timeout: 2 * time.Second})
 	if err != nil {
 		r.t.Fatal(err)
 	}

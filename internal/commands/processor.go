@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/lease"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
@@ -170,8 +171,16 @@ func (p *Processor) consumeCreates(c jetstream.Consumer) error {
 	return nil
 }
 
-// probe asks the CRM, while the gate is closed, whether it is back.
+// probe asks the CRM once at start whether its URL reaches the CRM's API
+// (a bare 404 closes the gate at once, before any command meets it), and
+// then, while the gate is closed, whether it is back.
 func (p *Processor) probe() {
+	ctx, cancel := context.WithTimeout(p.fetchCtx, p.cfg.CallTimeout+time.Second)
+	err := p.probeOnce(ctx)
+	cancel()
+	if crm.Classify(err) == crm.Misrouted {
+		p.apply.misconfigured(err, p.log)
+	}
 	t := time.NewTicker(p.cfg.ProbeInterval)
 	defer t.Stop()
 	for {

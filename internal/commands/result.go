@@ -57,6 +57,10 @@ type Result struct {
 	Attempts int `json:"attempts"`
 	// Error says why the command was not applied; nil (null) when applied.
 	Error *ResultError `json:"error"`
+	// Warnings are the warnings of the CRM's last answer to the command's
+	// calls, verbatim (a non-empty JSON array); nil (left out) when that
+	// answer had none.
+	Warnings json.RawMessage `json:"warnings,omitempty"`
 	// FinishedAt is when the bridge decided the result. It is encoded in
 	// UTC with exactly three fractional digits (truncated), such as
 	// 2026-11-27T10:00:00.123Z.

@@ -28,6 +28,7 @@ type Client struct {
 	maxBytes int64
 	log      *slog.Logger
 	observe  func(op string, status int, took time.Duration)
+	warned   func(op string, n int)
 	http     *http.Client
 	now      func() time.Time // for Retry-After dates; tests replace it
 	limit    *limiter         // nil: no client-side limit
@@ -55,6 +56,7 @@ func New(cfg Config) (*Client, error) {
 		maxBytes: cfg.MaxResponseBytes,
 		log:      cfg.Logger,
 		observe:  cfg.Observe,
+		warned:   cfg.Warned,
 		http: &http.Client{
 			Transport: rt,
 			// Never follow a redirect: the CRM's API does not redirect, and
@@ -184,6 +186,9 @@ func (c *Client) exchange(ctx context.Context, cl call) (answer, error) {
 	}
 	if !ok {
 		e := errorFromAnswer(cl.op, cl.id, resp.StatusCode, resp.Header, body, c.now())
+		if e.misrouted() {
+			e.Message = strings.TrimSpace("not the CRM's API at " + c.base + " (a 404 without the CRM's NotFound) " + e.Message)
+		}
 		c.done(ctx, cl, resp.StatusCode, e.RequestID, len(body), took, e)
 		c.logWarnings(ctx, cl, e.RequestID, warningsOf(body))
 		return answer{}, e
@@ -288,10 +293,20 @@ func drainClose(body io.ReadCloser) {
 	_ = body.Close()
 }
 
-// logWarnings logs the warnings of an answer, if there are any.
+// logWarnings notes the warnings of an answer for the caller
+// (WithWarnings), and logs and counts them (Config.Warned), if there are
+// any.
 func (c *Client) logWarnings(ctx context.Context, cl call, requestID string, warnings json.RawMessage) {
+	noteWarnings(ctx, warnings)
 	if !hasWarnings(warnings) {
 		return
+	}
+	if c.warned != nil {
+		n, ok := warningCount(warnings)
+		if !ok {
+			n = 1
+		}
+		c.warned(cl.op, n)
 	}
 	var b bytes.Buffer
 	if json.Compact(&b, warnings) != nil {

@@ -58,6 +58,10 @@ type Config struct {
 	// operation (create, get, update, delete, list, export), the HTTP
 	// status (0 when no answer came) and how long it took: for metrics.
 	Observe func(op string, status int, took time.Duration)
+	// Warned, when set, is called for every answer with non-empty
+	// warnings, with the operation and how many there are (1 when they are
+	// not an array): for metrics.
+	Warned func(op string, n int)
 	// PageRetries is how many more times Export asks for a page after a
 	// transient failure of it (no answer, a timeout, 408, 429, 5xx), with
 	// backoff from 250 ms doubling up to 5 s and never sooner than the

@@ -14,8 +14,16 @@ import (
 // ErrBadResponse and ErrRepeatedNext are also wrapped in Error.Err, so
 // their text has no "crm: " prefix of its own.
 var (
-	// ErrNotFound: the CRM answered 400 with code NotFound, or HTTP 404.
+	// ErrNotFound: the CRM answered with its error envelope and code
+	// NotFound ({"error":{"code":"NotFound"}}, as a 400 or a 404). A 404
+	// without that envelope is ErrMisrouted, never ErrNotFound.
 	ErrNotFound = errors.New("crm: customer not found")
+	// ErrMisrouted: HTTP 404 without the CRM's error envelope with code
+	// NotFound (no envelope, or another code such as NO_ROUTE). The request
+	// did not reach the CRM's customer API (a base URL with a wrong path, a
+	// gateway with no route), so it says nothing about the customer: a
+	// configuration problem, like ErrUnauthorized.
+	ErrMisrouted = errors.New("crm: HTTP 404 without the CRM's error envelope")
 	// ErrDuplicatePhone: a create was refused with code DUPLICATE_PHONE.
 	ErrDuplicatePhone = errors.New("crm: duplicate phone")
 	// ErrNoChanges: an update was refused with code NoChanges (it changed
@@ -131,7 +139,9 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrNotFound:
-		return e.Code == CodeNotFound || e.Status == http.StatusNotFound
+		return e.Code == CodeNotFound
+	case ErrMisrouted:
+		return e.misrouted()
 	case ErrDuplicatePhone:
 		return e.Code == CodeDuplicatePhone
 	case ErrNoChanges:
@@ -157,6 +167,9 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
+// misrouted reports a 404 that does not carry the CRM's NotFound.
+func (e *Error) misrouted() bool { return e.Status == http.StatusNotFound && e.Code != CodeNotFound }
+
 // noAnswer reports that the CRM gave no usable answer: no status at all, or
 // a 2xx that could not be read.
 func (e *Error) noAnswer() bool { return e.Status == 0 || isSuccess(e.Status) }
@@ -170,8 +183,8 @@ func (e *Error) canceled() bool {
 // ResultCode returns the code for the error of a command's result (the
 // contract's "Results"):
 //   - the CRM's functional code when there is one (DUPLICATE_PHONE,
-//     NotFound, NoChanges, ...), and NotFound for an HTTP 404 too, which
-//     the contract treats as a 400 NotFound;
+//     NotFound, NoChanges, ...): only an answer with the CRM's error
+//     envelope has one; a bare 404 is CRM_HTTP_404;
 //   - CRM_TIMEOUT when no answer came within Config.Timeout;
 //   - CRM_UNAVAILABLE when there was no usable answer: connection refused,
 //     reset or dropped, or a 2xx whose body could not be read;
@@ -183,8 +196,6 @@ func (e *Error) ResultCode() string {
 	switch {
 	case e.Code != "":
 		return e.Code
-	case e.Status == http.StatusNotFound:
-		return CodeNotFound
 	case e.canceled():
 		return ResultCanceled
 	case e.noAnswer() && errors.Is(e.Err, ErrTimeout):
@@ -214,9 +225,13 @@ const (
 	// Canceled: the caller's context ended the call (shutdown, or the
 	// caller's own deadline); not a CRM problem.
 	Canceled
+	// Misrouted: a 404 without the CRM's NotFound (ErrMisrouted).
+	// The base URL does not reach the CRM's API; handle it like Auth.
+	Misrouted
 )
 
-// String returns "none", "transient", "permanent", "auth" or "canceled".
+// String returns "none", "transient", "permanent", "auth", "canceled" or
+// "misrouted".
 func (c Class) String() string {
 	switch c {
 	case None:
@@ -229,6 +244,8 @@ func (c Class) String() string {
 		return "auth"
 	case Canceled:
 		return "canceled"
+	case Misrouted:
+		return "misrouted"
 	}
 	return "Class(" + strconv.Itoa(int(c)) + ")"
 }
@@ -238,6 +255,7 @@ func (c Class) String() string {
 //   - caller's context ended (an *Error wrapping ctx.Err(), or a bare
 //     context error): Canceled;
 //   - 401, 403: Auth;
+//   - 404 without the functional code NotFound: Misrouted;
 //   - 408, 429, 5xx: Transient;
 //   - a functional code: Permanent;
 //   - no answer (network error, timeout) or an unreadable 2xx: Transient.
@@ -264,6 +282,8 @@ func Classify(err error) Class {
 		return Canceled
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		return Auth
+	case e.misrouted():
+		return Misrouted
 	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || (s >= 500 && s <= 599):
 		return Transient
 	case e.Code != "":

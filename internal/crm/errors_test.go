@@ -23,6 +23,7 @@ var sentinels = map[string]error{
 	"ErrUnauthorized": crm.ErrUnauthorized, "ErrRateLimited": crm.ErrRateLimited,
 	"ErrUnavailable": crm.ErrUnavailable, "ErrTimeout": crm.ErrTimeout,
 	"ErrBadResponse": crm.ErrBadResponse, "ErrRepeatedNext": crm.ErrRepeatedNext,
+	"ErrMisrouted":     crm.ErrMisrouted,
 	"context.Canceled": context.Canceled, "context.DeadlineExceeded": context.DeadlineExceeded,
 }
 
@@ -107,8 +108,16 @@ func TestErrors(t *testing.T) {
 			want: want{status: 401, is: []string{"ErrUnauthorized"}, class: crm.Auth, result: "CRM_HTTP_401"}},
 		{name: "403", op: "export", handler: answerWith(403, nil, ``),
 			want: want{status: 403, is: []string{"ErrUnauthorized"}, class: crm.Auth, result: "CRM_HTTP_403"}},
-		{name: "404 on delete", op: "delete", handler: answerWith(404, nil, `not found`),
-			want: want{status: 404, is: []string{"ErrNotFound"}, class: crm.Permanent, result: "NotFound"}},
+		{name: "404 NotFound on delete", op: "delete", handler: answerWith(404, nil, functional("NotFound")),
+			want: want{status: 404, code: "NotFound", requestID: "req-e", is: []string{"ErrNotFound"}, class: crm.Permanent, result: "NotFound"}},
+		{name: "404 bare on delete", op: "delete", handler: answerWith(404, nil, `not found`),
+			want: want{status: 404, is: []string{"ErrMisrouted"}, class: crm.Misrouted, result: "CRM_HTTP_404"}},
+		{name: "404 bare on update", op: "update", handler: answerWith(404, nil, ``),
+			want: want{status: 404, is: []string{"ErrMisrouted"}, class: crm.Misrouted, result: "CRM_HTTP_404"}},
+		{name: "404 NO_ROUTE", op: "update", handler: answerWith(404, nil, functional("NO_ROUTE")),
+			want: want{status: 404, code: "NO_ROUTE", requestID: "req-e", is: []string{"ErrMisrouted"}, class: crm.Misrouted, result: "NO_ROUTE"}},
+		{name: "404 JSON without a code", op: "get", handler: answerWith(404, nil, `{"error":"no route","requestId":"gw-1"}`),
+			want: want{status: 404, requestID: "gw-1", is: []string{"ErrMisrouted"}, class: crm.Misrouted, result: "CRM_HTTP_404"}},
 		{name: "408", op: "get", handler: answerWith(408, nil, ``),
 			want: want{status: 408, is: []string{"ErrTimeout"}, class: crm.Transient, result: "CRM_HTTP_408"}},
 		{name: "409", op: "create", handler: answerWith(409, nil, `{}`),
@@ -196,6 +205,9 @@ func TestErrors(t *testing.T) {
 			}
 			if got := e.ResultCode(); got != w.result {
 				t.Errorf("got result code %q, want %q", got, w.result)
+			}
+			if w.class == crm.Misrouted && !strings.Contains(err.Error(), "not the CRM's API at http://127.0.0.1:") {
+				t.Errorf("got %q, want it to name the base URL", err)
 			}
 			if strings.Contains(err.Error(), testKey) {
 				t.Errorf("got %q, which shows the api key", err)

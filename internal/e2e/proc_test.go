@@ -3,6 +3,7 @@ package e2e
 import (
 	"cmp"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -90,17 +91,25 @@ func (b *bridge) logValue(msg, key string) string {
 
 // readyz returns the status of GET /readyz, or 0 when there is no answer.
 func (b *bridge) readyz() int {
+	code, _ := b.readyzBody()
+	return code
+}
+
+// readyzBody returns the status and body of GET /readyz; 0 and "" when
+// there is no answer.
+func (b *bridge) readyzBody() (int, string) {
 	addr := b.logValue("http listening", "addr")
 	if addr == "" {
-		return 0
+		return 0, ""
 	}
 	c := http.Client{Timeout: 2 * time.Second}
 	resp, err := c.Get("http://" + addr + "/readyz")
 	if err != nil {
-		return 0
+		return 0, ""
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, string(body)
 }
 
 func (b *bridge) waitReady(t *testing.T) {

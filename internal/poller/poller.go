@@ -249,7 +249,8 @@ func (p *Poller) setStatus(f func(*Status)) {
 // Ready returns nil while the poller can do its work: standing by with the
 // lease bucket in reach, or polling without errors, or with errors for
 // less than three intervals (at least 30 s). Otherwise it says why, with
-// the lag.
+// the lag; at once when the CRM's URL does not reach its API (a 404
+// without the CRM's error envelope), which waiting does not mend.
 func (p *Poller) Ready() error {
 	s := p.Status()
 	switch {
@@ -259,6 +260,8 @@ func (p *Poller) Ready() error {
 		return nil
 	case !s.Active:
 		return fmt.Errorf("standing by, cannot reach the lease: %w", s.Err)
+	case crm.Classify(s.Err) == crm.Misrouted:
+		return fmt.Errorf("CRM URL does not reach the CRM's API, HTTP 404 without its error envelope (check BRIDGE_CRM_URL): %w", s.Err)
 	}
 	lag := s.Lag(p.cfg.Now())
 	if lag < max(3*p.cfg.Interval, 30*time.Second) {
