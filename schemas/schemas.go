@@ -19,7 +19,7 @@ import (
 // Files holds the schema files (*.schema.json) and the examples
 // (examples/<schema>/{valid,invalid}/*.json), as in this directory.
 //
-//go:embed *.schema.json examples
+//go:embed *.schema.json examples subject-tokens.json
 var Files embed.FS
 
 // BaseURI is the prefix of every schema's $id: a schema's $id is BaseURI
