@@ -18,6 +18,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/schemas"
 )
 
 // dlqOK runs the bridge and fails the test unless it succeeds.
@@ -95,11 +96,15 @@ func commandsByID(t *testing.T, js jetstream.JetStream) (map[string]jetstream.Ms
 	return byID, order
 }
 
-// dlqSeqs returns the stream sequences of the dead letters, by command id.
+// dlqSeqs returns the stream sequences of the dead letters, by command id,
+// each checked against dlq-headers.schema.json.
 func dlqSeqs(t *testing.T, js jetstream.JetStream) map[string]uint64 {
 	t.Helper()
 	out := map[string]uint64{}
 	for _, m := range natstest.Messages(t, js, streams.DLQ, "crm.customer.dlq.*") {
+		if err := schemas.ValidateDeadLetter(m.Headers()); err != nil {
+			t.Errorf("dead letter %s: got %v, want its headers valid", m.Subject(), err)
+		}
 		meta, err := m.Metadata()
 		if err != nil {
 			t.Fatal(err)
