@@ -5,7 +5,10 @@
 //
 // The Go side of the same rules is internal/commands (Decode, Result); the
 // tests of this package check that the schemas and the Go code agree on
-// every example.
+// every example. subject-tokens.json holds test vectors for the customer
+// id token of subjects, whose Go side is internal/streams (EncodeToken,
+// DecodeToken, tested against them). Validate and ValidateDeadLetter are
+// the check that tests put every result and dead letter through.
 package schemas
 
 import (
@@ -16,10 +19,11 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// Files holds the schema files (*.schema.json) and the examples
-// (examples/<schema>/{valid,invalid}/*.json), as in this directory.
+// Files holds the schema files (*.schema.json), the examples
+// (examples/<schema>/{valid,invalid}/*.json) and the customer id token
+// test vectors (subject-tokens.json), as in this directory.
 //
-//go:embed *.schema.json examples
+//go:embed *.schema.json examples subject-tokens.json
 var Files embed.FS
 
 // BaseURI is the prefix of every schema's $id: a schema's $id is BaseURI

@@ -426,6 +426,9 @@ func planReplays(letters, chosen []deadLetter, subj streams.Subjects) []replayPl
 			p.err = errors.New("it has no Command-Id header")
 		case perr != nil:
 			p.err = fmt.Errorf("its Original-Subject %q is not a command subject under the prefix %q", p.subject, subj.Prefix)
+			if se := (*streams.SubjectError)(nil); errors.As(perr, &se) && se.Token != "" {
+				p.err = fmt.Errorf("its Original-Subject cannot be replayed: %w", perr) // a bad customer id token: rejected again
+			}
 		case replayDepth(l) > gen:
 			p.done = fmt.Sprintf("replayed already: %s is dead letter %d", l.commandID(), l.seq)
 		case ids[p.id] != 0:

@@ -18,6 +18,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/schemas"
 )
 
 // dlqOK runs the bridge and fails the test unless it succeeds.
@@ -95,11 +96,15 @@ func commandsByID(t *testing.T, js jetstream.JetStream) (map[string]jetstream.Ms
 	return byID, order
 }
 
-// dlqSeqs returns the stream sequences of the dead letters, by command id.
+// dlqSeqs returns the stream sequences of the dead letters, by command id,
+// each checked against dlq-headers.schema.json.
 func dlqSeqs(t *testing.T, js jetstream.JetStream) map[string]uint64 {
 	t.Helper()
 	out := map[string]uint64{}
 	for _, m := range natstest.Messages(t, js, streams.DLQ, "crm.customer.dlq.*") {
+		if err := schemas.ValidateDeadLetter(m.Headers()); err != nil {
+			t.Errorf("dead letter %s: got %v, want its headers valid", m.Subject(), err)
+		}
 		meta, err := m.Metadata()
 		if err != nil {
 			t.Fatal(err)
@@ -367,22 +372,25 @@ func TestDLQReplayFailuresKeepTheDeadLetter(t *testing.T) {
 	seqs := storeLetters(t, js,
 		dlqLetter{op: "create", id: "ok", status: "rejected", reason: "VALIDATION: x", original: s.Create(), body: []byte(`{}`)},
 		dlqLetter{op: "unknown", id: "odd", status: "rejected", reason: "VALIDATION: subject", original: "crm.customer.result", body: []byte(`{}`)},
+		dlqLetter{op: "delete", id: "lower", status: "rejected", reason: "VALIDATION: subject", original: "crm.customer.delete.a%2eb"},
 	)
-	out, _, err := cli(t, vars, "", "dlq", "replay", "999", "nope", "odd", "ok")
+	out, _, err := cli(t, vars, "", "dlq", "replay", "999", "nope", "odd", "ok", "lower")
 	if exitCode(err) != 1 {
 		t.Fatalf("got %v (status %d), want exit status 1", err, exitCode(err))
 	}
 	for _, want := range []string{`"999": no dead letter in CRM_DLQ`, `"nope": no dead letter in CRM_DLQ`,
-		fmt.Sprintf(`seq %d command odd: its Original-Subject "crm.customer.result" is not a command subject`, seqs[1]), "3 not replayed"} {
+		fmt.Sprintf(`seq %d command odd: its Original-Subject "crm.customer.result" is not a command subject`, seqs[1]),
+		fmt.Sprintf(`seq %d command lower: its Original-Subject cannot be replayed: subject "crm.customer.delete.a%%2eb": customer id token "a%%2eb" is not the canonical token: publish to crm.customer.delete.a%%2Eb`, seqs[2]),
+		"4 not replayed"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	if want := "dlq replay: 2 dead letters: 1 replayed, 0 removed as replayed already, 1 failed; 2 not found; "; !strings.Contains(out, want) {
+	if want := "dlq replay: 3 dead letters: 1 replayed, 0 removed as replayed already, 2 failed; 2 not found; "; !strings.Contains(out, want) {
 		t.Errorf("got\n%s\nwant %q", out, want)
 	}
-	if got := dlqSeqs(t, js); len(got) != 1 || got["odd"] != seqs[1] {
-		t.Errorf("dead letters: got %v, want odd's alone", got)
+	if got := dlqSeqs(t, js); len(got) != 2 || got["odd"] != seqs[1] || got["lower"] != seqs[2] {
+		t.Errorf("dead letters: got %v, want odd's and lower's", got)
 	}
 
 	// No stream to store the republish in: the dead letter stays.

@@ -18,6 +18,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/schemas"
 )
 
 // Issue 5: every log line about a command carries its command id, op and
@@ -86,6 +87,9 @@ func TestLogsCarryIDsAndNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range natstest.Messages(t, js, streams.DLQ, "crm.customer.dlq.>") {
+		if err := schemas.ValidateDeadLetter(m.Headers()); err != nil {
+			t.Errorf("dead letter %s: got %v, want its headers valid", m.Subject(), err)
+		}
 		fmt.Fprintf(&letters, "%v %s\n", m.Headers(), m.Data())
 	}
 	if letters.Len() == 0 {

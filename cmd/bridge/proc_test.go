@@ -25,6 +25,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/schemas"
 )
 
 // runMainEnv makes the test binary run main() instead of the tests, so a
@@ -159,12 +160,15 @@ func (w *world) waitPublished() {
 // resultCount returns how many results CRM_EVENTS holds.
 func (w *world) resultCount() int { return natstest.Count(w.js, streams.Events, w.subj.Result()) }
 
-// results reads every stored result; it fails the test on a command with
-// two.
+// results reads every stored result, each checked against
+// result.schema.json; it fails the test on a command with two.
 func (w *world) results() map[string]commands.Result {
 	w.t.Helper()
 	out := map[string]commands.Result{}
 	for _, m := range natstest.Messages(w.t, w.js, streams.Events, w.subj.Result()) {
+		if err := schemas.Validate(schemas.Result, m.Data()); err != nil {
+			w.t.Errorf("result %s: got %v, want it valid", m.Data(), err)
+		}
 		var r commands.Result
 		if err := json.Unmarshal(m.Data(), &r); err != nil {
 			w.t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
 	"github.com/gormic/crm-bridge/internal/syncbuf"
+	"github.com/gormic/crm-bridge/schemas"
 )
 
 // cli runs the program once with vars as its environment and stdin as its
@@ -204,6 +205,9 @@ func TestPublishThroughBridge(t *testing.T) {
 			var r commands.Result
 			if jerr := json.Unmarshal([]byte(stdout), &r); err != nil || jerr != nil || !strings.HasSuffix(stdout, "}\n") {
 				t.Fatalf("%v: got %v and %q, want exit 0 and one JSON result", args, err, stdout)
+			}
+			if err := schemas.Validate(schemas.Result, []byte(stdout)); err != nil {
+				t.Errorf("%v: got %v, want the result valid", args, err)
 			}
 			if r.Status != commands.StatusApplied || r.CustomerID != id || r.CommandID != args[len(args)-1] {
 				t.Errorf("%v: got %+v, want applied for %s", args, r, id)

@@ -19,6 +19,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/poller"
 	"github.com/gormic/crm-bridge/internal/streams"
 	"github.com/gormic/crm-bridge/internal/syncbuf"
+	"github.com/gormic/crm-bridge/schemas"
 )
 
 var crmSubjects = streams.Subjects{Prefix: "crm"}
@@ -45,12 +46,16 @@ func publishEvent(t *testing.T, js jetstream.JetStream, customerID, change strin
 	return ev
 }
 
-// publishResult stores a result as the bridge does.
+// publishResult stores a result as the bridge does; it must match
+// result.schema.json, as the bridge's do.
 func publishResult(t *testing.T, js jetstream.JetStream, r commands.Result) {
 	t.Helper()
 	body, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := schemas.Validate(schemas.Result, body); err != nil {
+		t.Fatalf("result %s: got %v, want it valid", body, err)
 	}
 	m := nats.NewMsg(crmSubjects.Result())
 	m.Header.Set(commands.HeaderCommandID, r.CommandID)

@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -38,14 +37,15 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lea
 	if c.id == "" {
 		c.id = strconv.FormatUint(meta.Sequence.Stream, 10)
 	}
-	c.op, c.customerID, err = p.subjects.ParseCommand(c.subject)
+	var verr *ValidationError
+	c.op, c.customerID, verr = parseSubject(p.subjects, c.subject)
 	log := p.log.With("command_id", c.id, "op", c.op)
 	if c.customerID != "" {
 		log = log.With("customer_id", c.customerID)
 	}
 	var out outcome
-	if err != nil {
-		out = rejected(&ValidationError{Message: fmt.Sprintf("subject %s: %v", c.subject, errors.Unwrap(err))})
+	if verr != nil {
+		out = rejected(verr)
 	} else if cmd, err := Decode(c.op, c.customerID, msg.Data()); err != nil {
 		out = rejected(err.(*ValidationError)) // Decode's only error type
 	} else {

@@ -20,6 +20,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/schemas"
 )
 
 // rig is a processor's world in one test: an embedded JetStream server with
@@ -144,10 +145,7 @@ func (r *rig) results() map[string]Result {
 	r.t.Helper()
 	out := map[string]Result{}
 	for _, m := range natstest.Messages(r.t, r.js, streams.Events, r.subj.Result()) {
-		var res Result
-		if err := json.Unmarshal(m.Data(), &res); err != nil {
-			r.t.Fatalf("result %q: %v", m.Data(), err)
-		}
+		res := checkResult(r.t, m.Data())
 		if _, dup := out[res.CommandID]; dup {
 			r.t.Errorf("command %s has two results", res.CommandID)
 		}
@@ -169,10 +167,31 @@ func (r *rig) waitResults(n int, within time.Duration) map[string]Result {
 	return r.results()
 }
 
-// deadLetters returns the stored dead letters.
+// deadLetters returns the stored dead letters, each checked against
+// dlq-headers.schema.json.
 func (r *rig) deadLetters() []jetstream.Msg {
 	r.t.Helper()
-	return natstest.Messages(r.t, r.js, streams.DLQ, "crm.customer.dlq.*")
+	letters := natstest.Messages(r.t, r.js, streams.DLQ, "crm.customer.dlq.*")
+	for _, m := range letters {
+		if err := schemas.ValidateDeadLetter(m.Headers()); err != nil {
+			r.t.Errorf("dead letter %s: got %v, want its headers valid", m.Subject(), err)
+		}
+	}
+	return letters
+}
+
+// checkResult checks a result's JSON against result.schema.json and
+// decodes it.
+func checkResult(t *testing.T, data []byte) Result {
+	t.Helper()
+	if err := schemas.Validate(schemas.Result, data); err != nil {
+		t.Errorf("result %s: got %v, want it valid", data, err)
+	}
+	var res Result
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatalf("result %q: %v", data, err)
+	}
+	return res
 }
 
 func createBody(i int) []byte {

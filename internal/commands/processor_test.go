@@ -110,11 +110,15 @@ func TestInvalidInputRejectedAndDeadLettered(t *testing.T) {
 		body          []byte
 		message       string // in error.message
 		fields        []string
+		customerID    string // when the subject names one
 	}{
 		{name: "malformed JSON", subject: r.subj.Create(), body: []byte(`{"firstName":"A",`), message: "JSON"},
 		{name: "binary garbage", subject: r.subj.Create(), body: []byte{0xff, 0xfe, 0x00, 0x01, 0x80}, message: ""},
 		{name: "10 MB body", subject: r.subj.Create(), body: huge, message: "limit"},
-		{name: "undecodable id in the subject", subject: "crm.customer.update.%zz", body: []byte(`{"email":"a@b.c"}`), message: "subject"},
+		{name: "undecodable id in the subject", subject: "crm.customer.update.%zz", body: []byte(`{"email":"a@b.c"}`), message: "subject", customerID: "%zz"},
+		{name: "lower-case escape in the subject", subject: "crm.customer.update.a%2eb", body: []byte(`{"email":"a@b.c"}`),
+			message: "publish to crm.customer.update.a%2Eb", customerID: "a%2eb"},
+		{name: "needless escape in the subject", subject: "crm.customer.delete.cus%5F1", message: "publish to crm.customer.delete.cus_1", customerID: "cus%5F1"},
 		{name: "huge number of fields", subject: r.subj.Create(), body: []byte(manyFields.String()), fields: []string{"f0"}},
 		{name: "bad fields", subject: r.subj.Create(), body: []byte(`{"firstName":"","phone":"12","gender":"X","birthDate":"2023-02-29","email":"nope","shoeSize":44}`),
 			fields: []string{"birthDate", "email", "firstName", "gender", "phone", "shoeSize"}},
@@ -145,6 +149,9 @@ func TestInvalidInputRejectedAndDeadLettered(t *testing.T) {
 			}
 			if !strings.Contains(res.Error.Message, tt.message) {
 				t.Errorf("got message %q, want it to mention %q", res.Error.Message, tt.message)
+			}
+			if tt.customerID != "" && res.CustomerID != tt.customerID {
+				t.Errorf("got customerId %q, want %q", res.CustomerID, tt.customerID)
 			}
 			var fields []string
 			for _, f := range res.Error.Fields {
@@ -329,10 +336,7 @@ func TestReplyToAndSequenceID(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no reply: %v", err)
 	}
-	var res Result
-	if err := json.Unmarshal(reply.Data, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := checkResult(t, reply.Data)
 	want := fmt.Sprint(ack.Sequence)
 	if res.CommandID != want || res.Status != StatusApplied || reply.Header.Get(HeaderCommandID) != want {
 		t.Errorf("got %+v (Command-Id %q), want applied as command %s", res, reply.Header.Get(HeaderCommandID), want)

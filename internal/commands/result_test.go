@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/gormic/crm-bridge/schemas"
 )
 
 func TestResultJSON(t *testing.T) {
@@ -42,6 +44,9 @@ func TestResultJSON(t *testing.T) {
 			}
 			if string(got) != tc.want {
 				t.Errorf("Marshal:\ngot  %s\nwant %s", got, tc.want)
+			}
+			if err := schemas.Validate(schemas.Result, got); err != nil {
+				t.Errorf("got %v, want the result valid", err)
 			}
 			// A pointer encodes the same.
 			if p, _ := json.Marshal(&tc.res); string(p) != string(got) {

@@ -15,13 +15,15 @@ import (
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/poller"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/schemas"
 )
 
 // check verifies, once the workload is published and the faults are over,
 // the invariants every scenario must keep:
 //
 //  1. every command has exactly one result, with the status it must have;
-//     each one not applied has a dead letter, and only those;
+//     each one not applied has a dead letter, and only those; every result
+//     and dead letter matches its JSON Schema (schemas.Validate);
 //  2. the CRM's state is each customer's commands applied in stream order
 //     (the CRM's own log of updates shows them in that order, each once),
 //     and no customer was created twice;
@@ -52,6 +54,9 @@ func (w *world) checkResults() {
 	w.t.Helper()
 	got := map[string]commands.Result{}
 	for _, m := range natstest.Messages(w.t, w.js, streams.Events, w.subj.Result()) {
+		if err := schemas.Validate(schemas.Result, m.Data()); err != nil {
+			w.t.Errorf("result %s: got %v, want it valid", m.Data(), err)
+		}
 		var r commands.Result
 		if err := json.Unmarshal(m.Data(), &r); err != nil {
 			w.t.Fatalf("result %s: %v", m.Data(), err)
@@ -93,7 +98,13 @@ func (w *world) checkResults() {
 			wantDead++
 		}
 	}
-	if n := natstest.Count(w.js, streams.DLQ, ">"); n != wantDead {
+	letters := natstest.Messages(w.t, w.js, streams.DLQ, ">")
+	for _, m := range letters {
+		if err := schemas.ValidateDeadLetter(m.Headers()); err != nil {
+			w.t.Errorf("dead letter %s: got %v, want its headers valid", m.Subject(), err)
+		}
+	}
+	if n := len(letters); n != wantDead {
 		w.t.Errorf("%d dead letters, want %d", n, wantDead)
 	}
 }

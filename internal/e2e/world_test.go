@@ -173,9 +173,17 @@ func (w *world) plan(p plan) {
 		c.body = fmt.Appendf(nil, `{"firstName":%q,"phone":%q}`, c.firstName, c.phone)
 		queues[last] = append(queues[last], c)
 	}
+	invalid := []struct{ op, subject, body string }{
+		{streams.OpCreate, w.subj.Create(), `{"firstName":`},
+		{streams.OpUpdate, w.subj.Prefix + ".customer.update.%zz", `{"number":"1"}`}, // a token that does not decode
+		{streams.OpCreate, w.subj.Create(), `{"firstName":"X","phone":"1","bogus":true}`},
+		{streams.OpDelete, w.subj.Prefix + ".customer.delete.cus%5Fx", ``}, // not the canonical token of cus_x
+		{streams.OpCreate, w.subj.Create(), `[]`},
+		{streams.OpCreate, w.subj.Create(), `{"phone":5}`},
+	}
 	for i := range p.invalid {
-		body := []string{`{"firstName":`, `{"firstName":"X","phone":"1","bogus":true}`, `[]`, `{"phone":5}`}[i%4]
-		queues[last] = append(queues[last], command{id: fmt.Sprintf("x-%d", i), op: streams.OpCreate, subject: w.subj.Create(), body: []byte(body), want: "rejected"})
+		x := invalid[i%len(invalid)]
+		queues[last] = append(queues[last], command{id: fmt.Sprintf("x-%d", i), op: x.op, subject: x.subject, body: []byte(x.body), want: "rejected"})
 	}
 	w.rng.Shuffle(len(queues[last]), func(a, b int) { queues[last][a], queues[last][b] = queues[last][b], queues[last][a] })
 	for {

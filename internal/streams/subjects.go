@@ -12,6 +12,9 @@ const (
 	OpCreate = "create"
 	OpUpdate = "update"
 	OpDelete = "delete"
+	// OpUnknown stands for the op of a subject that names none, in
+	// results, dead letter subjects and metrics.
+	OpUnknown = "unknown"
 )
 
 // Subjects builds and parses the bridge's subjects under one prefix
@@ -46,29 +49,84 @@ func (s Subjects) Result() string { return s.Prefix + ".customer.result" }
 // DLQ returns <prefix>.customer.dlq.<op>.
 func (s Subjects) DLQ(op string) string { return s.Prefix + ".customer.dlq." + op }
 
-// ErrBadSubject is returned (wrapped) by ParseCommand for a subject that is
-// not a command subject, or whose customer id does not decode.
+// ErrBadSubject is matched (errors.Is) by every error of ParseCommand: a
+// subject that is not a command subject, or whose customer id token is
+// not valid. The error is a *SubjectError.
 var ErrBadSubject = errors.New("not a command subject")
 
+// ErrNotCanonical is wrapped by DecodeToken's error for a token that
+// decodes to an id but is not that id's one valid token, EncodeToken(id):
+// a lower-case escape (%2e), or an escape of a byte that needs none (%41).
+var ErrNotCanonical = errors.New("not the canonical token")
+
+// SubjectError is ParseCommand's error. It says as much of the subject as
+// could be read, so that the command's result can name it.
+type SubjectError struct {
+	// Subject is the subject as published.
+	Subject string
+	// Op is the op the subject names when it has a command subject's
+	// shape (create, or update or delete followed by one non-empty
+	// token), and empty otherwise.
+	Op string
+	// Token is the customer id token, as published, when Op is update or
+	// delete: it does not decode, or it is not canonical.
+	Token string
+	// Canonical is the subject with the canonical token of the id that
+	// Token decodes to, when Token decodes but is not canonical; empty
+	// otherwise.
+	Canonical string
+	// Err says what is wrong.
+	Err error
+}
+
+// Error reads, e.g., `subject "crm.customer.update.a%2eb": customer id
+// token "a%2eb" is not the canonical token: publish to
+// crm.customer.update.a%2Eb`.
+func (e *SubjectError) Error() string {
+	switch {
+	case e.Canonical != "":
+		return fmt.Sprintf("subject %q: customer id token %q is not the canonical token: publish to %s", e.Subject, e.Token, e.Canonical)
+	case e.Token != "":
+		return fmt.Sprintf("subject %q: customer id token %q: %v", e.Subject, e.Token, e.Err)
+	}
+	return fmt.Sprintf("subject %q: %v", e.Subject, e.Err)
+}
+
+// Is reports whether target is ErrBadSubject.
+func (e *SubjectError) Is(target error) bool { return target == ErrBadSubject }
+
+// Unwrap returns Err.
+func (e *SubjectError) Unwrap() error { return e.Err }
+
 // ParseCommand returns the op and the decoded customer id of a command
-// subject; the id is empty for create.
+// subject; the id is empty for create. It fails with a *SubjectError
+// (matching ErrBadSubject) for a subject that is not a command subject
+// under the prefix, and for an update or delete whose customer id token is
+// not valid: it does not decode, or it is not the canonical token of the
+// id (ErrNotCanonical; the error names the canonical subject). For the
+// latter, op is returned too.
 func (s Subjects) ParseCommand(subject string) (op, id string, err error) {
+	bad := func(err error) error { return &SubjectError{Subject: subject, Err: err} }
 	rest, ok := strings.CutPrefix(subject, s.Prefix+".customer.")
 	if !ok {
-		return "", "", fmt.Errorf("%w: %q", ErrBadSubject, subject)
+		return "", "", bad(ErrBadSubject)
 	}
 	op, tok, hasID := strings.Cut(rest, ".")
 	switch {
 	case op == OpCreate && !hasID:
 		return op, "", nil
-	case (op == OpUpdate || op == OpDelete) && hasID && !strings.Contains(tok, "."):
+	case (op == OpUpdate || op == OpDelete) && tok != "" && !strings.Contains(tok, "."):
 		id, err := DecodeToken(tok)
 		if err != nil {
-			return op, "", fmt.Errorf("%w: %q: %v", ErrBadSubject, subject, err)
+			e := &SubjectError{Subject: subject, Op: op, Token: tok, Err: err}
+			if errors.Is(err, ErrNotCanonical) {
+				e.Canonical = s.Prefix + ".customer." + op + "." + canonical(tok)
+			}
+			return op, "", e
 		}
 		return op, id, nil
 	}
-	return "", "", fmt.Errorf("%w: %q", ErrBadSubject, subject)
+	return "", "", bad(ErrBadSubject)
 }
 
 // EncodeToken writes s as one subject token: '%', '.', '*', '>', space,
@@ -102,14 +160,41 @@ func EncodeToken(s string) string {
 	return b.String()
 }
 
-// DecodeToken reverses EncodeToken. It accepts any %XX escape, and fails on
-// an empty token, a malformed escape, a byte that cannot stand in a token,
-// or a result that is empty or not UTF-8.
+// DecodeToken reverses EncodeToken: it accepts exactly the tokens that
+// EncodeToken writes, so that each id has one token (and one partition).
+// It fails on an empty token, a malformed escape, a byte that cannot stand
+// in a token, a result that is empty or not UTF-8, and, wrapping
+// ErrNotCanonical, on a token that decodes but is not EncodeToken of what
+// it decodes to (lower-case hex, or an escape of a byte that needs none).
 func DecodeToken(tok string) (string, error) {
+	id, err := decodeAny(tok)
+	if err != nil {
+		return "", err
+	}
+	if canon := EncodeToken(id); canon != tok {
+		return "", fmt.Errorf("%w: %q is written %q", ErrNotCanonical, tok, canon)
+	}
+	return id, nil
+}
+
+// canonical returns the canonical token of the id that tok decodes to, or
+// "" when tok does not decode.
+func canonical(tok string) string {
+	id, err := decodeAny(tok)
+	if err != nil {
+		return ""
+	}
+	return EncodeToken(id)
+}
+
+// decodeAny decodes tok, accepting any %XX escape in either case. It
+// fails on an empty token, a malformed escape, a byte that cannot stand
+// in a token, or a result that is empty or not UTF-8.
+func decodeAny(tok string) (string, error) {
 	if tok == "" {
 		return "", errors.New("empty customer id")
 	}
-	if !strings.Contains(tok, "%") {
+	if !strings.Contains(tok, "%") { // the usual id: nothing to decode
 		for i := 0; i < len(tok); i++ {
 			if needsEscape(tok[i]) {
 				return "", fmt.Errorf("byte %q not allowed in a subject token", tok[i])

@@ -34,7 +34,7 @@ func TestEncodeToken(t *testing.T) {
 }
 
 func TestDecodeTokenRejects(t *testing.T) {
-	for _, tok := range []string{"", "%", "%2", "%zz", "a%2", "%00%", "a b", "%FF", "%C3"} {
+	for _, tok := range []string{"", "%", "%2", "%zz", "a%2", "%00%", "a b", "%FF", "%C3", "a%2eb", "%41"} {
 		t.Run(tok, func(t *testing.T) {
 			if got, err := DecodeToken(tok); err == nil {
 				t.Errorf("got %q, want an error", got)
@@ -56,6 +56,9 @@ func TestParseCommand(t *testing.T) {
 		{name: "update without id", subject: "crm.customer.update", bad: true},
 		{name: "update two tokens", subject: "crm.customer.update.a.b", bad: true},
 		{name: "bad escape", subject: "crm.customer.update.%zz", bad: true},
+		{name: "lower-case escape", subject: "crm.customer.update.a%2eb", bad: true},
+		{name: "escape of a byte that needs none", subject: "crm.customer.delete.%41", bad: true},
+		{name: "empty token", subject: "crm.customer.delete.", bad: true},
 		{name: "other prefix", subject: "acme.customer.create", bad: true},
 		{name: "unknown op", subject: "crm.customer.merge.x", bad: true},
 	}
@@ -78,26 +81,41 @@ func TestParseCommand(t *testing.T) {
 	}
 }
 
+// FuzzTokenRoundTrip checks both directions with each input: as an id,
+// decode(encode(id)) == id and the token holds no byte NATS forbids; as a
+// token, every token DecodeToken accepts is the one EncodeToken writes for
+// its id (one token per id), and the published vectors are the seeds.
 func FuzzTokenRoundTrip(f *testing.F) {
-	for _, s := range []string{"cus_1", "a.b", "*>", "%", " ", "ü"} {
+	for _, s := range []string{"cus_1", "a.b", "*>", "%", " ", "ü", "a%2eb", "%41", "%C3%A9"} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, id string) {
-		tok := EncodeToken(id)
+	v := readTokenVectors(f)
+	for _, tc := range v.Valid {
+		f.Add(tc.ID)
+		f.Add(tc.Token)
+	}
+	for _, tc := range v.Invalid {
+		f.Add(tc.Token)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tok := EncodeToken(s)
 		for i := 0; i < len(tok); i++ {
 			if needsEscape(tok[i]) && tok[i] != '%' {
-				t.Fatalf("EncodeToken(%q) = %q holds %q", id, tok, tok[i])
+				t.Fatalf("EncodeToken(%q) = %q holds %q", s, tok, tok[i])
 			}
 		}
 		back, err := DecodeToken(tok)
-		if id == "" || !isUTF8(id) {
+		if s == "" || !isUTF8(s) {
 			if err == nil {
 				t.Fatalf("DecodeToken(%q) accepted an id that is empty or not UTF-8", tok)
 			}
-			return
+		} else if err != nil || back != s {
+			t.Fatalf("round trip of %q: got %q, %v", s, back, err)
 		}
-		if err != nil || back != id {
-			t.Fatalf("round trip of %q: got %q, %v", id, back, err)
+		if id, err := DecodeToken(s); err == nil {
+			if again := EncodeToken(id); again != s {
+				t.Fatalf("DecodeToken(%q) accepted a token that is not canonical: %q is written %q", s, id, again)
+			}
 		}
 	})
 }
