@@ -228,6 +228,9 @@ func (ps *pass) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := ps.appliedDeletes(ctx); err != nil {
+		return err
+	}
 	return ps.saveCursor(ctx)
 }
 

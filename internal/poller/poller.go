@@ -120,6 +120,8 @@ type Poller struct {
 	events jetstream.Stream
 	leases *lease.Leases
 
+	deletes *appliedDeletes // applieddeletes.go
+
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -182,6 +184,7 @@ func New(js jetstream.JetStream, client CRM, cfg Config) (*Poller, error) {
 		log:      cfg.Logger,
 		owner:    nuid.Next(),
 	}
+	p.deletes = &appliedDeletes{js: js, ttl: deletesTTL(cfg.ReconcileInterval), replicas: cfg.Replicas}
 	p.metrics = newMetrics(cfg.Metrics, p)
 	return p, nil
 }
