@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,8 +66,8 @@ func (w *world) applied(id string) {
 // Issue 12, part 6: with two bridge processes, a delete applied through a
 // command is published as one deleted event by the next poll (the
 // reconcile interval is an hour); the same delete applied again (the
-// customer is gone already) and a complete export (bridge resync) publish
-// no second one.
+// customer is gone already) and a complete export (bridge resync, which
+// prints its progress and exits 0) publish no second one.
 func TestDeleteCommandDeletedAtOnce(t *testing.T) {
 	w := newWorld(t)
 	var ids []string
@@ -93,6 +94,14 @@ func TestDeleteCommandDeletedAtOnce(t *testing.T) {
 	w.waitPublished()
 	w.applied("delete-2")
 	eventually.True(t, 30*time.Second, "the notes cleared", func() bool { return w.deleteNotes() == 0 })
+
+	out, errOut, err := cli(t, map[string]string{"BRIDGE_NATS_URL": w.srv.ClientURL()}, "", "resync")
+	if err != nil {
+		t.Fatalf("bridge resync: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	if !strings.Contains(out, "resync started ") || !strings.Contains(out, "done: 1 pages, 5 records, 0 events, 0 deletes, in ") {
+		t.Errorf("bridge resync printed\n%s\nwant its start and done: 1 pages, 5 records, 0 events, 0 deletes", out)
+	}
 
 	if got := w.changesOf(gone); len(got) != 1 || got[0] != "deleted" {
 		t.Errorf("events of %s: got %v, want [deleted]", gone, got)

@@ -121,6 +121,7 @@ type Poller struct {
 	leases *lease.Leases
 
 	deletes *appliedDeletes // applieddeletes.go
+	resyncs resyncs         // resync.go
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -305,7 +306,11 @@ func (p *Poller) lead(ctx context.Context, ls *lease.Lease) {
 	lctx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { p.keep(lctx, cancel, ls) })
-	err := p.poll(lctx, ls)
+	unserve, err := p.serveResync()
+	if err == nil {
+		err = p.poll(lctx, ls)
+		unserve()
+	}
 	if cause := context.Cause(lctx); errors.Is(cause, lease.ErrLost) {
 		err = cause
 	}
