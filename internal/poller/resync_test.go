@@ -95,9 +95,7 @@ func TestResync(t *testing.T) {
 	if got := standby.full.Load(); got != 0 {
 		t.Errorf("complete exports of the standby: got %d, want 0", got)
 	}
-	// TODO(r1-merge): with r1's model writer in, the resync also repairs
-	// CRM_CUSTOMERS; enable: drop an entry and change another by hand
-	// before the resync, then compare the bucket with r.sim.Customers().
+	// The model's repair: TestResyncThroughService, with modelWriterIn.
 }
 
 // A resync asked for while one runs joins it: both requests get the same
