@@ -40,6 +40,7 @@ func subcommands() []command {
 		{"crmsim", "--addr HOST:PORT [flags]", "serve the CRM simulator", runCRMSim},
 		{"publish", "create|update|delete [ID] [BODY]", "publish a command, wait for its result and print it", runPublish},
 		{"watch", "[--json] [--all] [--customer ID]", "print change events and results as they arrive", runWatch},
+		{"resync", "[flags]", "ask the active poller for a complete export now and print its progress", runResync},
 		{"dlq", "list|replay|discard [flags]", "show dead letters; replay them as new commands, or discard them", runDLQ},
 		{"version", "", "print the version", func(_ context.Context, e env, _ []string) error {
 			_, err := fmt.Fprintln(e.stdout, "bridge", version)

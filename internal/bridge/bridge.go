@@ -137,8 +137,12 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 		// The commands' membership says how many processes share the
 		// CRM's rate (commands and poller alike: one client).
 		OnProcesses: b.crm.SetProcesses,
-		Logger:      b.log.With("component", "commands"),
-		Metrics:     b.metrics,
+		// A delete applied here reaches the events within one poll
+		// interval, whichever process polls (b.poller is set below,
+		// before the processor starts).
+		Deleted: func(ctx context.Context, id string) error { return b.poller.NoteDeleted(ctx, id) },
+		Logger:  b.log.With("component", "commands"),
+		Metrics: b.metrics,
 	})
 	if err != nil {
 		return err

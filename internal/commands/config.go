@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -59,6 +60,15 @@ type Config struct {
 	// Start, then every lease renewal period. The CRM client divides its
 	// rate among them (crm.Client.SetProcesses).
 	OnProcesses func(n int)
+	// Deleted, when set, is called with the customer's id once a delete
+	// is applied (the CRM deleted the customer, or it was gone already),
+	// before the command's result is stored. It must be idempotent: a
+	// command handed back is applied and reported again. It is retried
+	// until it succeeds; while it fails the command is not finished, and
+	// is handed back when the processor stops. The bridge sets it to
+	// poller.(*Poller).NoteDeleted, so that the poller publishes the
+	// deleted event within one poll interval.
+	Deleted func(ctx context.Context, customerID string) error
 	// Logger receives the processor's logs. Default: discard.
 	Logger *slog.Logger
 	// Metrics, when set, gets the processor's metrics.

@@ -108,8 +108,8 @@ func rejected(v *ValidationError) outcome {
 	return outcome{status: StatusRejected, err: Rejected(v)}
 }
 
-// finish stores the command's dead letter (unless it was applied) and its
-// result, answers its Reply-To and acknowledges it; with confirm, it waits
+// finish notes an applied delete (Config.Deleted), stores the command's
+// dead letter (unless it was applied) and its result, answers its Reply-To and acknowledges it; with confirm, it waits
 // until the server confirms the ack, so that the customer's next command
 // cannot overtake this one. It returns an error, having acknowledged
 // nothing for certain, when ctx ends first.
@@ -127,6 +127,11 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 	body, err := json.Marshal(res)
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)
+	}
+	if out.status == StatusApplied && c.op == streams.OpDelete && p.cfg.Deleted != nil {
+		if err := retry(ctx, func(ctx context.Context) error { return p.cfg.Deleted(ctx, out.customerID) }); err != nil {
+			return fmt.Errorf("note the applied delete: %w", err)
+		}
 	}
 	if out.status != StatusApplied {
 		if err := p.publish(ctx, p.deadLetter(c, res)); err != nil {

@@ -26,4 +26,10 @@
 // change is lost or published twice across restarts, crashes and a change
 // of poller. A record too large for one NATS message makes a truncated
 // event and a sketch in the state (oversized.go), never a failed poll.
+//
+// Two requests reach the active poller from any process: a resync
+// (resync.go; ResyncClient, Poller.Resync) makes its next poll a complete
+// export at once and reports its progress; a delete applied through a
+// command (Poller.NoteDeleted, applieddeletes.go) is confirmed with a get
+// and published by the next poll.
 package poller

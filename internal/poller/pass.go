@@ -54,8 +54,13 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 	for {
 		no++
 		start := p.cfg.Now()
+		resync := p.resyncs.begin(start) // resync.go
 		ps := &pass{p: p, x: x, ls: ls, no: no, cur: cur, rev: rev, start: start,
-			full: !cur.Initialized || cur.Since == "" || start.Sub(cur.ReconciledAt) >= p.cfg.ReconcileInterval}
+			full: resync || !cur.Initialized || cur.Since == "" || start.Sub(cur.ReconciledAt) >= p.cfg.ReconcileInterval}
+		var reported func(error)
+		if resync {
+			reported = p.reportResync(ps)
+		}
 		err := ps.mark(ctx)
 		if err == nil && behind {
 			_, err = p.catchUp(ctx, ls, x, cur.EventSeq)
@@ -63,6 +68,9 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 		if err == nil {
 			behind = false
 			err = ps.run(ctx)
+		}
+		if reported != nil {
+			reported(err)
 		}
 		kind := "changes"
 		if ps.full {
@@ -99,6 +107,7 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(wait):
+		case <-p.resyncs.wake(): // a resync was asked for: at once
 		}
 	}
 }
@@ -140,6 +149,7 @@ type pass struct {
 	pages    int
 	records  int
 	events   int
+	deletes  int // deleted events, of events
 	maxAt    time.Time
 	maxAtRaw string
 	unstable bool // a customer came twice: a page may have been skipped
@@ -209,7 +219,9 @@ func (ps *pass) run(ctx context.Context) error {
 			return fmt.Errorf("poller: export: %w", r.err)
 		}
 		p.metrics.pages.Inc()
+		ps.mu.Lock()
 		ps.pages++
+		ps.mu.Unlock()
 		if err := ps.page(ctx, r.page.Items); err != nil {
 			return err
 		}
@@ -228,6 +240,9 @@ func (ps *pass) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := ps.appliedDeletes(ctx); err != nil {
+		return err
+	}
 	return ps.saveCursor(ctx)
 }
 
@@ -241,7 +256,9 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	)
 	detected := p.cfg.Now()
 	p.metrics.records.Add(float64(len(items)))
+	ps.mu.Lock()
 	ps.records += len(items)
+	ps.mu.Unlock()
 	for i := range items {
 		c := &items[i]
 		d, err := wholeDigest(c.Raw)
@@ -410,6 +427,9 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 			}
 			ps.mu.Lock()
 			ps.events++
+			if ev.Change == Deleted {
+				ps.deletes++
+			}
 			ps.mu.Unlock()
 		}
 		ps.recorded(c)

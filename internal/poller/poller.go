@@ -120,6 +120,9 @@ type Poller struct {
 	events jetstream.Stream
 	leases *lease.Leases
 
+	deletes *appliedDeletes // applieddeletes.go
+	resyncs resyncs         // resync.go
+
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -182,6 +185,7 @@ func New(js jetstream.JetStream, client CRM, cfg Config) (*Poller, error) {
 		log:      cfg.Logger,
 		owner:    nuid.Next(),
 	}
+	p.deletes = &appliedDeletes{js: js, ttl: deletesTTL(cfg.ReconcileInterval), replicas: cfg.Replicas}
 	p.metrics = newMetrics(cfg.Metrics, p)
 	return p, nil
 }
@@ -302,7 +306,11 @@ func (p *Poller) lead(ctx context.Context, ls *lease.Lease) {
 	lctx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { p.keep(lctx, cancel, ls) })
-	err := p.poll(lctx, ls)
+	unserve, err := p.serveResync()
+	if err == nil {
+		err = p.poll(lctx, ls)
+		unserve()
+	}
 	if cause := context.Cause(lctx); errors.Is(cause, lease.ErrLost) {
 		err = cause
 	}
