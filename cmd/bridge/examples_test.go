@@ -68,12 +68,15 @@ func TestNodeExamples(t *testing.T) {
 		// The same command id again: JetStream drops it, and the result
 		// is the one already published.
 		out = ex.run(t, 1, "publish.js", "--id", "dup-1", "update", id, `{"gender":"X"}`)
-		checkResult(t, out, "result from the reply", "update")
+		first := checkResult(t, out, "result from the reply", "update")
 		out = ex.run(t, 1, "publish.js", "--id", "dup-1", "update", id, `{"gender":"X"}`)
 		if !strings.Contains(out, "a duplicate: stored before") {
 			t.Errorf("publish.js, the same command id twice: got no duplicate:\n%s", out)
 		}
-		checkResult(t, out, "result from crm.customer.result", "update")
+		again := checkResult(t, out, "result from crm.customer.result", "update")
+		if first.CommandID != "dup-1" || first.Status != commands.StatusRejected || !again.FinishedAt.Equal(first.FinishedAt) {
+			t.Errorf("publish.js, the same command id twice: got results %+v and %+v, want one rejected result of dup-1", first, again)
+		}
 	})
 	if id == "" {
 		t.Fatal("publish.js created no customer: the other examples need one")
@@ -162,7 +165,8 @@ type examples struct {
 
 // exec runs the example script with args and returns its standard output
 // and standard error (together: the order in which it printed them) and
-// its exit status. It fails t when the script cannot run or takes over 60s.
+// its exit status, which it logs (go test -v shows them). It fails t when
+// the script cannot run or takes over 60s.
 func (e *examples) exec(t *testing.T, script string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -180,6 +184,7 @@ func (e *examples) exec(t *testing.T, script string, args ...string) (string, in
 	if err != nil && !errors.As(err, &exit) {
 		t.Fatalf("node %s %q: %v", script, args, err)
 	}
+	t.Logf("node %s %q: exit status %d\n%s", script, args, cmd.ProcessState.ExitCode(), out.String())
 	return out.String(), cmd.ProcessState.ExitCode()
 }
 

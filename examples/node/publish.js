@@ -70,7 +70,8 @@ if (reply && !ack.duplicate) {
   clearTimeout(timer);
 }
 if (!result) {
-  console.log(`no reply: reading ${subj.result} in ${streams.events} for Command-Id ${commandId}`);
+  const why = ack.duplicate ? "a duplicate gets no new result" : "no reply";
+  console.log(`${why}: reading ${subj.result} in ${streams.events} for Command-Id ${commandId}`);
   result = await findResult(commandId, ack.duplicate ? 0 : before);
 }
 if (!result) {
