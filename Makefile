@@ -1,14 +1,15 @@
 # crm-bridge. `make dev` runs the bridge on its embedded defaults; `make
 # test` runs every check CI runs. Nothing beyond Go and make is needed:
 # staticcheck is a Go tool of this module (go.mod), fetched by the go command.
-# Only compose-check wants docker-compose: it skips without it, except in CI.
+# Only compose-check wants docker-compose, and examples node and npm: they
+# skip without them, except in CI.
 
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 
-.PHONY: all build dev test check fmt-check vet lint compose-check unit e2e bench fuzz clean
+.PHONY: all build dev test check fmt-check vet lint compose-check examples-deps examples unit e2e bench fuzz clean
 
 all: build
 
@@ -18,7 +19,7 @@ build:
 dev:
 	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/bridge dev
 
-test: check unit e2e
+test: check examples unit e2e
 
 check: fmt-check vet lint compose-check
 
@@ -51,9 +52,28 @@ compose-check:
 	fi; \
 	$(DOCKER_COMPOSE) -f compose.yaml config -q && echo "compose-check: compose.yaml is valid"
 
-# Every package but the end-to-end suite, with the race detector.
+# The Node.js examples (examples/node/README.md): their packages, pinned by
+# package-lock.json, installed with npm ci; their own tests (node --test);
+# then TestNodeExamples runs each against `bridge dev` and checks what it
+# prints. Without node or npm: skipped, unless CI is set (.ci/run installs
+# them).
+examples-deps:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  case "$$CI" in \
+	    ""|false|0) echo "examples: SKIPPED: no node or npm (apt-get install nodejs npm)"; exit 0;; \
+	    *) echo "examples: no node or npm, and CI is set ($$CI): .ci/run installs them" >&2; exit 1;; \
+	  esac; \
+	fi; \
+	node --version; npm ci --prefix examples/node --no-audit --no-fund
+
+examples: examples-deps
+	@if command -v node >/dev/null 2>&1; then cd examples/node && node --test; fi
+	$(GO) test -count=1 -timeout 5m -run '^TestNodeExamples$$' ./cmd/bridge
+
+# Every package but the end-to-end suite, with the race detector
+# (TestNodeExamples runs in examples).
 unit:
-	$(GO) test -race -timeout 9m $$($(GO) list $(PKGS) | grep -v /internal/e2e$$)
+	$(GO) test -race -timeout 9m -skip '^TestNodeExamples$$' $$($(GO) list $(PKGS) | grep -v /internal/e2e$$)
 
 # The end-to-end fault suite (docs/reliability.md): the built bridge binary
 # as child processes, against NATS (one server, or a three-node cluster,

@@ -5,10 +5,14 @@
 //
 // The Go side of the same rules is internal/commands (Decode, Result); the
 // tests of this package check that the schemas and the Go code agree on
-// every example. subject-tokens.json holds test vectors for the customer
+// every example. event and customer describe what the bridge publishes
+// from the CRM: change events (internal/poller) and the customer record
+// (the CRM's UserMap), which the tests check on real events and real
+// simulator records. subject-tokens.json holds test vectors for the customer
 // id token of subjects, whose Go side is internal/streams (EncodeToken,
 // DecodeToken, tested against them). Validate and ValidateDeadLetter are
-// the check that tests put every result and dead letter through.
+// the check that tests put every result, dead letter and change event
+// through.
 package schemas
 
 import (
@@ -37,10 +41,12 @@ const (
 	DeleteCommand = "command.delete"
 	Result        = "result"
 	DLQHeaders    = "dlq-headers"
+	Event         = "event"
+	Customer      = "customer"
 )
 
 // Names lists every schema's name.
-var Names = []string{CreateCommand, UpdateCommand, DeleteCommand, Result, DLQHeaders}
+var Names = []string{CreateCommand, UpdateCommand, DeleteCommand, Result, DLQHeaders, Event, Customer}
 
 // Compile compiles the schema with the given name (one of Names) from
 // Files, with format assertions on (email, date, date-time are checked, as

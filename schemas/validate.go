@@ -18,10 +18,10 @@ var compiled = struct {
 
 // Validate checks instance, a JSON document, against the schema with the
 // given name (one of Names), as Compile compiles it. It is the one check
-// that tests use for every result and dead letter they read, and is safe
-// for concurrent use (each schema is compiled once). It returns an error
-// naming the schema and every violation on one line, or saying that the
-// name is unknown or instance is not JSON.
+// that tests use for every result, dead letter and change event they read,
+// and is safe for concurrent use (each schema is compiled once). It
+// returns an error naming the schema and every violation on one line, or
+// saying that the name is unknown or instance is not JSON.
 func Validate(name string, instance []byte) error {
 	sch, err := cached(name)
 	if err != nil {

@@ -20,7 +20,8 @@ var (
 )
 
 // repoFiles returns the repository's files (relative, slash-separated)
-// whose names end in one of exts, outside .git.
+// whose names end in one of exts, outside .git, testdata and node_modules
+// (examples/node's installed packages, not in git).
 func repoFiles(t *testing.T, exts ...string) []string {
 	t.Helper()
 	var files []string
@@ -28,7 +29,7 @@ func repoFiles(t *testing.T, exts ...string) []string {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata" || d.Name() == "node_modules") {
 			return filepath.SkipDir
 		}
 		for _, ext := range exts {

@@ -21,6 +21,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/schemas"
 )
 
 // rig is a poller's world in one test: an embedded JetStream server with
@@ -148,7 +149,8 @@ type stored struct {
 	header nats.Header
 }
 
-// events returns every change event in the stream, in order.
+// events returns every change event in the stream, in order, each
+// checked against schemas/event.schema.json.
 func (r *rig) events() []stored {
 	r.t.Helper()
 	var out []stored
@@ -159,6 +161,9 @@ func (r *rig) events() []stored {
 		}
 		if err := json.Unmarshal(m.Data(), &e); err != nil {
 			r.t.Fatalf("event %s: %v", m.Data(), err)
+		}
+		if err := schemas.Validate(schemas.Event, m.Data()); err != nil {
+			r.t.Errorf("event %s: got %v, want it valid", m.Data(), err)
 		}
 		meta, _ := m.Metadata()
 		out = append(out, stored{Event: e.Event, seq: meta.Sequence.Stream, header: m.Headers()})
