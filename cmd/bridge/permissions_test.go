@@ -135,19 +135,23 @@ authorization { users = [
 	env := w.env()
 	env["BRIDGE_NATS_USER"], env["BRIDGE_NATS_PASSWORD"] = "bridge", "bridge-pw"
 	env["BRIDGE_POLL_INTERVAL"] = "1s"
-	bridge := startBridge(t, env)
-	var addr string
-	eventually.True(t, 30*time.Second, "the bridge's http listening line", func() bool {
-		for line := range strings.Lines(bridge.logs()) {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "http listening" {
-				addr, _ = m["addr"].(string)
-				return true
+	// Two processes: the second finds the streams and buckets made and
+	// updates them, and shares partitions and the poller by leases.
+	bridges := []*bridgeProc{startBridge(t, env), startBridge(t, env)}
+	for _, b := range bridges {
+		var addr string
+		eventually.True(t, 30*time.Second, "the bridge's http listening line", func() bool {
+			for line := range strings.Lines(b.logs()) {
+				var m map[string]any
+				if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "http listening" {
+					addr, _ = m["addr"].(string)
+					return true
+				}
 			}
-		}
-		return false
-	})
-	waitReady(t, addr)
+			return false
+		})
+		waitReady(t, addr)
+	}
 
 	// The publisher publishes a command (Reply-To) and gets its result,
 	// with `bridge publish`.
@@ -247,8 +251,10 @@ authorization { users = [
 	if n := natstest.Count(admin.js, streams.DLQ, "crm.customer.dlq.>"); n != 1 {
 		t.Errorf("%s holds %d dead letters, want 1 (the bridge's)", streams.DLQ, n)
 	}
-	if logs := bridge.logs(); strings.Contains(strings.ToLower(logs), "permissions violation") {
-		t.Errorf("the bridge was refused something:\n%s", logs)
+	for _, b := range bridges {
+		if logs := b.logs(); strings.Contains(strings.ToLower(logs), "permissions violation") {
+			t.Errorf("a bridge was refused something:\n%s", logs)
+		}
 	}
 }
 
