@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/config"
+	"github.com/gormic/crm-bridge/internal/natsconn"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -24,8 +25,9 @@ const defaultClientNATS = "nats://127.0.0.1:4222"
 // environment variable of the same name, so the same environment serves
 // the bridge and its tools.
 type clientFlags struct {
-	url, creds, user, password, tlsCA, prefix string
-	timeout                                   time.Duration
+	url, creds, user, password, prefix string
+	tlsCA, tlsCert, tlsKey             string
+	timeout                            time.Duration
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -41,6 +43,8 @@ func (c *clientFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.password, "nats-password", "", "NATS password (default: BRIDGE_NATS_PASSWORD)")
 	c.password = getenv("BRIDGE_NATS_PASSWORD")
 	fs.StringVar(&c.tlsCA, "nats-tls-ca", env("BRIDGE_NATS_TLS_CA", ""), "PEM file of CAs for the NATS servers' certificates (BRIDGE_NATS_TLS_CA)")
+	fs.StringVar(&c.tlsCert, "nats-tls-cert", env("BRIDGE_NATS_TLS_CERT", ""), "PEM file of the client certificate, for NATS servers that verify their clients (BRIDGE_NATS_TLS_CERT)")
+	fs.StringVar(&c.tlsKey, "nats-tls-key", env("BRIDGE_NATS_TLS_KEY", ""), "PEM file of the client certificate's private key (BRIDGE_NATS_TLS_KEY)")
 	fs.StringVar(&c.prefix, "subject-prefix", env("BRIDGE_SUBJECT_PREFIX", "crm"), "first subject token (BRIDGE_SUBJECT_PREFIX)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for NATS and for answers")
 }
@@ -55,17 +59,16 @@ func (c clientFlags) connect(name string) (*nats.Conn, jetstream.JetStream, erro
 		nats.Name("crm-bridge " + name + " " + version),
 		nats.Timeout(min(c.timeout, 10*time.Second)),
 	}
-	if c.creds != "" {
-		opts = append(opts, nats.UserCredentials(c.creds))
+	auth := natsconn.Auth{Creds: c.creds, User: c.user, Password: c.password, CA: c.tlsCA, Cert: c.tlsCert, Key: c.tlsKey}
+	if err := auth.Check(); err != nil {
+		return nil, nil, err
 	}
-	if c.user != "" {
-		opts = append(opts, nats.UserInfo(c.user, c.password))
-	}
-	if c.tlsCA != "" {
-		opts = append(opts, nats.RootCAs(c.tlsCA))
-	}
+	opts = append(opts, auth.Options()...)
 	nc, err := nats.Connect(strings.ReplaceAll(c.url, " ", ""), opts...)
 	if err != nil {
+		if natsconn.TLSRefused(err) {
+			return nil, nil, natsconn.Explain(err, config.RedactURL(c.url))
+		}
 		return nil, nil, fmt.Errorf("cannot reach NATS at %s: %w (is the bridge or its NATS running? set BRIDGE_NATS_URL or --nats-url)", config.RedactURL(c.url), err)
 	}
 	js, err := jetstream.New(nc)

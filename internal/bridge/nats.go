@@ -9,17 +9,20 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gormic/crm-bridge/internal/config"
+	"github.com/gormic/crm-bridge/internal/natsconn"
 )
 
 // connect dials NATS with the configured credentials and keeps
 // reconnecting for as long as the process runs, also when the first dial
-// fails: the bridge then starts unready instead of exiting.
+// fails: the bridge then starts unready instead of exiting. A first dial
+// that fails on the TLS handshake (a client certificate missing or not
+// trusted, a server certificate not trusted) is an error instead, naming
+// the settings to check: retrying would not help.
 func connect(cfg config.Config, url, version string, log *slog.Logger) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name("crm-bridge " + version),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
-		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("nats disconnected", "err", err)
@@ -37,16 +40,17 @@ func connect(cfg config.Config, url, version string, log *slog.Logger) (*nats.Co
 			log.Error("nats error", "subject", subject, "err", err)
 		}),
 	}
-	if cfg.NATSCreds != "" {
-		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+	opts = append(opts, cfg.NATSAuth().Options()...)
+	url = strings.ReplaceAll(url, " ", "")
+	nc, err := nats.Connect(url, opts...)
+	if err == nil {
+		return nc, nil
 	}
-	if cfg.NATSUser != "" {
-		opts = append(opts, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword.Reveal()))
+	if natsconn.TLSRefused(err) {
+		return nil, fmt.Errorf("nats: connect: %w", natsconn.Explain(err, config.RedactURL(url)))
 	}
-	if cfg.NATSTLSCA != "" {
-		opts = append(opts, nats.RootCAs(cfg.NATSTLSCA))
-	}
-	nc, err := nats.Connect(strings.ReplaceAll(url, " ", ""), opts...)
+	log.Warn("nats unreachable, retrying", "url", config.RedactURL(url), "err", err)
+	nc, err = nats.Connect(url, append(opts, nats.RetryOnFailedConnect(true))...)
 	if err != nil {
 		return nil, fmt.Errorf("nats: connect: %w", err)
 	}

@@ -23,6 +23,10 @@ type Config struct {
 	// NATSTLSCA is a PEM file of CAs that NATS servers' certificates must
 	// chain to. Default: the system's roots.
 	NATSTLSCA string
+	// NATSTLSCert and NATSTLSKey are PEM files of the client certificate
+	// and its key, for NATS servers that verify their clients (mutual
+	// TLS). Both or neither. Default: none.
+	NATSTLSCert, NATSTLSKey string
 	// DataDir is the embedded server's store, and in dev mode the
 	// simulator's too. Default: ./data.
 	DataDir string

@@ -124,6 +124,9 @@ func TestValidate(t *testing.T) {
 		{"nats url list with a hole", map[string]string{"BRIDGE_NATS_URL": "nats://a:4222,,nats://b:4222"}, "BRIDGE_NATS_URL: "},
 		{"user without password", map[string]string{"BRIDGE_NATS_USER": "u"}, "BRIDGE_NATS_USER: "},
 		{"missing creds file", map[string]string{"BRIDGE_NATS_CREDS": "/nonexistent/x.creds"}, "BRIDGE_NATS_CREDS: "},
+		{"missing CA file", map[string]string{"BRIDGE_NATS_TLS_CA": "/nonexistent/ca.pem"}, "BRIDGE_NATS_TLS_CA: "},
+		{"client certificate without key", map[string]string{"BRIDGE_NATS_TLS_CERT": "/nonexistent/c.pem"}, "BRIDGE_NATS_TLS_KEY: required with BRIDGE_NATS_TLS_CERT"},
+		{"client key without certificate", map[string]string{"BRIDGE_NATS_TLS_KEY": "/nonexistent/k.pem"}, "BRIDGE_NATS_TLS_CERT: required with BRIDGE_NATS_TLS_KEY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/gormic/crm-bridge/internal/natsconn"
 )
 
 // setting is one configuration variable: its environment name, its flag
@@ -44,6 +46,10 @@ var settings = []setting{
 		def: func(c Config) string { return "" }, parse: func(c *Config, v string) error { c.NATSPassword = Secret(v); return nil }},
 	{env: "BRIDGE_NATS_TLS_CA", usage: "PEM file of CAs for the NATS servers' certificates",
 		def: func(c Config) string { return c.NATSTLSCA }, parse: func(c *Config, v string) error { c.NATSTLSCA = v; return nil }},
+	{env: "BRIDGE_NATS_TLS_CERT", usage: "PEM file of the client certificate, for NATS servers that verify their clients (with BRIDGE_NATS_TLS_KEY)",
+		def: func(c Config) string { return c.NATSTLSCert }, parse: func(c *Config, v string) error { c.NATSTLSCert = v; return nil }},
+	{env: "BRIDGE_NATS_TLS_KEY", usage: "PEM file of the client certificate's private key (with BRIDGE_NATS_TLS_CERT)",
+		def: func(c Config) string { return c.NATSTLSKey }, parse: func(c *Config, v string) error { c.NATSTLSKey = v; return nil }},
 	{env: "BRIDGE_DATA_DIR", usage: "embedded server's store (and, in dev, the simulator's crmsim.json)",
 		def: func(c Config) string { return c.DataDir }, parse: func(c *Config, v string) error { c.DataDir = v; return nil }},
 	{env: "BRIDGE_NATS_SYNC", usage: "embedded server's fsync policy: always, or an interval such as 1s",
@@ -163,13 +169,13 @@ func (c Config) Validate() error {
 	if (c.NATSUser == "") != (c.NATSPassword == "") {
 		bad("BRIDGE_NATS_USER", "BRIDGE_NATS_USER and BRIDGE_NATS_PASSWORD go together")
 	}
-	for env, f := range map[string]string{"BRIDGE_NATS_CREDS": c.NATSCreds, "BRIDGE_NATS_TLS_CA": c.NATSTLSCA} {
-		if f == "" {
-			continue
+	if c.NATSCreds != "" {
+		if _, err := os.Stat(c.NATSCreds); err != nil {
+			bad("BRIDGE_NATS_CREDS", "%v", err)
 		}
-		if _, err := os.Stat(f); err != nil {
-			bad(env, "%v", err)
-		}
+	}
+	if err := c.NATSAuth().Check(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.NATSURL == "" && c.DataDir == "" {
 		bad("BRIDGE_DATA_DIR", "required for the embedded server")
@@ -219,6 +225,18 @@ func (c Config) Validate() error {
 		bad("BRIDGE_LOG_FORMAT", "%q is not auto, text or json", c.LogFormat)
 	}
 	return errors.Join(errs...)
+}
+
+// NATSAuth returns how c logs in to NATS.
+func (c Config) NATSAuth() natsconn.Auth {
+	return natsconn.Auth{
+		Creds:    c.NATSCreds,
+		User:     c.NATSUser,
+		Password: c.NATSPassword.Reveal(),
+		CA:       c.NATSTLSCA,
+		Cert:     c.NATSTLSCert,
+		Key:      c.NATSTLSKey,
+	}
 }
 
 // PrintUsage writes every setting with its flag, variable and default.

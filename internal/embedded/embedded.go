@@ -46,6 +46,11 @@ type Options struct {
 	// MaxPayload is the largest message the server accepts, in bytes.
 	// Default: 16 MiB (see Start).
 	MaxPayload int32
+	// ConfigFile, when set, is a nats-server configuration file read
+	// first (authorization, tls, ...); the options above then override
+	// what they name: host, port, store, sync, server name, max payload,
+	// and user, password and TLS when they are set. Default: none.
+	ConfigFile string
 }
 
 // Server is a running embedded NATS server.
@@ -72,20 +77,28 @@ func Start(opts Options) (*Server, error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 10 * time.Second
 	}
-	so := &server.Options{
-		ServerName: opts.ServerName,
-		Host:       opts.Host,
-		Port:       opts.Port,
-		JetStream:  true,
-		StoreDir:   opts.StoreDir,
-		NoSigs:     true,
-		// Commands over 64 KiB are rejected by the bridge, not by the
-		// server: a publisher then gets a result and a dead letter instead
-		// of a bare "maximum payload exceeded".
-		MaxPayload: cmp.Or(opts.MaxPayload, 16<<20),
-		Username:   opts.User,
-		Password:   opts.Password,
-		TLSConfig:  opts.TLSConfig,
+	so := &server.Options{}
+	if opts.ConfigFile != "" {
+		var err error
+		if so, err = server.ProcessConfigFile(opts.ConfigFile); err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+	}
+	so.ServerName = opts.ServerName
+	so.Host = opts.Host
+	so.Port = opts.Port
+	so.JetStream = true
+	so.StoreDir = opts.StoreDir
+	so.NoSigs = true
+	// Commands over 64 KiB are rejected by the bridge, not by the
+	// server: a publisher then gets a result and a dead letter instead
+	// of a bare "maximum payload exceeded".
+	so.MaxPayload = cmp.Or(opts.MaxPayload, 16<<20)
+	if opts.User != "" || opts.Password != "" {
+		so.Username, so.Password = opts.User, opts.Password
+	}
+	if opts.TLSConfig != nil {
+		so.TLSConfig = opts.TLSConfig
 	}
 	if opts.SyncInterval == 0 {
 		so.SyncAlways = true
