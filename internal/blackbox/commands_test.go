@@ -99,7 +99,7 @@ func (w *commandWorld) backlog(tb testing.TB, p *proc, n int, round string) (rat
 		tb.Fatalf("%s: %d of %d results after 5 minutes", p.name, got.Load(), n)
 	}
 	elapsed, cpu1 := time.Since(t0), p.cpu(tb)
-	return float64(n) / elapsed.Seconds(), float64((cpu1-cpu0).Microseconds()) / float64(n)
+	return float64(n) / elapsed.Seconds(), float64((cpu1 - cpu0).Microseconds()) / float64(n)
 }
 
 // purge empties CRM_COMMANDS between rounds, so that the bridge's durable

@@ -33,7 +33,9 @@ func (t *table) add(name string, ratio bool, target string) *metric {
 	return m
 }
 
-func (t *table) note(format string, args ...any) { t.notes = append(t.notes, fmt.Sprintf(format, args...)) }
+func (t *table) note(format string, args ...any) {
+	t.notes = append(t.notes, fmt.Sprintf(format, args...))
+}
 
 func median(v []float64) float64 {
 	if len(v) == 0 {
