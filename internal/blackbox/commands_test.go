@@ -87,7 +87,7 @@ func (w *commandWorld) backlog(tb testing.TB, p *proc, n int, round string) (rat
 	defer stop()
 	cpu0, t0 := p.cpu(tb), time.Now()
 	for i := range n {
-		if _, err := w.js.PublishMsgAsync(w.command(fmt.Sprintf("%s-%d", round, i), i)); err != nil {
+		if _, err := w.js.PublishMsgAsync(w.command(fmt.Sprintf("%s-%d", round, i), i), jetstream.WithStallWait(time.Minute)); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // paced calls send(i) rate times a second for d, from one goroutine: at
@@ -60,7 +62,7 @@ func (w *commandWorld) timeToResult(tb testing.TB, p *proc, rate int, d time.Dur
 		mu.Lock()
 		sent[id] = time.Now()
 		mu.Unlock()
-		if _, err := w.js.PublishMsgAsync(m); err != nil {
+		if _, err := w.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute)); err != nil {
 			tb.Error(err)
 		}
 	})

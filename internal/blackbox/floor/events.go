@@ -52,7 +52,7 @@ func events(ctx context.Context, o options, stdout io.Writer) error {
 			if err != nil {
 				return err
 			}
-			if _, err := js.PublishMsgAsync(m); err != nil {
+			if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute)); err != nil {
 				return err
 			}
 			n++
