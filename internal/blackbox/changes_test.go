@@ -51,7 +51,7 @@ func changesScenario(tb testing.TB, b *proc, js jetstream.JetStream, crmURL stri
 // changeRound changes the customers ids[i] for i in pick and returns the
 // seconds from the first export request after the changes to the last
 // event stored, and the "poll done" lines since; ok is false when a poll
-// published some of the events while the changes were being made.
+// that began before the changes were all made published some of them.
 func changeRound(tb testing.TB, b *proc, js jetstream.JetStream, client *crm.Client, pick []int, ids []string, name string) (float64, string, bool) {
 	tb.Helper()
 	before, err := eventsState(js)
@@ -105,11 +105,22 @@ func changeRound(tb testing.TB, b *proc, js jetstream.JetStream, client *crm.Cli
 	if first.IsZero() {
 		tb.Fatal("no export request after the changes in the bridge's log")
 	}
+	// The poll of that request must be the one that published the events:
+	// not one that began before the changes were all made.
+	waitFor(tb, b, time.Minute, 20*time.Millisecond, "the poll to be done", func() bool {
+		l := logLines(b, "poll done")
+		return len(l) > 0 && l[len(l)-1].Time.After(first)
+	})
 	var done []string
+	ok := false
 	for _, l := range logLines(b, "poll done")[polls:] {
 		done = append(done, fmt.Sprintf("%s poll: %d pages, %d records, %d events, took %s", l.Kind, l.Pages, l.Records, l.Events, l.Took))
+		if l.Time.After(first) {
+			ok = l.Events >= len(pick)
+			break
+		}
 	}
-	return st.LastTime.Sub(first).Seconds(), strings.Join(done, "; "), true
+	return st.LastTime.Sub(first).Seconds(), strings.Join(done, "; "), ok
 }
 
 // logLine is what the benchmarks read of one of the bridge's JSON log lines.

@@ -121,7 +121,7 @@ func (w *commandWorld) purge(tb testing.TB) {
 // bridge, each started for the round and stopped after it.
 func commandsScenario(tb testing.TB, latency time.Duration, n, rounds int, target string) *table {
 	w := newCommandWorld(tb, latency)
-	t := &table{title: fmt.Sprintf("commands, CRM latency %v: %d updates per round, %d in flight", latency, n, commandConcurrency)}
+	t := &table{title: fmt.Sprintf("commands, CRM latency %v: %d updates per round, %d in flight", latencyText(latency), n, commandConcurrency)}
 	thr := t.add("throughput (cmd/s)", true, target)
 	cpu := t.add("CPU per command (µs)", true, map[bool]string{true: "≤ 1.3", false: ""}[latency == 0])
 	rss := t.add("peak RSS (MB)", true, "")
@@ -144,4 +144,12 @@ func commandsScenario(tb testing.TB, latency time.Duration, n, rounds int, targe
 	}
 	t.note("nats-server peak RSS %.0f MB", float64(w.nats.peakRSS(tb))/1e6)
 	return t
+}
+
+// latencyText is d, or "0" for none.
+func latencyText(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	return d.String()
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,15 +74,33 @@ func (p *proc) exited() bool {
 	}
 }
 
-// stop sends SIGTERM and waits up to a minute, then kills.
+// stop sends SIGTERM and waits up to a minute, then kills. With
+// BENCH_LOG_DIR set, it then writes the process's output there, named
+// after the benchmark, the process and its pid.
 func (p *proc) stop(tb testing.TB) {
 	tb.Helper()
+	defer p.keepLog(tb)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
 	case <-time.After(time.Minute):
 		tb.Errorf("%s still running a minute after SIGTERM", p.name)
 		p.kill()
+	}
+}
+
+func (p *proc) keepLog(tb testing.TB) {
+	dir := os.Getenv("BENCH_LOG_DIR")
+	if dir == "" {
+		return
+	}
+	name := fmt.Sprintf("%s-%s-%d.log", strings.ReplaceAll(tb.Name(), "/", "_"), p.name, p.pid())
+	err := os.MkdirAll(dir, 0o755)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name), []byte(p.out.String()), 0o644)
+	}
+	if err != nil {
+		tb.Log(err)
 	}
 }
 
