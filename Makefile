@@ -9,7 +9,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 
-.PHONY: all build dev test check fmt-check vet lint compose-check examples-deps examples unit e2e bench fuzz clean
+.PHONY: all build dev test check fmt-check vet lint compose-check examples-deps examples unit e2e bench bench-inprocess bench-blackbox fuzz clean
 
 all: build
 
@@ -84,13 +84,22 @@ unit:
 e2e:
 	$(GO) test -count=1 -timeout 20m ./internal/e2e
 
-# Benchmarks, each against a floor measured in the same run: medians of
-# BENCH_COUNT runs. See docs/performance.md.
+# Benchmarks, each against a floor measured in the same run. See
+# docs/performance.md. First the in-process ones, one package at a time
+# (-p 1: benchmarks of two packages at once would measure each other),
+# medians of BENCH_COUNT runs; the poller's take 5 to 8 minutes. Then the
+# black-box ones (internal/blackbox): nats-server, the simulator, the bridge
+# binary and a floor, each its own process, medians of BENCH_ROUNDS (3)
+# rounds; BENCH_CUSTOMERS (300000; 1000000 for issue 13's figure) and the
+# other BENCH_ sizes of internal/blackbox/bench_test.go choose the sizes.
 BENCH_COUNT ?= 5
-# One package at a time (-p 1): benchmarks of two packages at once would
-# measure each other. The poller's take 5 to 8 minutes.
-bench:
-	$(GO) test -p 1 -timeout 60m -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) $(PKGS)
+bench: bench-inprocess bench-blackbox
+
+bench-inprocess:
+	$(GO) test -p 1 -timeout 60m -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) $$($(GO) list $(PKGS) | grep -v /internal/blackbox$$)
+
+bench-blackbox:
+	$(GO) test -count 1 -timeout 60m -run '^$$' -bench BlackBox -benchtime 1x ./internal/blackbox
 
 # Each fuzz target for FUZZ_TIME; their seed corpora run in every `make test`.
 # A finding is written under the package's testdata/fuzz and fails the run.

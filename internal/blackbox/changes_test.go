@@ -1,0 +1,152 @@
+package blackbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/crm"
+)
+
+// changesScenario changes n customers of the CRM at once, rounds times,
+// under bridge b right after its first start with initial events, and
+// times the poll that finds them: from the start of its first export
+// request (the bridge's debug line "crm request", its time less its
+// duration) to the stored time of the last event (CRM_EVENTS's last
+// time). A round in which a poll started while the changes were being
+// made is done again (at most twice).
+func changesScenario(tb testing.TB, b *proc, js jetstream.JetStream, crmURL string, customers, n, rounds int) *table {
+	tb.Helper()
+	waitFor(tb, b, 5*time.Minute, 50*time.Millisecond, "the first poll to be done", func() bool {
+		return len(logLines(b, "poll done")) > 0
+	})
+	ids := customerIDs(tb, crmURL)
+	client := crmClient(tb, crmURL)
+	rng := rand.New(rand.NewPCG(3, uint64(customers)))
+	t := &table{title: fmt.Sprintf("a poll finding %d changes among %d customers, right after a first start with initial events", n, customers)}
+	fresh := t.add("first export request to last event stored (s)", false, "≤ 1 s")
+	for r := range rounds {
+		for try := 0; ; try++ {
+			secs, polls, ok := changeRound(tb, b, js, client, rng.Perm(len(ids))[:n], ids, fmt.Sprintf("R%dT%d", r, try))
+			if ok {
+				fresh.put("bridge", secs)
+				t.note("round %d: %s", r+1, polls)
+				break
+			}
+			if try == 2 {
+				tb.Fatalf("round %d: a poll ran during the changes three times", r)
+			}
+		}
+	}
+	return t
+}
+
+// changeRound changes the customers ids[i] for i in pick and returns the
+// seconds from the first export request after the changes to the last
+// event stored, and the "poll done" lines since; ok is false when a poll
+// that began before the changes were all made published some of them.
+func changeRound(tb testing.TB, b *proc, js jetstream.JetStream, client *crm.Client, pick []int, ids []string, name string) (float64, string, bool) {
+	tb.Helper()
+	before, err := eventsState(js)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	polls := len(logLines(b, "poll done"))
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for id := range work {
+				first := name + strings.ReplaceAll(id, "_", "")
+				if err := client.Update(context.Background(), id, crm.UpdateParams{FirstName: &first}); err != nil {
+					tb.Error(err)
+				}
+			}
+		})
+	}
+	for _, i := range pick {
+		work <- ids[i]
+	}
+	close(work)
+	wg.Wait()
+	changed := time.Now()
+	mid, err := eventsState(js)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var st jetstream.StreamState
+	waitFor(tb, b, 2*time.Minute, 20*time.Millisecond, fmt.Sprintf("%d events", len(pick)), func() bool {
+		st, err = eventsState(js)
+		return err == nil && st.Msgs >= before.Msgs+uint64(len(pick))
+	})
+	if mid.Msgs > before.Msgs {
+		return 0, "", false
+	}
+	var first time.Time
+	for _, l := range logLines(b, "crm request") {
+		if l.Op != "export" {
+			continue
+		}
+		d, err := time.ParseDuration(l.Duration)
+		if err != nil {
+			tb.Fatalf("crm request duration %q: %v", l.Duration, err)
+		}
+		if s := l.Time.Add(-d); !s.Before(changed) && (first.IsZero() || s.Before(first)) {
+			first = s
+		}
+	}
+	if first.IsZero() {
+		tb.Fatal("no export request after the changes in the bridge's log")
+	}
+	// The poll of that request must be the one that published the events:
+	// not one that began before the changes were all made.
+	waitFor(tb, b, time.Minute, 20*time.Millisecond, "the poll to be done", func() bool {
+		l := logLines(b, "poll done")
+		return len(l) > 0 && l[len(l)-1].Time.After(first)
+	})
+	var done []string
+	ok := false
+	for _, l := range logLines(b, "poll done")[polls:] {
+		done = append(done, fmt.Sprintf("%s poll: %d pages, %d records, %d events, took %s", l.Kind, l.Pages, l.Records, l.Events, l.Took))
+		if l.Time.After(first) {
+			ok = l.Events >= len(pick)
+			break
+		}
+	}
+	return st.LastTime.Sub(first).Seconds(), strings.Join(done, "; "), ok
+}
+
+// logLine is what the benchmarks read of one of the bridge's JSON log lines.
+type logLine struct {
+	Time     time.Time `json:"time"`
+	Msg      string    `json:"msg"`
+	Op       string    `json:"op"`
+	Duration string    `json:"duration"` // as time.Duration's String
+	Kind     string    `json:"kind"`
+	Pages    int       `json:"pages"`
+	Records  int       `json:"records"`
+	Events   int       `json:"events"`
+	Took     string    `json:"took"`
+}
+
+// logLines returns b's log lines with msg, in order.
+func logLines(b *proc, msg string) []logLine {
+	var out []logLine
+	for line := range strings.Lines(b.out.String()) {
+		if !strings.Contains(line, `"msg":"`+msg+`"`) {
+			continue
+		}
+		var l logLine
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == msg {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/poller"
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+// events is the floor of a first start with initial events: the bridge's
+// streams made, then the complete export read page by page, each customer
+// published as a full CloudEvents created event, asynchronously. It prints
+// "done N" once every PubAck is in, and waits to be stopped.
+func events(ctx context.Context, o options, stdout io.Writer) error {
+	nc, _, err := connect(o.nats)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return err
+	}
+	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
+		return err
+	}
+	client, err := crm.New(crm.Config{BaseURL: o.crm, APIKey: o.apiKey, OrgID: o.orgID})
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	fmt.Fprintln(stdout, "ready")
+	subj := streams.Subjects{Prefix: "crm"}
+	n := 0
+	for page, err := range client.Export(ctx, time.Time{}) {
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		for _, c := range page.Items {
+			ev, _, err := poller.NewEvent(c.ID, nil, c.Raw, now)
+			if err != nil {
+				return err
+			}
+			m, err := poller.Message(subj, o.orgID, ev)
+			if err != nil {
+				return err
+			}
+			if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute)); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	fmt.Fprintln(stdout, "done", n)
+	<-ctx.Done()
+	return nil
+}

@@ -1,0 +1,127 @@
+package blackbox
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/crm"
+)
+
+const (
+	benchAPIKey = "bench-key"
+	benchOrg    = "bench-org"
+	// benchPageSize is the simulator's export page, as in the poller's
+	// in-process benchmarks.
+	benchPageSize = 1000
+	// commandConcurrency is the commands in flight, of bridge and floor.
+	commandConcurrency = 64
+)
+
+// startNATS starts nats-server with JetStream on a new store, on its
+// defaults otherwise (as users run it: files synced every 2 minutes), and
+// waits until it listens.
+func startNATS(tb testing.TB) (*proc, string) { return startNATSOn(tb, tb.TempDir()) }
+
+// startNATSOn is startNATS on the store dir.
+func startNATSOn(tb testing.TB, dir string) (*proc, string) {
+	tb.Helper()
+	port := freePort(tb)
+	p := start(tb, "nats-server", natsBin, []string{"-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", dir})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitFor(tb, p, 30*time.Second, 20*time.Millisecond, "nats-server to listen", func() bool { return listening(addr) })
+	return p, "nats://" + addr
+}
+
+// connect returns the benchmark's own connection to url.
+func connect(tb testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	tb.Helper()
+	nc, err := nats.Connect(url, nats.Name("blackbox"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return nc, js
+}
+
+// startSim starts `bridge crmsim` with customers seeded (seed 1), pages of
+// benchPageSize and latency added to every request, and waits until it
+// listens (it seeds first).
+func startSim(tb testing.TB, customers int, latency time.Duration) (*proc, string) {
+	tb.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
+	p := start(tb, "crmsim", bridgeBin, []string{"crmsim", "--addr", addr, "--log-format", "json",
+		"--api-key", benchAPIKey, "--org-id", benchOrg, "--rand-seed", "1",
+		"--seed-customers", fmt.Sprint(customers), "--page-size", fmt.Sprint(benchPageSize),
+		"--latency", latency.String()})
+	waitFor(tb, p, 5*time.Minute, 50*time.Millisecond, "the simulator to listen", func() bool { return listening(addr) })
+	return p, "http://" + addr
+}
+
+// customerIDs returns every customer id of the simulator at url, read
+// from its complete export.
+func customerIDs(tb testing.TB, url string) []string {
+	tb.Helper()
+	c := crmClient(tb, url)
+	var ids []string
+	for page, err := range c.Export(context.Background(), time.Time{}) {
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, cu := range page.Items {
+			ids = append(ids, cu.ID)
+		}
+	}
+	return ids
+}
+
+func crmClient(tb testing.TB, url string) *crm.Client {
+	tb.Helper()
+	c, err := crm.New(crm.Config{BaseURL: url, APIKey: benchAPIKey, OrgID: benchOrg, MaxConns: 64})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	return c
+}
+
+// startBridge starts `bridge run` against natsURL and crmURL with no CRM
+// rate limit, commandConcurrency commands in flight, JSON logs, and env
+// (KEY=value) besides; it waits for /readyz to answer 200 when ready is set.
+func startBridge(tb testing.TB, natsURL, crmURL string, ready bool, env ...string) *proc {
+	tb.Helper()
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
+	p := start(tb, "bridge", bridgeBin, []string{"run"}, append([]string{
+		"BRIDGE_NATS_URL=" + natsURL, "BRIDGE_CRM_URL=" + crmURL,
+		"BRIDGE_CRM_API_KEY=" + benchAPIKey, "BRIDGE_CRM_ORG_ID=" + benchOrg,
+		"BRIDGE_CRM_RATE=0", fmt.Sprintf("BRIDGE_CONCURRENCY=%d", commandConcurrency),
+		"BRIDGE_HTTP_ADDR=" + httpAddr, "BRIDGE_LOG_FORMAT=json",
+	}, env...)...)
+	if ready {
+		waitFor(tb, p, 2*time.Minute, 20*time.Millisecond, "the bridge to be ready", func() bool {
+			return httpOK("http://" + httpAddr + "/readyz")
+		})
+	}
+	return p
+}
+
+// startFloor starts the floor's job against natsURL and crmURL and waits
+// for its "ready" line.
+func startFloor(tb testing.TB, job, natsURL, crmURL string) *proc {
+	tb.Helper()
+	p := start(tb, "floor", floorBin, []string{job, "--nats", natsURL, "--crm", crmURL,
+		"--api-key", benchAPIKey, "--org-id", benchOrg, "--concurrency", fmt.Sprint(commandConcurrency)})
+	waitFor(tb, p, time.Minute, 10*time.Millisecond, "the floor to be ready", func() bool {
+		return strings.Contains(p.out.String(), "ready\n")
+	})
+	return p
+}
