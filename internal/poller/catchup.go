@@ -104,6 +104,9 @@ func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from ui
 		if err := p.putModel(ctx, ls, id, record); err != nil {
 			return caught, err
 		}
+		if !ls.Valid(p.cfg.LeaseTTL / 4) {
+			return caught, lease.ErrLost
+		}
 		if _, _, err := p.store.save(ctx, id, record, digest, ev.seq, sv.rev); err != nil {
 			return caught, err
 		}

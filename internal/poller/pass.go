@@ -423,6 +423,9 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 		if err := p.putModel(ctx, ps.ls, c.id, c.raw); err != nil {
 			return err
 		}
+		if !ps.ls.Valid(p.cfg.LeaseTTL / 4) {
+			return lease.ErrLost
+		}
 		_, sketched, err := p.store.save(ctx, c.id, c.raw, c.digest, eventSeq, sv.rev)
 		if err != nil {
 			if !errors.Is(err, errFenced) {

@@ -80,8 +80,12 @@ type modelBatch struct {
 	pending []jetstream.PubAckFuture
 }
 
-// put starts writing record as id's entry.
+// put starts writing record as id's entry; it fails with lease.ErrLost
+// when the lease may have lapsed.
 func (b *modelBatch) put(ps *pass, id string, record json.RawMessage) error {
+	if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
+		return lease.ErrLost
+	}
 	ack, err := putModelAsync(ps.p.js, model.Key(id), modelValue(id, record, int(ps.p.js.Conn().MaxPayload())))
 	if err != nil {
 		return fmt.Errorf("poller: read model %s: %w", id, err)
