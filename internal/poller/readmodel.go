@@ -124,6 +124,7 @@ func (ps *pass) scanModel(ctx context.Context) error {
 		return fmt.Errorf("poller: read model: %w", err)
 	}
 	defer w.Stop()
+	start, n := time.Now(), 0
 	for {
 		var e jetstream.KeyValueEntry
 		select {
@@ -132,8 +133,11 @@ func (ps *pass) scanModel(ctx context.Context) error {
 		case e = <-w.Updates():
 		}
 		if e == nil {
+			ps.p.log.Debug("read model read", "entries", n, "strays", len(ps.strays),
+				"took", time.Since(start).Round(time.Millisecond))
 			return nil
 		}
+		n++
 		id, err := model.ID(e.Key())
 		if err != nil {
 			ps.p.log.Warn("read model entry with a key no customer has; deleting it", "key", e.Key())
