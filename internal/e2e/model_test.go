@@ -21,7 +21,9 @@ func (w *world) checkModel() {
 	w.t.Helper()
 	if err := retry(time.Minute, 2*time.Second, w.compareModel); err != nil {
 		w.t.Error(err)
+		return
 	}
+	w.t.Logf("read model: %d customers, each as the CRM has it", len(w.sim.Customers()))
 }
 
 func (w *world) compareModel() error {
