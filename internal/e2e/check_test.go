@@ -31,7 +31,9 @@ import (
 //  4. the change events follow the CRM: each customer's events chain
 //     (each before is the previous after), no event twice (ce-id), never
 //     more events than the CRM made changes, and the last event of each
-//     customer is its state in the CRM now, or deleted when it is gone.
+//     customer is its state in the CRM now, or deleted when it is gone;
+//  5. the read model CRM_CUSTOMERS holds exactly the CRM's customers, each
+//     as the CRM has it now, and says it is filled.
 func (w *world) check() {
 	w.t.Helper()
 	w.waitResults(len(w.cmds), 5*time.Minute)
@@ -39,6 +41,7 @@ func (w *world) check() {
 	w.checkCRM()
 	w.checkConsumers()
 	w.checkEvents()
+	w.checkModel()
 	oob := 0
 	for _, c := range w.sim.Changes() {
 		if c.Via != "api" {

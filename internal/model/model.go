@@ -79,8 +79,9 @@ type Status struct {
 	// Filled is set once a complete export has filled the model; until
 	// then queries answer NOT_READY.
 	Filled bool `json:"filled"`
-	// AsOf is when the model last completed a poll (the bridge's clock):
-	// every change the CRM's export showed before then is in the model.
+	// AsOf is when the last poll that completed started (the bridge's
+	// clock): every change the CRM's export showed before then is in the
+	// model.
 	AsOf time.Time `json:"asOf,omitzero"`
 }
 

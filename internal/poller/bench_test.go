@@ -47,6 +47,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/embedded"
+	"github.com/gormic/crm-bridge/internal/model"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -635,6 +636,18 @@ func (n *benchNATS) stop() {
 	})
 }
 
+// modelEntries returns how many messages the read model's stream holds.
+func (n *benchNATS) modelEntries(b *testing.B) uint64 {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := n.js.Stream(ctx, "KV_"+model.Bucket)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s.CachedInfo().State.Msgs
+}
+
 // events returns how many messages CRM_EVENTS holds.
 func (n *benchNATS) events(b *testing.B) uint64 {
 	b.Helper()
@@ -673,7 +686,7 @@ func (n *benchNATS) chunkIDs(b *testing.B) []string {
 		b.Fatal(err)
 	}
 	var ids []string
-	err = (&store{js: n.js, stream: st}).scan(ctx, "b.>", false, func(m jetstream.Msg) error {
+	err = (&store{js: n.js, stream: st}).scan(ctx, "b.>", false, func(_ string, m jetstream.Msg) error {
 		return readChunk(m.Data(), func(r chunkRecord) bool {
 			ids = append(ids, r.id)
 			return true
@@ -725,9 +738,13 @@ func BenchmarkPollerFirstStart(b *testing.B) {
 				r.natsMB = ns.proc.peakRSS()
 				c := ns.cursor(b)
 				events := ns.events(b)
+				entries := ns.modelEntries(b)
 				ns.stop()
 				if !c.Initialized || events != 0 || r.poller.Events != 0 {
 					b.Fatalf("after a first start: cursor %+v, %d events (%d acknowledged), want initialized and none", c, events, r.poller.Events)
+				}
+				if entries != benchCustomers {
+					b.Fatalf("after a first start: the read model holds %d entries, want %d", entries, benchCustomers)
 				}
 				runs = append(runs, r)
 			}

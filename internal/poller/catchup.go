@@ -18,7 +18,8 @@ import (
 // runs when a poller becomes active, and before the pass after a failed
 // one. Each customer whose saved event sequence is below its last such
 // event gets that event's after as its record (or is deleted, for a
-// deleted event), compare-and-set, and the index follows. Without this, a
+// deleted event), compare-and-set, and the index follows; its read model
+// entry is written first. Without this, a
 // customer whose created event was never saved, and who is deleted before
 // the next pass sees it, would never get its deleted event: no poller
 // would know it. A truncated event (too large for one NATS message) holds
@@ -98,6 +99,10 @@ func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from ui
 			if digest, err = wholeDigest(record); err != nil {
 				return caught, fmt.Errorf("poller: catch up %s: %w", id, err)
 			}
+		}
+		// The read model after the event, before the state.
+		if err := p.putModel(ctx, ls, id, record); err != nil {
+			return caught, err
 		}
 		if !ls.Valid(p.cfg.LeaseTTL / 4) {
 			return caught, lease.ErrLost

@@ -27,6 +27,12 @@
 // of poller. A record too large for one NATS message makes a truncated
 // event and a sketch in the state (oversized.go), never a failed poll.
 //
+// The poller also writes the read model, model.Bucket (readmodel.go): each
+// customer's entry after its event is stored and before its state is
+// saved; a complete export fills it and repairs it; after each completed
+// poll it saves the model's model.Status. Only store.go knows the subjects
+// under which key-value buckets keep their keys.
+//
 // Two requests reach the active poller from any process: a resync
 // (resync.go; ResyncClient, Poller.Resync) makes its next poll a complete
 // export at once and reports its progress; a delete applied through a

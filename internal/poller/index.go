@@ -100,59 +100,12 @@ func (x *index) addChunk(seq uint64) uint32 {
 	return uint32(len(x.chunks))
 }
 
-// scan calls f with every message of the state bucket under key filter
-// (last per subject), in stream order, with headers only when headersOnly.
-// It reads what was there when it started.
-func (s *store) scan(ctx context.Context, filter string, headersOnly bool, f func(m jetstream.Msg) error) error {
-	c, err := s.js.OrderedConsumer(ctx, s.stream.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{kvPrefix + filter},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-		HeadersOnly:    headersOnly,
-	})
-	if err != nil {
-		return fmt.Errorf("poller: scan %s: %w", filter, err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("poller: scan %s: %w", filter, err)
-	}
-	if info.NumPending == 0 {
-		return nil
-	}
-	it, err := c.Messages(jetstream.PullMaxMessages(1024))
-	if err != nil {
-		return fmt.Errorf("poller: scan %s: %w", filter, err)
-	}
-	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("poller: scan %s: %w", filter, err)
-		}
-		meta, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("poller: scan %s: %w", filter, err)
-		}
-		if err := f(m); err != nil {
-			return err
-		}
-		if meta.NumPending == 0 {
-			return nil
-		}
-	}
-}
-
 // rebuild reads the state bucket into a new index: every chunk, then
 // every customer's own entry (headers only), which supersedes its chunk.
 // Chunks left holding nobody's saved record are returned for deletion.
 func (s *store) rebuild(ctx context.Context) (*index, []uint64, error) {
 	x := newIndex()
-	err := s.scan(ctx, "b.>", false, func(m jetstream.Msg) error {
+	err := s.scan(ctx, "b.>", false, func(_ string, m jetstream.Msg) error {
 		meta, _ := m.Metadata()
 		c := x.addChunk(meta.Sequence.Stream)
 		if err := readChunk(m.Data(), func(r chunkRecord) bool {
@@ -166,13 +119,13 @@ func (s *store) rebuild(ctx context.Context) (*index, []uint64, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	err = s.scan(ctx, "c.>", true, func(m jetstream.Msg) error {
-		id, err := keyID(m.Subject()[len(kvPrefix):])
+	err = s.scan(ctx, "c.>", true, func(key string, m jetstream.Msg) error {
+		id, err := keyID(key)
 		if err != nil {
 			return err
 		}
 		h := x.hash(id)
-		if m.Headers().Get(hdrKVOp) != "" {
+		if isDeleteMarker(m.Headers()) {
 			x.remove(h)
 			return nil
 		}

@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/lease"
@@ -42,8 +40,9 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 	if err != nil {
 		return err
 	}
+	filled := p.loadModelStatus(ctx)
 	p.log.Info("poller state loaded", "customers", len(x.m), "chunks", len(x.chunks), "since", cur.Since,
-		"initialized", cur.Initialized, "caught_up", caught, "took", time.Since(start).Round(time.Millisecond))
+		"initialized", cur.Initialized, "caught_up", caught, "model_filled", filled, "took", time.Since(start).Round(time.Millisecond))
 
 	bo := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(time.Second),
@@ -56,7 +55,7 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 		start := p.cfg.Now()
 		resync := p.resyncs.begin(start) // resync.go
 		ps := &pass{p: p, x: x, ls: ls, no: no, cur: cur, rev: rev, start: start,
-			full: resync || !cur.Initialized || cur.Since == "" || start.Sub(cur.ReconciledAt) >= p.cfg.ReconcileInterval}
+			full: resync || !filled || !cur.Initialized || cur.Since == "" || start.Sub(cur.ReconciledAt) >= p.cfg.ReconcileInterval}
 		var reported func(error)
 		if resync {
 			reported = p.reportResync(ps)
@@ -94,6 +93,10 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 			p.metrics.passes.WithLabelValues(kind, "ok").Inc()
 			bo.Reset()
 			cur, rev = ps.cur, ps.rev
+			// A complete export that recorded the customers filled the
+			// read model, or repaired it.
+			filled = filled || (ps.full && cur.Initialized)
+			p.writeModelStatus(ctx, filled, start)
 			p.setStatus(func(s *Status) { s.LastComplete, s.Err = start, nil; s.Polls++ })
 			p.metrics.lastComplete.Set(float64(start.UnixMilli()) / 1000)
 			level := slog.LevelDebug
@@ -156,6 +159,9 @@ type pass struct {
 	// eventSeq is the events stream's last sequence when the pass started:
 	// the cursor's EventSeq once it is complete.
 	eventSeq uint64
+	// strays are the read model's entries of customers the state did not
+	// hold when a complete export started (readmodel.go).
+	strays []stray
 }
 
 // mark notes the events stream's last sequence before the pass publishes.
@@ -183,6 +189,9 @@ type change struct {
 	// silent records the customer without an event: one seen first at a
 	// first start, too large for a chunk.
 	silent bool
+	// fixModel rewrites the customer's read model entry even when its
+	// record is the saved one: a complete export found the entry wrong.
+	fixModel bool
 }
 
 func (ps *pass) run(ctx context.Context) error {
@@ -213,6 +222,11 @@ func (ps *pass) run(ctx context.Context) error {
 			}
 		}
 	})
+	if ps.full {
+		if err := ps.scanModel(ctx); err != nil {
+			return err
+		}
+	}
 	progress := time.Now()
 	for r := range pages {
 		if r.err != nil {
@@ -239,6 +253,9 @@ func (ps *pass) run(ctx context.Context) error {
 		if err := ps.reconcile(ctx); err != nil {
 			return err
 		}
+		if err := ps.dropStrays(ctx); err != nil {
+			return err
+		}
 	}
 	if err := ps.appliedDeletes(ctx); err != nil {
 		return err
@@ -253,6 +270,7 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	var (
 		work   []change
 		chunks = chunkWriter{limit: min(chunkMax, int(p.js.Conn().MaxPayload()/2))}
+		models modelBatch
 	)
 	detected := p.cfg.Now()
 	p.metrics.records.Add(float64(len(items)))
@@ -275,14 +293,20 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 		}
 		switch {
 		case known && e.digest == d:
+			if ps.full && e.seen != ps.no && e.seen != ps.no|modelOK {
+				if err := models.put(ps, c.ID, c.Raw); err != nil {
+					return err
+				}
+			}
 			e.seen = ps.no
 			ps.x.m[h] = e
 		case !known && bulk && len(c.Raw) > chunks.limit:
 			work = append(work, change{id: c.ID, h: h, raw: c.Raw, digest: d, silent: true})
 		case !known && bulk:
-			if err := chunks.add(ctx, ps, chunkRecord{id: c.ID, digest: d, raw: c.Raw}, h); err != nil {
+			if err := models.put(ps, c.ID, c.Raw); err != nil {
 				return err
 			}
+			chunks.add(ps, chunkRecord{id: c.ID, digest: d, raw: c.Raw}, h)
 		default:
 			if known {
 				e.seen = ps.no
@@ -291,7 +315,13 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 			work = append(work, change{id: c.ID, h: h, raw: c.Raw, digest: d, known: known, chunk: ps.x.chunkSeq(e)})
 		}
 	}
-	if err := chunks.flush(ctx, ps); err != nil {
+	// The read model first, then the state that records the same
+	// customers.
+	if err := models.wait(ctx); err != nil {
+		chunks.discard(ps)
+		return err
+	}
+	if err := chunks.flush(ps); err != nil {
 		return err
 	}
 	errApply := ps.applyAll(ctx, work, detected)
@@ -366,6 +396,11 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 	for range maxRestates {
 		same := (c.raw == nil && sv.record == nil) || (c.raw != nil && sv.record != nil && sv.digest == c.digest)
 		if same && !sv.behind {
+			if c.fixModel {
+				if err := p.putModel(ctx, ps.ls, c.id, c.raw); err != nil {
+					return err
+				}
+			}
 			ps.recorded(c)
 			return nil
 		}
@@ -400,6 +435,10 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 					return err
 				}
 			}
+		}
+		// The read model after the event, before the state.
+		if err := p.putModel(ctx, ps.ls, c.id, c.raw); err != nil {
+			return err
 		}
 		if !ps.ls.Valid(p.cfg.LeaseTTL / 4) {
 			return lease.ErrLost
@@ -609,7 +648,7 @@ func (ps *pass) confirm(ctx context.Context, id string, missing map[idHash]entry
 	c, err := ps.p.crm.Get(ctx, id)
 	switch {
 	case errors.Is(err, crm.ErrNotFound):
-		return change{id: id, h: h, known: true, chunk: ps.x.chunkSeq(missing[h])}
+		return change{id: id, h: h, known: true, chunk: ps.x.chunkSeq(missing[h]), fixModel: true}
 	case err != nil:
 		if ctx.Err() == nil {
 			ps.p.log.Warn("customer missing from the export, but the CRM does not say it is gone; checking again at the next reconcile",
@@ -623,7 +662,8 @@ func (ps *pass) confirm(ctx context.Context, id string, missing map[idHash]entry
 		ps.p.log.Error("customer record skipped", "customer_id", id, "err", err)
 		return change{}
 	}
-	return change{id: id, h: h, raw: c.Raw, digest: d, known: true, chunk: ps.x.chunkSeq(missing[h])}
+	fix := missing[h].seen&modelOK == 0
+	return change{id: id, h: h, raw: c.Raw, digest: d, known: true, chunk: ps.x.chunkSeq(missing[h]), fixModel: fix}
 }
 
 // missingIDs finds the ids of the missing customers: in their chunks, or
@@ -655,11 +695,11 @@ func (ps *pass) missingIDs(ctx context.Context, missing map[idHash]entry) ([]str
 		}
 	}
 	if own {
-		err := ps.p.store.scan(ctx, "c.>", true, func(m jetstream.Msg) error {
-			if m.Headers().Get(hdrKVOp) != "" {
+		err := ps.p.store.scan(ctx, "c.>", true, func(key string, m jetstream.Msg) error {
+			if isDeleteMarker(m.Headers()) {
 				return nil
 			}
-			id, err := keyID(m.Subject()[len(kvPrefix):])
+			id, err := keyID(key)
 			if err != nil {
 				return err
 			}
@@ -728,83 +768,4 @@ func (ps *pass) shifted(next cursor) bool {
 	}
 	from, err := time.Parse(time.RFC3339Nano, ps.cur.Since)
 	return err == nil && ps.maxAt.Sub(from) > max(ps.p.cfg.Overlap/4, 2*ps.p.cfg.Interval)
-}
-
-// chunkWriter writes the customers a first start records in bulk, as
-// chunks of up to chunkMax bytes, published asynchronously and each
-// conditional on the cursor's revision.
-type chunkWriter struct {
-	limit   int // flush at this many bytes
-	buf     []byte
-	hashes  []idHash
-	digests []uint64
-	pending []pendingChunk
-}
-
-type pendingChunk struct {
-	ack     jetstream.PubAckFuture
-	hashes  []idHash
-	digests []uint64
-}
-
-func (w *chunkWriter) add(ctx context.Context, ps *pass, r chunkRecord, h idHash) error {
-	w.buf = appendChunk(w.buf, r)
-	w.hashes = append(w.hashes, h)
-	w.digests = append(w.digests, r.digest)
-	// Seen now, so that the same customer again in this pass counts.
-	ps.x.m[h] = entry{digest: r.digest, seen: ps.no}
-	if len(w.buf) >= w.limit {
-		return w.flush(ctx, ps)
-	}
-	return nil
-}
-
-func (w *chunkWriter) flush(_ context.Context, ps *pass) error {
-	if len(w.hashes) == 0 {
-		return nil
-	}
-	if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
-		return lease.ErrLost
-	}
-	m := nats.NewMsg(kvPrefix + "b." + nuid.Next())
-	m.Data = sealChunk(w.buf)
-	ack, err := ps.p.js.PublishMsgAsync(m, jetstream.WithExpectLastSequenceForSubject(ps.rev, kvPrefix+cursorKey))
-	if err != nil {
-		return fmt.Errorf("poller: publish chunk: %w", err)
-	}
-	w.pending = append(w.pending, pendingChunk{ack: ack, hashes: w.hashes, digests: w.digests})
-	w.buf, w.hashes, w.digests = nil, nil, nil
-	return nil
-}
-
-// wait waits for every chunk's acknowledgement and then puts its
-// customers in the index. A customer whose chunk failed is taken out, to
-// be seen as new again by the next pass.
-func (w *chunkWriter) wait(ctx context.Context, ps *pass) error {
-	var first error
-	for _, pc := range w.pending {
-		var err error
-		select {
-		case ack := <-pc.ack.Ok():
-			c := ps.x.addChunk(ack.Sequence)
-			for i, h := range pc.hashes {
-				ps.x.set(h, pc.digests[i], c, ps.no)
-			}
-			continue
-		case err = <-pc.ack.Err():
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		for _, h := range pc.hashes {
-			delete(ps.x.m, h)
-		}
-		if isWrongLast(err) {
-			err = errFenced
-		}
-		if first == nil {
-			first = fmt.Errorf("poller: chunk: %w", err)
-		}
-	}
-	w.pending = nil
-	return first
 }

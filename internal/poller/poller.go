@@ -15,6 +15,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/lease"
+	"github.com/gormic/crm-bridge/internal/model"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -48,7 +49,8 @@ type Config struct {
 	// renewal. Default: half of max(2 × Interval, 10s), so that a standby
 	// takes over within that.
 	LeaseTTL time.Duration
-	// Replicas of the state and lease buckets (BRIDGE_STREAM_REPLICAS).
+	// Replicas of the state, lease and read model buckets
+	// (BRIDGE_STREAM_REPLICAS).
 	// Default: 1.
 	Replicas int
 	// Workers is how many customers' changes are published at once.
@@ -119,6 +121,10 @@ type Poller struct {
 	store  *store
 	events jetstream.Stream
 	leases *lease.Leases
+	// model is the read model, model.Bucket; modelStatus holds its
+	// model.Status (readmodel.go).
+	model       jetstream.KeyValue
+	modelStatus jetstream.KeyValue
 
 	deletes *appliedDeletes // applieddeletes.go
 	resyncs resyncs         // resync.go
@@ -170,7 +176,8 @@ func (s Status) Lag(now time.Time) time.Duration {
 }
 
 // New returns a poller that publishes to the CRM_EVENTS stream (which must
-// exist by Start) and keeps its state in StateBucket.
+// exist by Start), keeps its state in StateBucket and writes the read model
+// (model.Bucket).
 func New(js jetstream.JetStream, client CRM, cfg Config) (*Poller, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -190,7 +197,8 @@ func New(js jetstream.JetStream, client CRM, cfg Config) (*Poller, error) {
 	return p, nil
 }
 
-// Start creates or updates the poller's buckets and starts it: it stands
+// Start creates or updates the poller's buckets (its state, its lease and
+// the read model's) and starts it: it stands
 // by, and polls whenever it holds the lease, until Stop.
 func (p *Poller) Start(ctx context.Context) error {
 	if p.done != nil {
@@ -204,11 +212,16 @@ func (p *Poller) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	customers, status, err := model.Ensure(ctx, p.js, p.cfg.Replicas)
+	if err != nil {
+		return fmt.Errorf("poller: %w", err)
+	}
 	kv, err := lease.Bucket(ctx, p.js, LeaseBucket, "crm-bridge: which process polls the CRM for changes", p.cfg.LeaseTTL, p.cfg.Replicas)
 	if err != nil {
 		return fmt.Errorf("poller: %w", err)
 	}
 	p.events = events
+	p.model, p.modelStatus = customers, status
 	p.store = &store{js: p.js, stream: st, owner: p.owner}
 	p.leases = &lease.Leases{KV: kv, Owner: p.owner, TTL: p.cfg.LeaseTTL}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -3,7 +3,6 @@ package poller
 import (
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,9 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/gormic/crm-bridge/internal/model"
 )
 
 // StateBucket is the key-value bucket that holds the poller's state: the
@@ -43,8 +44,18 @@ const (
 	hdrKVOp     = "KV-Operation"     // c.<id>: DEL on a delete marker, as the key-value API writes it
 )
 
+// This file is the only code that knows the subjects under which the
+// key-value buckets store their keys ("$KV.<bucket>.<key>"): the state is
+// written through them, because the key-value API can neither set headers
+// (the digest and event sequence of each entry) nor make a write
+// conditional on another key (a chunk on the cursor), nor publish
+// asynchronously (the read model's bulk writes at a first start).
+
 // kvPrefix is the subject prefix of StateBucket's keys.
 const kvPrefix = "$KV." + StateBucket + "."
+
+// modelPrefix is the subject prefix of the read model's keys.
+const modelPrefix = "$KV." + model.Bucket + "."
 
 // cursorKey is the cursor's key.
 const cursorKey = "cursor"
@@ -300,99 +311,74 @@ func (s *store) save(ctx context.Context, id string, record json.RawMessage, dig
 	return ack.Sequence, oversized, nil
 }
 
-// chunkRecord is one customer in a chunk.
-type chunkRecord struct {
-	id       string
-	digest   uint64
-	eventSeq uint64
-	raw      json.RawMessage
-}
-
-// A chunk's first byte is its version: chunkPlain, the records as they
-// are; or chunkS2, what follows chunkPlain's version byte compressed with
-// S2, as chunks are written. The records' JSON shrinks about five times,
-// and the server reads that much less of its files when a poll loads the
-// saved records of customers scattered over the state.
-const (
-	chunkPlain = 1
-	chunkS2    = 2
-)
-
-// appendChunk appends r to a chunk being built in b (empty: a new one).
-// A plain chunk is its version byte, then per record: uvarint id length,
-// id, digest (8 bytes, little-endian), uvarint event sequence, uvarint
-// record length, record.
-func appendChunk(b []byte, r chunkRecord) []byte {
-	if len(b) == 0 {
-		b = append(b, chunkPlain)
+// scan calls f with every message of the state bucket under key filter
+// (last per subject) and its key, in stream order, with headers only when
+// headersOnly.
+// It reads what was there when it started.
+func (s *store) scan(ctx context.Context, filter string, headersOnly bool, f func(key string, m jetstream.Msg) error) error {
+	c, err := s.js.OrderedConsumer(ctx, s.stream.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{kvPrefix + filter},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		HeadersOnly:    headersOnly,
+	})
+	if err != nil {
+		return fmt.Errorf("poller: scan %s: %w", filter, err)
 	}
-	b = binary.AppendUvarint(b, uint64(len(r.id)))
-	b = append(b, r.id...)
-	b = binary.LittleEndian.AppendUint64(b, r.digest)
-	b = binary.AppendUvarint(b, r.eventSeq)
-	b = binary.AppendUvarint(b, uint64(len(r.raw)))
-	return append(b, r.raw...)
-}
-
-// errBadChunk is returned for a chunk that does not decode.
-var errBadChunk = errors.New("malformed chunk")
-
-// sealChunk returns the plain chunk b compressed, as it is stored.
-func sealChunk(b []byte) []byte {
-	out := make([]byte, 1+s2.MaxEncodedLen(len(b)-1))
-	out[0] = chunkS2
-	return out[:1+len(s2.Encode(out[1:], b[1:]))]
-}
-
-// readChunk calls f with each record of chunk b, plain or compressed, in
-// order, until f returns false. The records' raw points into b, or into
-// the decompressed chunk.
-func readChunk(b []byte, f func(chunkRecord) bool) error {
-	switch {
-	case len(b) == 0:
-		return fmt.Errorf("%w: empty", errBadChunk)
-	case b[0] == chunkPlain:
-		b = b[1:]
-	case b[0] == chunkS2:
-		dec, err := s2.Decode(nil, b[1:])
+	info, err := c.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("poller: scan %s: %w", filter, err)
+	}
+	if info.NumPending == 0 {
+		return nil
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(1024))
+	if err != nil {
+		return fmt.Errorf("poller: scan %s: %w", filter, err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		m, err := it.Next()
 		if err != nil {
-			return fmt.Errorf("%w: %v", errBadChunk, err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("poller: scan %s: %w", filter, err)
 		}
-		b = dec
-	default:
-		return fmt.Errorf("%w: unknown version %d", errBadChunk, b[0])
-	}
-	field := func() ([]byte, bool) {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < n {
-			return nil, false
+		meta, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("poller: scan %s: %w", filter, err)
 		}
-		v := b[k : k+int(n)]
-		b = b[k+int(n):]
-		return v, true
-	}
-	for len(b) > 0 {
-		var r chunkRecord
-		id, ok := field()
-		if !ok || len(b) < 8 {
-			return errBadChunk
+		if err := f(strings.TrimPrefix(m.Subject(), kvPrefix), m); err != nil {
+			return err
 		}
-		r.id = string(id)
-		r.digest = binary.LittleEndian.Uint64(b)
-		b = b[8:]
-		seq, k := binary.Uvarint(b)
-		if k <= 0 {
-			return errBadChunk
-		}
-		r.eventSeq, b = seq, b[k:]
-		raw, ok := field()
-		if !ok {
-			return errBadChunk
-		}
-		r.raw = raw
-		if !f(r) {
+		if meta.NumPending == 0 {
 			return nil
 		}
 	}
-	return nil
+}
+
+// isDeleteMarker reports whether a state entry's headers are a delete
+// marker's.
+func isDeleteMarker(h nats.Header) bool {
+	return h.Get(hdrKVOp) != ""
+}
+
+// publishChunk publishes a sealed chunk under a new key, conditional on the
+// cursor being still at cursorRev (the cursor this poller claimed).
+func (s *store) publishChunk(data []byte, cursorRev uint64) (jetstream.PubAckFuture, error) {
+	m := nats.NewMsg(kvPrefix + "b." + nuid.Next())
+	m.Data = data
+	ack, err := s.js.PublishMsgAsync(m, jetstream.WithExpectLastSequenceForSubject(cursorRev, kvPrefix+cursorKey))
+	if err != nil {
+		return nil, fmt.Errorf("poller: publish chunk: %w", err)
+	}
+	return ack, nil
+}
+
+// putModelAsync puts value under key in the read model, as the key-value
+// API's Put would, without waiting for the acknowledgement.
+func putModelAsync(js jetstream.JetStream, key string, value []byte) (jetstream.PubAckFuture, error) {
+	return js.PublishAsync(modelPrefix+key, value)
 }

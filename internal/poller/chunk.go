@@ -1,0 +1,223 @@
+package poller
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/lease"
+)
+
+// chunkRecord is one customer in a chunk.
+type chunkRecord struct {
+	id       string
+	digest   uint64
+	eventSeq uint64
+	raw      json.RawMessage
+}
+
+// A chunk's first byte is its version: chunkPlain, the records as they
+// are; or chunkS2, what follows chunkPlain's version byte compressed with
+// S2, as chunks are written. The records' JSON shrinks about five times,
+// and the server reads that much less of its files when a poll loads the
+// saved records of customers scattered over the state.
+const (
+	chunkPlain = 1
+	chunkS2    = 2
+)
+
+// appendChunk appends r to a chunk being built in b (empty: a new one).
+// A plain chunk is its version byte, then per record: uvarint id length,
+// id, digest (8 bytes, little-endian), uvarint event sequence, uvarint
+// record length, record.
+func appendChunk(b []byte, r chunkRecord) []byte {
+	if len(b) == 0 {
+		b = append(b, chunkPlain)
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.id)))
+	b = append(b, r.id...)
+	b = binary.LittleEndian.AppendUint64(b, r.digest)
+	b = binary.AppendUvarint(b, r.eventSeq)
+	b = binary.AppendUvarint(b, uint64(len(r.raw)))
+	return append(b, r.raw...)
+}
+
+// errBadChunk is returned for a chunk that does not decode.
+var errBadChunk = errors.New("malformed chunk")
+
+// sealChunk returns the plain chunk b compressed, as it is stored.
+func sealChunk(b []byte) []byte {
+	out := make([]byte, 1+s2.MaxEncodedLen(len(b)-1))
+	out[0] = chunkS2
+	return out[:1+len(s2.Encode(out[1:], b[1:]))]
+}
+
+// readChunk calls f with each record of chunk b, plain or compressed, in
+// order, until f returns false. The records' raw points into b, or into
+// the decompressed chunk.
+func readChunk(b []byte, f func(chunkRecord) bool) error {
+	switch {
+	case len(b) == 0:
+		return fmt.Errorf("%w: empty", errBadChunk)
+	case b[0] == chunkPlain:
+		b = b[1:]
+	case b[0] == chunkS2:
+		dec, err := s2.Decode(nil, b[1:])
+		if err != nil {
+			return fmt.Errorf("%w: %v", errBadChunk, err)
+		}
+		b = dec
+	default:
+		return fmt.Errorf("%w: unknown version %d", errBadChunk, b[0])
+	}
+	field := func() ([]byte, bool) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return nil, false
+		}
+		v := b[k : k+int(n)]
+		b = b[k+int(n):]
+		return v, true
+	}
+	for len(b) > 0 {
+		var r chunkRecord
+		id, ok := field()
+		if !ok || len(b) < 8 {
+			return errBadChunk
+		}
+		r.id = string(id)
+		r.digest = binary.LittleEndian.Uint64(b)
+		b = b[8:]
+		seq, k := binary.Uvarint(b)
+		if k <= 0 {
+			return errBadChunk
+		}
+		r.eventSeq, b = seq, b[k:]
+		raw, ok := field()
+		if !ok {
+			return errBadChunk
+		}
+		r.raw = raw
+		if !f(r) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// chunkWriter writes the customers a first start records in bulk, as
+// chunks of up to limit bytes. Chunks are sealed as they fill, and
+// published (asynchronously, each conditional on the cursor's revision)
+// only by flush, which a page calls once the read model holds its
+// customers: the model is never behind the state.
+type chunkWriter struct {
+	limit   int // seal at this many bytes
+	buf     []byte
+	hashes  []idHash
+	digests []uint64
+	ready   []readyChunk // sealed, not published
+	pending []pendingChunk
+}
+
+type readyChunk struct {
+	data    []byte
+	hashes  []idHash
+	digests []uint64
+}
+
+type pendingChunk struct {
+	ack     jetstream.PubAckFuture
+	hashes  []idHash
+	digests []uint64
+}
+
+// add adds r, customer h, to the chunk being built.
+func (w *chunkWriter) add(ps *pass, r chunkRecord, h idHash) {
+	w.buf = appendChunk(w.buf, r)
+	w.hashes = append(w.hashes, h)
+	w.digests = append(w.digests, r.digest)
+	// Seen now, so that the same customer again in this pass counts.
+	ps.x.m[h] = entry{digest: r.digest, seen: ps.no}
+	if len(w.buf) >= w.limit {
+		w.seal()
+	}
+}
+
+// seal closes the chunk being built, if any.
+func (w *chunkWriter) seal() {
+	if len(w.hashes) == 0 {
+		return
+	}
+	w.ready = append(w.ready, readyChunk{data: sealChunk(w.buf), hashes: w.hashes, digests: w.digests})
+	w.buf, w.hashes, w.digests = nil, nil, nil
+}
+
+// discard drops every chunk not yet published, and takes its customers
+// out of the index: the next pass sees them as new again.
+func (w *chunkWriter) discard(ps *pass) {
+	w.seal()
+	for _, c := range w.ready {
+		for _, h := range c.hashes {
+			delete(ps.x.m, h)
+		}
+	}
+	w.ready = nil
+}
+
+// flush publishes every sealed chunk, and the one being built.
+func (w *chunkWriter) flush(ps *pass) error {
+	w.seal()
+	for i, c := range w.ready {
+		if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
+			w.ready = w.ready[i:]
+			w.discard(ps)
+			return lease.ErrLost
+		}
+		ack, err := ps.p.store.publishChunk(c.data, ps.rev)
+		if err != nil {
+			w.ready = w.ready[i:]
+			w.discard(ps)
+			return err
+		}
+		w.pending = append(w.pending, pendingChunk{ack: ack, hashes: c.hashes, digests: c.digests})
+	}
+	w.ready = nil
+	return nil
+}
+
+// wait waits for every chunk's acknowledgement and then puts its
+// customers in the index. A customer whose chunk failed is taken out, to
+// be seen as new again by the next pass.
+func (w *chunkWriter) wait(ctx context.Context, ps *pass) error {
+	var first error
+	for _, pc := range w.pending {
+		var err error
+		select {
+		case ack := <-pc.ack.Ok():
+			c := ps.x.addChunk(ack.Sequence)
+			for i, h := range pc.hashes {
+				ps.x.set(h, pc.digests[i], c, ps.no)
+			}
+			continue
+		case err = <-pc.ack.Err():
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		for _, h := range pc.hashes {
+			delete(ps.x.m, h)
+		}
+		if isWrongLast(err) {
+			err = errFenced
+		}
+		if first == nil {
+			first = fmt.Errorf("poller: chunk: %w", err)
+		}
+	}
+	w.pending = nil
+	return first
+}
