@@ -163,5 +163,4 @@ func counter(t *testing.T, reg *prometheus.Registry, endpoint, status string) fl
 	return 0
 }
 
-
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
