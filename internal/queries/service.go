@@ -110,7 +110,10 @@ func (s *Service) addEndpoints() error {
 }
 
 // handler answers each request of an endpoint on its own goroutine, at
-// most Config.Workers at once in all endpoints.
+// most Config.Workers at once in all endpoints. The answer is published
+// here rather than through micro's Request, whose handler must return
+// before micro reads the request again: `nats micro stats` counts the
+// requests, /metrics also their errors.
 func (s *Service) handler(endpoint string, answer func(context.Context, micro.Request) ([]byte, *Error)) micro.HandlerFunc {
 	return func(req micro.Request) {
 		s.sem <- struct{}{}
@@ -120,20 +123,32 @@ func (s *Service) handler(endpoint string, answer func(context.Context, micro.Re
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 			defer cancel()
 			body, qerr := answer(ctx, req)
-			var err error
 			status := "ok"
 			if qerr != nil {
 				status = qerr.Code
-				err = req.Error(qerr.status(), qerr.Code, qerr.body())
-			} else {
-				err = req.Respond(body)
 			}
-			if err != nil {
+			if err := s.send(req.Reply(), body, qerr); err != nil {
 				s.log.Warn("query answer not sent", "endpoint", endpoint, "subject", req.Subject(), "err", err)
 			}
 			s.metrics.observe(endpoint, status, time.Since(start))
 		})
 	}
+}
+
+// send publishes an answer to reply: body, or qerr with the NATS service
+// error headers (as micro.Request.Error sets them).
+func (s *Service) send(reply string, body []byte, qerr *Error) error {
+	if reply == "" {
+		return nil
+	}
+	m := nats.NewMsg(reply)
+	m.Data = body
+	if qerr != nil {
+		m.Header.Set(micro.ErrorHeader, qerr.Code)
+		m.Header.Set(micro.ErrorCodeHeader, qerr.status())
+		m.Data = qerr.body()
+	}
+	return s.nc.PublishMsg(m)
 }
 
 // Stop removes the service's endpoints, waits for the answers in flight
