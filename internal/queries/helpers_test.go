@@ -164,3 +164,25 @@ func counter(t *testing.T, reg *prometheus.Registry, endpoint, status string) fl
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// collect sends a request to subject and returns the first n replies.
+func (w *world) collect(t *testing.T, subject string, n int) [][]byte {
+	t.Helper()
+	sub, err := w.nc.SubscribeSync(w.nc.NewRespInbox())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := w.nc.PublishRequest(subject, sub.Subject, nil); err != nil {
+		t.Fatal(err)
+	}
+	var replies [][]byte
+	for i := range n {
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("%s: reply %d of %d: %v", subject, i+1, n, err)
+		}
+		replies = append(replies, m.Data)
+	}
+	return replies
+}

@@ -1,8 +1,11 @@
 package queries
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,6 +164,17 @@ func TestTwoProcessesAnswer(t *testing.T) {
 	one := w.serve(t, Config{})
 	w.serve(t, Config{})
 
+	ids := map[string]bool{}
+	for _, m := range w.collect(t, "$SRV.PING.crm-bridge", 2) {
+		var ping micro.Ping
+		if err := jsonUnmarshal(m, &ping); err != nil || ping.Name != ServiceName {
+			t.Fatalf("$SRV.PING reply %s: %v", m, err)
+		}
+		ids[ping.ID] = true
+	}
+	if len(ids) != 2 {
+		t.Errorf("$SRV.PING: got %d processes, want 2", len(ids))
+	}
 	sub, err := w.nc.SubscribeSync(w.nc.NewRespInbox())
 	if err != nil {
 		t.Fatal(err)
@@ -234,5 +248,27 @@ func TestRepliesWithinMaxPayload(t *testing.T) {
 	w.put(t, "zz_big", rec)
 	if a := w.ask(t, "crm.customer.get.zz_big", ""); a.code != "500" || a.errCode != CodeTooLarge {
 		t.Errorf("get of a record that cannot fit: got %q %q, want 500 %s", a.code, a.errCode, CodeTooLarge)
+	}
+}
+
+// resync calls Config.Resync: its start time, or 503 NOT_READY with its
+// error.
+func TestResync(t *testing.T) {
+	w := newWorld(t, embedded.Options{})
+	started := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	var fail atomic.Bool
+	w.serve(t, Config{Resync: func(context.Context) (time.Time, error) {
+		if fail.Load() {
+			return time.Time{}, errors.New("no active poller")
+		}
+		return started, nil
+	}})
+	a := w.ask(t, "crm.bridge.resync", "").ok(t)
+	if got := str(t, a.body["started"]); got != started.Format(time.RFC3339) {
+		t.Errorf("got started %q, want %s", got, started.Format(time.RFC3339))
+	}
+	fail.Store(true)
+	if a := w.ask(t, "crm.bridge.resync", "{}"); a.code != "503" || a.errCode != CodeNotReady || !strings.Contains(string(a.raw), "no active poller") {
+		t.Errorf("failed resync: got %q %q %s, want 503 NOT_READY naming the cause", a.code, a.errCode, a.raw)
 	}
 }
