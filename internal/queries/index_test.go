@@ -79,8 +79,8 @@ func TestIndexMemoryPerCustomer(t *testing.T) {
 	after := heap()
 	per := float64(after-before) / n
 	t.Logf("index: %.0f bytes per customer (ids of %d bytes, with phone and email)", per, len(ids[0]))
-	if per > 200 {
-		t.Errorf("got %.0f bytes per customer, want at most 200", per)
+	if per > 150 {
+		t.Errorf("got %.0f bytes per customer, want at most 150", per)
 	}
 	runtime.KeepAlive(x)
 	runtime.KeepAlive(ids)
