@@ -124,6 +124,7 @@ func banner(w io.Writer, cfg config.Config, simState string, natsPort int) {
 	tries := [][2]string{
 		{`publish create '{"firstName":"Ada","phone":"5550100"}'`, "prints the result"},
 		{"watch", "events and results as they arrive"},
+		{"list --limit 5", "customers from the read model (also get ID, find --phone P)"},
 		{"dlq list", "dead letters"},
 	}
 	width := 0
@@ -140,6 +141,8 @@ func banner(w io.Writer, cfg config.Config, simState string, natsPort int) {
 	fmt.Fprintf(&b, `Or with the nats CLI:
   nats sub '%[1]s.customer.>'
   nats pub %[1]s.customer.create '{"firstName":"Ada","phone":"5550100"}' -H Nats-Msg-Id:cmd-1
+  nats kv get CRM_CUSTOMERS <key>                # a customer's record (key: its id when plain)
+  nats req %[1]s.customer.get.<customer id> ''   # the same, through the bridge
 Stop with Ctrl-C.
 
 `, cfg.SubjectPrefix)

@@ -41,6 +41,9 @@ func subcommands() []command {
 		{"publish", "create|update|delete [ID] [BODY]", "publish a command, wait for its result and print it", runPublish},
 		{"watch", "[--json] [--all] [--customer ID]", "print change events and results as they arrive", runWatch},
 		{"resync", "[flags]", "ask the active poller for a complete export now and print its progress", runResync},
+		{"get", "ID [--fresh] [--json]", "print a customer from the read model (or the CRM with --fresh)", runGet},
+		{"find", "--phone P | --email E [--json]", "print the customers with that phone's digits or that email", runFind},
+		{"list", "[--limit N] [--after CURSOR] [--json]", "print a page of customers in id order", runList},
 		{"dlq", "list|replay|discard [flags]", "show dead letters; replay them as new commands, or discard them", runDLQ},
 		{"version", "", "print the version", func(_ context.Context, e env, _ []string) error {
 			_, err := fmt.Fprintln(e.stdout, "bridge", version)

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -23,6 +25,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/health"
 	"github.com/gormic/crm-bridge/internal/poller"
+	"github.com/gormic/crm-bridge/internal/queries"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -52,6 +55,7 @@ type Bridge struct {
 	crm          *crm.Client
 	commands     *commands.Processor
 	poller       *poller.Poller
+	queries      *queries.Service
 	nc           *nats.Conn
 	js           jetstream.JetStream
 	httpLn       net.Listener
@@ -60,6 +64,7 @@ type Bridge struct {
 	workers      sync.WaitGroup
 	natsURL      string
 	stopOnce     sync.Once
+	queriesUp    atomic.Bool
 	embeddedPort int
 }
 
@@ -91,6 +96,7 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 	b.health.Set("streams", errors.New("not created yet"))
 	b.health.Set("commands", errors.New("waiting for the streams"))
 	b.health.Set("poller", errors.New("waiting for the streams"))
+	b.health.Set("queries", errors.New("waiting for the streams"))
 	b.natsURL = b.cfg.NATSURL
 	if b.natsURL == "" {
 		b.srv, err = embedded.Start(embedded.Options{
@@ -128,6 +134,21 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 		return err
 	}
 	b.metrics.MustRegister(rateShareMetric(b.crm))
+	b.queries, err = queries.New(b.nc, b.js, queries.Config{
+		Prefix:   b.cfg.SubjectPrefix,
+		Version:  strings.TrimPrefix(b.version, "v"),
+		Replicas: b.cfg.StreamReplicas,
+		// Fresh gets share the process's CRM client and its rate.
+		CRM: b.crm,
+		// A resync reaches the active poller, whichever process holds
+		// its lease (b.poller is set below, before the service starts).
+		Resync:  func(ctx context.Context) (time.Time, error) { return b.poller.Resync(ctx) },
+		Logger:  b.log.With("component", "queries"),
+		Metrics: b.metrics,
+	})
+	if err != nil {
+		return err
+	}
 	b.commands, err = commands.New(b.nc, b.js, b.crm, commands.Config{
 		Prefix:          b.cfg.SubjectPrefix,
 		Concurrency:     b.cfg.Concurrency,
@@ -141,6 +162,9 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 		// interval, whichever process polls (b.poller is set below,
 		// before the processor starts).
 		Deleted: func(ctx context.Context, id string) error { return b.poller.NoteDeleted(ctx, id) },
+		// A create retried after a lost answer looks in this process's
+		// read model index first.
+		Model:   b.queries,
 		Logger:  b.log.With("component", "commands"),
 		Metrics: b.metrics,
 	})
@@ -196,6 +220,20 @@ func (b *Bridge) setUp(ctx context.Context) {
 	}
 	b.health.Set("streams", nil)
 	b.log.Info("streams ready", "commands", streams.Commands, "events", streams.Events, "dlq", streams.DLQ, "replicas", cfg.Replicas)
+
+	err = backoff.RetryNotify(func() error {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return b.queries.Start(actx)
+	}, backoff.WithContext(bo, ctx), func(err error, next time.Duration) {
+		b.health.Set("queries", err)
+		b.log.Warn("cannot serve queries, retrying", "err", err, "retry_in", next.Round(time.Millisecond))
+	})
+	if err != nil {
+		return
+	}
+	b.health.Set("queries", nil)
+	b.queriesUp.Store(true)
 
 	err = backoff.RetryNotify(func() error {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -269,9 +307,12 @@ func (b *Bridge) shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("workers did not stop: %w", ctx.Err()))
 	}
-	// Commands and poller stop at once: each may take a while.
+	// Queries, commands and poller stop at once: each may take a while.
 	var stopping sync.WaitGroup
-	var errCommands, errPoller error
+	var errCommands, errPoller, errQueries error
+	if b.queriesUp.Load() {
+		stopping.Go(func() { errQueries = b.queries.Stop(ctx) })
+	}
 	if b.commands != nil {
 		stopping.Go(func() { errCommands = b.commands.Stop(ctx) })
 	}
@@ -279,7 +320,7 @@ func (b *Bridge) shutdown(ctx context.Context) error {
 		stopping.Go(func() { errPoller = b.poller.Stop(ctx) })
 	}
 	stopping.Wait()
-	errs = append(errs, errCommands, errPoller)
+	errs = append(errs, errCommands, errPoller, errQueries)
 	if b.httpSrv != nil {
 		if err := b.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http: %w", err))

@@ -204,33 +204,61 @@ func (a *applier) permanent(ctx context.Context, cmd Command, d delivery, attemp
 	return outcome{status: StatusRejected, customerID: cmd.CustomerID, attempts: attempts, err: crmError(err)}, nil
 }
 
-// findCreated looks through the CRM's export, from since on, for the
-// customer that an earlier attempt of the create p made: same phone
-// digits, and the same first name and, where p sets them, last name and
-// email, created since then.
+// Model is what the processor needs of the read model: the customers
+// whose phone has the digits of phone (queries.Service.ByPhone). ok false
+// means the model cannot answer yet.
+type Model interface {
+	ByPhone(ctx context.Context, phone string) (customers []crm.Customer, ok bool, err error)
+}
+
+// findCreated looks for the customer that an earlier attempt of the create
+// p made: same phone digits, and the same first name and, where p sets
+// them, last name and email, created since then. It looks first in the
+// read model's phone index (Config.Model: a map lookup), then in the CRM's
+// export of the customers changed since then, for one the model has not
+// seen yet (it is at most a poll behind). A model that cannot answer is
+// passed over: the export alone decides.
 func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since time.Time) (string, bool, error) {
-	phone := digits(p.Phone)
+	if a.cfg.Model != nil {
+		cs, ok, err := a.cfg.Model.ByPhone(ctx, p.Phone)
+		if err != nil {
+			a.cfg.Logger.Warn("read model lookup failed, looking in the export", "err", err)
+		}
+		for _, c := range cs {
+			if ok && createdBy(p, c, since) {
+				return c.ID, true, nil
+			}
+		}
+	}
 	for page, err := range a.crm.Export(ctx, since) {
 		if err != nil {
 			return "", false, err
 		}
 		for _, c := range page.Items {
-			if digits(c.Phone) != phone || c.FirstName != p.FirstName {
-				continue
+			if createdBy(p, c, since) {
+				return c.ID, true, nil
 			}
-			if p.LastName.Valid && (c.LastName == nil || *c.LastName != p.LastName.Value) {
-				continue
-			}
-			if p.Email != nil && c.Email != *p.Email {
-				continue
-			}
-			if created, err := time.Parse(time.RFC3339Nano, c.CreatedAt); err == nil && created.Before(since) {
-				continue
-			}
-			return c.ID, true, nil
 		}
 	}
 	return "", false, nil
+}
+
+// createdBy reports whether c may be the customer that the create p made
+// at since or later.
+func createdBy(p crm.CreateParams, c crm.Customer, since time.Time) bool {
+	if digits(c.Phone) != digits(p.Phone) || c.FirstName != p.FirstName {
+		return false
+	}
+	if p.LastName.Valid && (c.LastName == nil || *c.LastName != p.LastName.Value) {
+		return false
+	}
+	if p.Email != nil && c.Email != *p.Email {
+		return false
+	}
+	if created, err := time.Parse(time.RFC3339Nano, c.CreatedAt); err == nil && created.Before(since) {
+		return false
+	}
+	return true
 }
 
 func digits(s string) string {

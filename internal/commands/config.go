@@ -55,6 +55,11 @@ type Config struct {
 	// searches the CRM's export for the customer that a lost attempt may
 	// have made; it also covers a CRM clock that is behind. Default: 10m.
 	LookupWindow time.Duration
+	// Model, when set, is the read model's phone index, where a create
+	// retried after a lost answer looks for its customer before it looks
+	// in the CRM's export since LookupWindow before the create. Default:
+	// none, the export alone.
+	Model Model
 	// OnProcesses, when set, is called with the number of live processes
 	// (this one included) each time the processor counts them: once in
 	// Start, then every lease renewal period. The CRM client divides its

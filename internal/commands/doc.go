@@ -55,8 +55,9 @@
 // customer already gone are applied), and JetStream drops the second result
 // and dead letter as duplicates. A create is not idempotent in the CRM, so a
 // create refused as a duplicate phone after an attempt whose answer was lost
-// looks for the customer that attempt made (the export since the command
-// was published, less Config.LookupWindow) and ends applied with its id.
+// looks for the customer that attempt made (in the read model's phone
+// index, Config.Model, then in the export since the command was published,
+// less Config.LookupWindow) and ends applied with its id.
 //
 // # When the CRM is down or refuses the bridge
 //

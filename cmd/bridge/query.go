@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/gormic/crm-bridge/internal/streams"
+)
+
+const getUsage = `bridge get ID [--fresh] [--json] [flags]
+
+Prints customer ID from the bridge's read model (the query
+crm.customer.get.<ID>): a line saying where it comes from and as of when,
+then its record, indented. --fresh reads the CRM instead (through the
+bridge, under its rate limit). --json prints the query's reply as it came:
+{"customer": {...}, "source": "model" or "crm", "asOf": "..."}.
+A customer that does not exist, or any other error answer, is printed to
+standard error with exit status 1.`
+
+const findUsage = `bridge find (--phone P | --email E) [--json] [flags]
+
+Prints the customers whose phone has the digits of P, or whose email is E
+in any case (the query crm.customer.find), one line each:
+  cus_123  Ada Lovelace  +1 5550100  ada@example.com
+--json prints the query's reply as it came: {"items": [...]}.`
+
+const listUsage = `bridge list [--limit N] [--after CURSOR] [--json] [flags]
+
+Prints a page of customers in id order (the query crm.customer.list), one
+line each as bridge find does, and, when more follow, how to ask for the
+next page (--after CURSOR). --limit is 1 to 1000 (default 100). --json
+prints the query's reply as it came: {"items": [...], "next": "..."}.`
+
+func runGet(ctx context.Context, e env, args []string) error {
+	var cf clientFlags
+	fs := flagSet(e, "bridge get", getUsage)
+	cf.register(fs, e.getenv)
+	fresh := fs.Bool("fresh", false, "read the CRM instead of the read model")
+	asJSON := fs.Bool("json", false, "print the reply as JSON")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return parseErr(err)
+	}
+	if len(pos) != 1 || pos[0] == "" {
+		return usagef("get: want one customer ID, got %d arguments", len(pos))
+	}
+	id := pos[0]
+	var body []byte
+	if *fresh {
+		body = []byte(`{"fresh":true}`)
+	}
+	reply, err := query(ctx, cf, "get", cf.prefix+".customer.get."+streams.EncodeToken(id), body)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printLine(e.stdout, reply)
+	}
+	var r struct {
+		Customer json.RawMessage `json:"customer"`
+		Source   string          `json:"source"`
+		AsOf     time.Time       `json:"asOf"`
+	}
+	if err := json.Unmarshal(reply, &r); err != nil {
+		return fmt.Errorf("get: unreadable reply: %w", err)
+	}
+	var rec bytes.Buffer
+	if err := json.Indent(&rec, r.Customer, "", "  "); err != nil {
+		return fmt.Errorf("get: unreadable record: %w", err)
+	}
+	from := "the read model"
+	if r.Source == "crm" {
+		from = "the CRM"
+	}
+	_, err = fmt.Fprintf(e.stdout, "customer %s from %s as of %s\n%s\n", clean(id), from, r.AsOf.Local().Format(time.DateTime), rec.Bytes())
+	return err
+}
+
+func runFind(ctx context.Context, e env, args []string) error {
+	var cf clientFlags
+	fs := flagSet(e, "bridge find", findUsage)
+	cf.register(fs, e.getenv)
+	phone := fs.String("phone", "", "find by phone digits")
+	email := fs.String("email", "", "find by email, in any case")
+	asJSON := fs.Bool("json", false, "print the reply as JSON")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return parseErr(err)
+	}
+	switch {
+	case len(pos) > 0:
+		return usagef("find: unexpected argument %q", pos[0])
+	case (*phone == "") == (*email == ""):
+		return usagef("find: give exactly one of --phone and --email")
+	}
+	q := map[string]string{"phone": *phone}
+	if *email != "" {
+		q = map[string]string{"email": *email}
+	}
+	body, _ := json.Marshal(q)
+	reply, err := query(ctx, cf, "find", cf.prefix+".customer.find", body)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printLine(e.stdout, reply)
+	}
+	n, err := printItems(e.stdout, reply)
+	if err == nil && n == 0 {
+		fmt.Fprintln(e.stderr, "bridge find: no customer found")
+	}
+	return err
+}
+
+func runList(ctx context.Context, e env, args []string) error {
+	var cf clientFlags
+	fs := flagSet(e, "bridge list", listUsage)
+	cf.register(fs, e.getenv)
+	limit := fs.Int("limit", 100, "customers in the page, 1 to 1000")
+	after := fs.String("after", "", "the cursor a previous page gave (its next)")
+	asJSON := fs.Bool("json", false, "print the reply as JSON")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return parseErr(err)
+	}
+	switch {
+	case len(pos) > 0:
+		return usagef("list: unexpected argument %q", pos[0])
+	case *limit < 1 || *limit > 1000:
+		return usagef("list: --limit must be 1 to 1000, not %d", *limit)
+	}
+	body, _ := json.Marshal(map[string]any{"limit": *limit, "after": *after})
+	reply, err := query(ctx, cf, "list", cf.prefix+".customer.list", body)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printLine(e.stdout, reply)
+	}
+	if _, err := printItems(e.stdout, reply); err != nil {
+		return err
+	}
+	var r struct {
+		Next string `json:"next"`
+	}
+	if json.Unmarshal(reply, &r) == nil && r.Next != "" {
+		fmt.Fprintf(e.stderr, "bridge list: more follow: bridge list --after %s\n", r.Next)
+	}
+	return nil
+}
+
+// query sends one request to the crm-bridge service and returns its
+// reply, or an error that says what went wrong: no bridge answering, a
+// timeout, or the service's error answer (code and message).
+func query(ctx context.Context, cf clientFlags, what, subject string, body []byte) ([]byte, error) {
+	nc, _, err := cf.connect(what)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
+	defer cancel()
+	m, err := nc.RequestWithContext(ctx, subject, body)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return nil, fmt.Errorf("%s: no bridge answers %s (is a bridge running on this NATS, with this BRIDGE_SUBJECT_PREFIX?)", what, subject)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %s: %w", what, subject, err)
+	}
+	if code := m.Header.Get(micro.ErrorCodeHeader); code != "" {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(m.Data, &e) != nil || e.Error.Message == "" {
+			e.Error.Code, e.Error.Message = m.Header.Get(micro.ErrorHeader), string(m.Data)
+		}
+		return nil, fmt.Errorf("%s: %s (%s): %s", what, clean(e.Error.Code), code, clean(e.Error.Message))
+	}
+	return m.Data, nil
+}
+
+// printItems prints the items of a find or list reply, one line each, and
+// returns how many.
+func printItems(w io.Writer, reply []byte) (int, error) {
+	var r struct {
+		Items []struct {
+			ID                  string  `json:"id"`
+			FirstName           string  `json:"firstName"`
+			LastName            *string `json:"lastName"`
+			Phone               string  `json:"phone"`
+			PhoneCountryCalling string  `json:"phoneCountryCalling"`
+			Email               string  `json:"email"`
+			ArchivedAt          *string `json:"archivedAt"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(reply, &r); err != nil {
+		return 0, fmt.Errorf("unreadable reply: %w", err)
+	}
+	var b strings.Builder
+	for _, c := range r.Items {
+		name := c.FirstName
+		if c.LastName != nil && *c.LastName != "" {
+			name += " " + *c.LastName
+		}
+		phone := c.Phone
+		if c.PhoneCountryCalling != "" {
+			phone = "+" + c.PhoneCountryCalling + " " + phone
+		}
+		line := strings.Join([]string{c.ID, name, phone, c.Email}, "  ")
+		if c.ArchivedAt != nil {
+			line += "  (archived)"
+		}
+		b.WriteString(clean(strings.TrimRight(line, " ")) + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return len(r.Items), err
+}
+
+func printLine(w io.Writer, b []byte) error {
+	_, err := fmt.Fprintf(w, "%s\n", b)
+	return err
+}
