@@ -95,7 +95,7 @@ func TestResync(t *testing.T) {
 	if got := standby.full.Load(); got != 0 {
 		t.Errorf("complete exports of the standby: got %d, want 0", got)
 	}
-	// The model's repair: TestResyncThroughService, with modelWriterIn.
+	// The model's repair: TestResyncThroughService.
 }
 
 // A resync asked for while one runs joins it: both requests get the same

@@ -15,16 +15,11 @@ import (
 	"github.com/gormic/crm-bridge/internal/natstest"
 )
 
-// modelWriterIn is true once the poller writes the read model (r1's part
-// of issue 12). TODO(r1-merge): set it to true when the branches meet, to
-// check that a resync repairs CRM_CUSTOMERS.
-const modelWriterIn = false
-
 // Poller.Resync is the crm.bridge.resync endpoint's work, from any
 // process: here a minimal crm-bridge service (the real one is the query
 // service's) calls it in the standby's process; the active poller runs
 // the complete export, whose progress carries the reply's start, publishes
-// the delete that only it finds, and (modelWriterIn) repairs the model:
+// the delete that only it finds, and repairs the model:
 // an entry missing, one different, one of a customer gone.
 func TestResyncThroughService(t *testing.T) {
 	r := newRig(t, crmsim.Options{PageSize: 3})
@@ -39,23 +34,20 @@ func TestResyncThroughService(t *testing.T) {
 	if err := r.sim.Delete(gone); err != nil {
 		t.Fatal(err)
 	}
-	var kv jetstream.KeyValue
-	if modelWriterIn {
-		ctx := context.Background()
-		var err error
-		if kv, _, err = model.Ensure(ctx, r.js, 1); err != nil {
-			t.Fatal(err)
-		}
-		in.polls(t, 1)
-		if _, err := kv.Put(ctx, model.Key(gone), all[0].Raw); err != nil {
-			t.Fatal(err)
-		}
-		if err := kv.Delete(ctx, model.Key(missing)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := kv.Put(ctx, model.Key(different), []byte(`{"id":"wrong"}`)); err != nil {
-			t.Fatal(err)
-		}
+	ctx := context.Background()
+	kv, _, err := model.Ensure(ctx, r.js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.polls(t, 1)
+	if _, err := kv.Put(ctx, model.Key(gone), all[0].Raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(ctx, model.Key(missing)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, model.Key(different), []byte(`{"id":"wrong"}`)); err != nil {
+		t.Fatal(err)
 	}
 
 	nc, _ := natstest.Connect(t, r.srv)
@@ -80,9 +72,7 @@ func TestResyncThroughService(t *testing.T) {
 	if evs := r.events(); len(evs) != 1 || evs[0].CustomerID != gone || evs[0].Change != Deleted {
 		t.Errorf("events: got %+v, want one deleted of %s", evs, gone)
 	}
-	if modelWriterIn {
-		checkModel(t, kv, r.sim)
-	}
+	checkModel(t, kv, r.sim)
 }
 
 // serveResync registers a minimal crm-bridge service on in's connection
