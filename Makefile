@@ -95,7 +95,9 @@ deploy-check:
 	helm lint --strict $(CHART) -f $(CHART)/ci/full-values.yaml; \
 	helm template crm-bridge $(CHART) $(CHART_MINIMAL) >/dev/null; \
 	helm template crm-bridge $(CHART) -f $(CHART)/ci/full-values.yaml >/dev/null; \
-	echo "deploy-check: the chart lints and renders (default and full values)"
+	echo "deploy-check: the chart lints and renders (default and full values)"; \
+	promtool check rules deploy/prometheus/alerts.yaml; \
+	promtool test rules deploy/prometheus/alerts_test.yaml
 
 # Every package but the end-to-end suite, with the race detector.
 unit:
