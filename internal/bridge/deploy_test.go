@@ -3,6 +3,8 @@ package bridge
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -210,5 +212,40 @@ func readYAMLFile(t *testing.T, path string, v any) {
 	}
 	if err := yaml.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// Every query of the dashboard is valid PromQL: promtool check rules
+// parses them as recording rules, with Grafana's variables filled in.
+// Without promtool (`make tools`) the test skips, unless CI is set.
+func TestDashboardQueriesParse(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		switch os.Getenv("CI") {
+		case "", "false", "0":
+			t.Skip("no promtool in PATH: `make tools` installs it")
+		default:
+			t.Fatalf("no promtool in PATH, and CI is set: .ci/run installs it (make tools)")
+		}
+	}
+	fill := strings.NewReplacer("$__rate_interval", "5m", "$job", ".+")
+	var rules []map[string]string
+	for where, expr := range dashboardExprs(t) {
+		if strings.HasPrefix(where, "variable ") {
+			continue // label_values(...) is Grafana's, not PromQL
+		}
+		rules = append(rules, map[string]string{"record": "dashboard:query", "expr": fill.Replace(expr)})
+	}
+	b, err := yaml.Marshal(map[string]any{"groups": []any{map[string]any{"name": "dashboard", "rules": rules}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "dashboard-rules.yaml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput()
+	if err != nil {
+		t.Errorf("promtool check rules on the dashboard's queries: %v\n%s", err, out)
 	}
 }
