@@ -1,15 +1,16 @@
 # crm-bridge. `make dev` runs the bridge on its embedded defaults; `make
 # test` runs every check CI runs. Nothing beyond Go and make is needed:
 # staticcheck is a Go tool of this module (go.mod), fetched by the go command.
-# Only compose-check wants docker-compose, and examples node and npm: they
-# skip without them, except in CI.
+# Only compose-check wants docker-compose, deploy-check helm and promtool
+# (`make tools`), and examples node and npm: each skips without them,
+# except in CI.
 
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 
-.PHONY: all build dev test check fmt-check vet lint compose-check examples-deps examples unit e2e bench bench-inprocess bench-blackbox fuzz clean
+.PHONY: all build dev test check fmt-check vet lint compose-check tools deploy-check examples-deps examples unit e2e bench bench-inprocess bench-blackbox fuzz clean
 
 all: build
 
@@ -21,7 +22,7 @@ dev:
 
 test: check examples unit e2e
 
-check: fmt-check vet lint compose-check
+check: fmt-check vet lint compose-check deploy-check
 
 fmt-check:
 	@out=$$(gofmt -l .); \
@@ -51,6 +52,54 @@ compose-check:
 	  echo "compose-check: $(DOCKER_COMPOSE) config accepts a broken file: it validates nothing" >&2; exit 1; \
 	fi; \
 	$(DOCKER_COMPOSE) -f compose.yaml config -q && echo "compose-check: compose.yaml is valid"
+
+# The deployment's tools, built from the Go module proxy (nothing else is
+# needed): helm, and Prometheus's promtool (the prometheus module's versions
+# are v0.x: v0.316.0 is Prometheus 3.16). `make tools` installs them into
+# TOOLS_BIN, once: again only when the version built there differs. Every
+# recipe finds them there (PATH), cmd/bridge/helm_test.go too.
+HELM_VERSION     ?= v3.22.0
+PROMTOOL_VERSION ?= v0.316.0
+TOOLS_BIN        ?= $(shell $(GO) env GOPATH)/bin
+export PATH := $(TOOLS_BIN):$(PATH)
+
+tools:
+	@set -e; \
+	for t in helm:helm.sh/helm/v3:helm.sh/helm/v3/cmd/helm@$(HELM_VERSION) \
+	         promtool:github.com/prometheus/prometheus:github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION); do \
+	  name=$${t%%:*}; rest=$${t#*:}; mod=$${rest%%:*}; pkg=$${rest#*:}; \
+	  if $(GO) version -m $(TOOLS_BIN)/$$name 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+$$mod[[:space:]]+$${pkg#*@}[[:space:]]"; then \
+	    echo "tools: $$name $${pkg#*@} is in $(TOOLS_BIN)"; \
+	  else \
+	    echo "tools: go install $$pkg (into $(TOOLS_BIN); a few minutes)"; \
+	    GOBIN=$(TOOLS_BIN) $(GO) install $$pkg; \
+	  fi; \
+	done
+
+# The Helm chart and the Prometheus rules (docs/deploy.md): helm lint, and
+# helm template with the least values it needs (the defaults) and with
+# ci/full-values.yaml; promtool check rules and its unit tests. What the
+# chart renders is checked by cmd/bridge/helm_test.go, and the metrics the
+# rules and the dashboard name by internal/bridge/deploy_test.go (unit).
+CHART         := deploy/helm/crm-bridge
+CHART_MINIMAL := --set config.crmUrl=https://crm.example.com --set config.crmOrgId=example --set config.crmApiKey.value=example-key
+deploy-check:
+	@missing=; for t in helm promtool; do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  case "$$CI" in \
+	    ""|false|0) echo "deploy-check: SKIPPED: no$$missing in PATH or $(TOOLS_BIN) (make tools)"; exit 0;; \
+	    *) echo "deploy-check: no$$missing, and CI is set ($$CI): .ci/run installs them (make tools)" >&2; exit 1;; \
+	  esac; \
+	fi; \
+	set -e; \
+	helm lint --strict $(CHART) $(CHART_MINIMAL); \
+	helm lint --strict $(CHART) -f $(CHART)/ci/full-values.yaml; \
+	helm template crm-bridge $(CHART) $(CHART_MINIMAL) >/dev/null; \
+	helm template crm-bridge $(CHART) -f $(CHART)/ci/full-values.yaml >/dev/null; \
+	echo "deploy-check: the chart lints and renders (default and full values)"; \
+	promtool check rules deploy/prometheus/alerts.yaml; \
+	promtool test rules deploy/prometheus/alerts_test.yaml
+
 
 # The Node.js examples (examples/node/README.md): their packages, pinned by
 # package-lock.json, installed with npm ci; their own tests (node --test);

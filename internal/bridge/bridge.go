@@ -15,7 +15,6 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -49,7 +48,7 @@ type Bridge struct {
 	version string
 
 	health  health.Health
-	metrics *prometheus.Registry
+	metrics *registry
 
 	srv          *embedded.Server
 	crm          *crm.Client
@@ -76,9 +75,10 @@ func New(cfg config.Config, opts Options) *Bridge {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Bridge{cfg: cfg, log: opts.Logger, version: opts.Version, metrics: reg, embeddedPort: opts.EmbeddedPort}
+	b := &Bridge{cfg: cfg, log: opts.Logger, version: opts.Version, metrics: newRegistry(), embeddedPort: opts.EmbeddedPort}
+	b.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		readyCollector{&b.health})
+	return b
 }
 
 // Start brings the bridge up: the embedded server when no NATS URL is
@@ -266,7 +266,7 @@ func (b *Bridge) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", health.Live)
 	mux.Handle("GET /readyz", &b.health)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics, promhttp.HandlerOpts{Registry: b.metrics}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics.Registry, promhttp.HandlerOpts{Registry: b.metrics.Registry}))
 	return mux
 }
 
@@ -282,6 +282,12 @@ func (b *Bridge) HTTPAddr() string {
 // NATSURL returns the URL of the NATS server in use (the embedded one's
 // when none was configured).
 func (b *Bridge) NATSURL() string { return b.natsURL }
+
+// MetricNames returns the name of every metric family the bridge has
+// registered, sorted: after Start, and once it is ready, all of those
+// /metrics serves (a family appears in a scrape only once it has a sample).
+// Histograms are named without their _bucket, _sum and _count suffixes.
+func (b *Bridge) MetricNames() []string { return b.metrics.Names() }
 
 // Health returns the bridge's readiness state.
 func (b *Bridge) Health() health.Status { return b.health.Status() }

@@ -141,6 +141,13 @@ func TestNotReadyWithoutNATS(t *testing.T) {
 	if got := st.Parts["streams"]; got == "ok" {
 		t.Errorf("got streams ok, want a reason")
 	}
+	// /readyz's parts, as metrics: what alerts read.
+	for _, part := range []string{"nats", "streams"} {
+		sample := `crm_bridge_ready{part="` + part + `"}`
+		if got := metric(t, b.HTTPAddr(), sample); got != 0 {
+			t.Errorf("%s = %v, want 0", sample, got)
+		}
+	}
 }
 
 func TestStopsWhenHTTPAddrTaken(t *testing.T) {
@@ -179,6 +186,12 @@ func TestReadyzFailsWhenCRMRefusesTheKey(t *testing.T) {
 		code, st := readyz(t, b.HTTPAddr())
 		return code == http.StatusServiceUnavailable && strings.Contains(st.Parts["commands"], "credentials")
 	})
+	if got := metric(t, b.HTTPAddr(), `crm_bridge_ready{part="commands"}`); got != 0 {
+		t.Errorf(`crm_bridge_ready{part="commands"} = %v, want 0 while the CRM refuses the key`, got)
+	}
+	if got := metric(t, b.HTTPAddr(), `crm_bridge_ready{part="nats"}`); got != 1 {
+		t.Errorf(`crm_bridge_ready{part="nats"} = %v, want 1`, got)
+	}
 }
 
 // waitReady waits until b answers /readyz with 200.
@@ -228,6 +241,12 @@ func TestMetricsMove(t *testing.T) {
 	eventually.True(t, 20*time.Second, "a first complete poll", func() bool {
 		return metric(t, addr, `crm_bridge_poller_polls_total{kind="reconcile",result="ok"}`) >= 1
 	})
+	for _, part := range []string{"nats", "streams", "commands", "poller"} {
+		sample := `crm_bridge_ready{part="` + part + `"}`
+		if got := metric(t, addr, sample); got != 1 {
+			t.Errorf("%s = %v, want 1 in a ready bridge", sample, got)
+		}
+	}
 	if got := metric(t, addr, "crm_bridge_poller_active"); got != 1 {
 		t.Errorf("crm_bridge_poller_active = %v, want 1", got)
 	}
