@@ -240,6 +240,8 @@ func TestChartRendersFullValues(t *testing.T) {
 	want.HTTPAddr = "[::]:9090"
 	want.LogFormat = "text"
 	want.LogLevel = -4
+	want.NATSTLSCert = "/var/run/secrets/crm-bridge/nats-tls-cert/tls.crt"
+	want.NATSTLSKey = "/var/run/secrets/crm-bridge/nats-tls-key/tls.key"
 	// Files the test does not have.
 	cfg.CRMAPIKey, cfg.CRMAPIKeyFile, cfg.NATSCreds, cfg.NATSTLSCA = "", "", "", ""
 	if cfg != want {

@@ -48,4 +48,6 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "crm-bridge.secretFiles" -}}
 natsCreds: {env: BRIDGE_NATS_CREDS, dir: /var/run/secrets/crm-bridge/nats-creds}
 natsTlsCa: {env: BRIDGE_NATS_TLS_CA, dir: /var/run/secrets/crm-bridge/nats-tls-ca}
+natsTlsCert: {env: BRIDGE_NATS_TLS_CERT, dir: /var/run/secrets/crm-bridge/nats-tls-cert}
+natsTlsKey: {env: BRIDGE_NATS_TLS_KEY, dir: /var/run/secrets/crm-bridge/nats-tls-key}
 {{- end }}
