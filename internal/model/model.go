@@ -10,6 +10,7 @@
 package model
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -72,6 +73,28 @@ func cutEq(key string) (string, bool) {
 		return key[1:], true
 	}
 	return "", false
+}
+
+// Stub is what the read model holds instead of a record too large for one
+// NATS message (the server's max_payload): the customer's id,
+// "truncated": true, the record's size in bytes and its updatedAt. A
+// reader gets the record itself from the CRM's get; the stub gives way to
+// the record once it fits again.
+type Stub struct {
+	ID        string `json:"id"`
+	Truncated bool   `json:"truncated"`
+	Bytes     int    `json:"bytes"`
+	UpdatedAt string `json:"updatedAt,omitempty"`
+}
+
+// IsStub reports whether a read model value is a Stub rather than a
+// customer record.
+func IsStub(value []byte) bool {
+	if !bytes.Contains(value, []byte(`"truncated"`)) {
+		return false
+	}
+	var st Stub
+	return json.Unmarshal(value, &st) == nil && st.Truncated && st.Bytes > 0
 }
 
 // Status is the read model's state as the poller last wrote it.

@@ -26,32 +26,16 @@ import (
 // stay below it; a marked entry counts as not seen by the pass.
 const modelOK = 1 << 31
 
-// modelStub is what the read model holds for a record too large for one
-// NATS message: the customer's id, "truncated": true, the record's size
-// and its updatedAt. A reader gets the record with the CRM's get.
-type modelStub struct {
-	ID        string `json:"id"`
-	Truncated bool   `json:"truncated"`
-	Bytes     int    `json:"bytes"`
-	UpdatedAt string `json:"updatedAt,omitempty"`
-}
-
 // modelValue returns the read model's value for a customer's record: the
 // record itself, or its stub when the record exceeds limit bytes.
 func modelValue(id string, record json.RawMessage, limit int) []byte {
 	if len(record) <= limit {
 		return record
 	}
-	st := modelStub{ID: id, Truncated: true, Bytes: len(record)}
+	st := model.Stub{ID: id, Truncated: true, Bytes: len(record)}
 	st.UpdatedAt, _ = updatedAt(record)
 	b, _ := json.Marshal(st) // cannot fail
 	return b
-}
-
-// isModelStub reports whether a read model value is a stub.
-func isModelStub(value []byte) bool {
-	var st modelStub
-	return json.Unmarshal(value, &st) == nil && st.Truncated && st.Bytes > 0
 }
 
 // putModel writes one customer's read model entry: record, or a delete
@@ -150,7 +134,7 @@ func (ps *pass) scanModel(ctx context.Context) error {
 			ps.strays = append(ps.strays, stray{key: e.Key(), id: id, h: h})
 			continue
 		}
-		if d, err := wholeDigest(e.Value()); (err == nil && d == x.digest) || isModelStub(e.Value()) {
+		if d, err := wholeDigest(e.Value()); (err == nil && d == x.digest) || model.IsStub(e.Value()) {
 			x.seen = ps.no | modelOK
 			ps.x.m[h] = x
 		}

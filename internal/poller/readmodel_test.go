@@ -371,7 +371,7 @@ func TestReadModelOversizedRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st modelStub
+	var st model.Stub
 	if err := json.Unmarshal(got[id], &st); err != nil || st.ID != id || !st.Truncated || st.Bytes < 100<<10 || st.UpdatedAt == "" {
 		t.Errorf("oversized customer's entry: got %s, want its stub", got[id])
 	}

@@ -52,6 +52,8 @@ func (s *Service) get(ctx context.Context, req micro.Request) ([]byte, *Error) {
 		return nil, notReady("read the model: %v", err)
 	case !found:
 		return nil, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no customer " + quote(id) + " in the read model"}
+	case model.IsStub(rec):
+		return nil, tooLarge("customer %s's record is larger than the server's maximum payload (%d bytes): the read model holds a stub of it, %s", quote(id), s.nc.MaxPayload(), rec)
 	}
 	return s.fit(getReply(rec, "model", st.AsOf), "customer "+quote(id))
 }

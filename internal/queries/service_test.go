@@ -2,6 +2,7 @@ package queries
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/model"
 )
 
 func TestGetFindList(t *testing.T) {
@@ -248,6 +250,13 @@ func TestRepliesWithinMaxPayload(t *testing.T) {
 	w.put(t, "zz_big", rec)
 	if a := w.ask(t, "crm.customer.get.zz_big", ""); a.code != "500" || a.errCode != CodeTooLarge {
 		t.Errorf("get of a record that cannot fit: got %q %q, want 500 %s", a.code, a.errCode, CodeTooLarge)
+	}
+	// The poller writes a stub for a record too large for one message:
+	// get says so, rather than answer the stub as the customer.
+	stub, _ := json.Marshal(model.Stub{ID: "zz_huge", Truncated: true, Bytes: 2 << 20, UpdatedAt: "2026-12-02T06:00:00Z"})
+	w.put(t, "zz_huge", stub)
+	if a := w.ask(t, "crm.customer.get.zz_huge", ""); a.code != "500" || a.errCode != CodeTooLarge || !strings.Contains(string(a.raw), "stub") {
+		t.Errorf("get of a stub: got %q %q %s, want 500 %s naming the stub", a.code, a.errCode, a.raw, CodeTooLarge)
 	}
 }
 
