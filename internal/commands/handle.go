@@ -190,6 +190,12 @@ func isJetStreamHeader(k string) bool {
 	return len(k) > 5 && strings.EqualFold(k[:5], "Nats-")
 }
 
+// isTraceHeader reports whether a header is traceparent or tracestate, in
+// any case.
+func isTraceHeader(k string) bool {
+	return strings.EqualFold(k, tracing.HeaderTraceparent) || strings.EqualFold(k, tracing.HeaderTracestate)
+}
+
 // metricOp is op as a metric label: one of the three, or "unknown" for a
 // subject that named none.
 func metricOp(op string) string {
@@ -202,7 +208,8 @@ func metricOp(op string) string {
 // deadLetter returns the dead letter of a command that was not applied:
 // its body and headers, with Nats-Msg-Id dlq-<command id> and the Dlq-*
 // headers of the contract, and the trace context of ctx (the command's
-// span) as traceparent and tracestate.
+// span) as traceparent and tracestate, in place of the command's own
+// (which are left out when they are not valid W3C trace context).
 func (p *Processor) deadLetter(ctx context.Context, c command, res Result) *nats.Msg {
 	op := c.op
 	if op == "" {
@@ -210,7 +217,7 @@ func (p *Processor) deadLetter(ctx context.Context, c command, res Result) *nats
 	}
 	m := nats.NewMsg(p.subjects.DLQ(op))
 	for k, v := range c.msg.Headers() {
-		if isJetStreamHeader(k) {
+		if isJetStreamHeader(k) || isTraceHeader(k) {
 			continue
 		}
 		m.Header[k] = append([]string(nil), v...)

@@ -88,7 +88,8 @@ func TestCommandSpanParentsItsRequestResultAndDeadLetter(t *testing.T) {
 }
 
 // Without a tracer provider nothing is recorded, yet the command's own
-// traceparent reaches its CRM request and its result unchanged.
+// traceparent reaches its CRM request and its result unchanged; an invalid
+// one is not carried to the dead letter.
 func TestTraceparentPropagatesWithoutProvider(t *testing.T) {
 	r := newRig(t, crmsim.Options{RandSeed: 1})
 	c, err := r.sim.CreateCustomer(crm.CreateParams{FirstName: "Ada", Phone: "5550100"})
@@ -98,7 +99,15 @@ func TestTraceparentPropagatesWithoutProvider(t *testing.T) {
 	front := recordTraceparents(t, r.sim.URL())
 	r.startProcessorAt(r.cfg, front.URL)
 	r.publishTraced(r.subj.Update(c.ID), "traced-ok", []byte(`{"email":"ada@example.com"}`), tpApplied, "")
-	r.waitResults(1, 30*time.Second)
+	r.publishTraced(r.subj.Create(), "garbled", []byte(`{}`), "not-a-traceparent", "vendor=x")
+	r.waitResults(2, 30*time.Second)
+	letters := r.deadLetters()
+	if len(letters) != 1 {
+		t.Fatalf("got %d dead letters, want 1", len(letters))
+	}
+	if h := letters[0].Headers(); h.Get("traceparent") != "" || h.Get("tracestate") != "" {
+		t.Errorf("dead letter of a command with an invalid traceparent: got headers %v, want no trace headers", h)
+	}
 	if got := front.get(http.MethodPatch); got != tpApplied {
 		t.Errorf("CRM update request: got traceparent %q, want %q", got, tpApplied)
 	}

@@ -2,18 +2,13 @@ package tracing
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
-
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gormic/crm-bridge/internal/tracing/otlptest"
 )
 
 func TestExportEndpoint(t *testing.T) {
@@ -73,7 +68,7 @@ func TestSetupOffStillPropagates(t *testing.T) {
 // as protobuf, with service.name from OTEL_SERVICE_NAME, by Shutdown at
 // the latest.
 func TestSetupExportsToOTLPReceiver(t *testing.T) {
-	recv := newReceiver(t)
+	recv := otlptest.Start(t)
 	env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": recv.URL, "OTEL_SERVICE_NAME": "bridge-test"}
 	p, err := Setup(context.Background(), func(k string) string { return env[k] }, "v9")
 	if err != nil {
@@ -89,60 +84,9 @@ func TestSetupExportsToOTLPReceiver(t *testing.T) {
 	if err := p.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	got := recv.spans()
-	if len(got) != 1 || got[0].name != "poll" || got[0].service != "bridge-test" || got[0].traceID != span.SpanContext().TraceID().String() {
+	got := recv.Spans()
+	if len(got) != 1 || got[0].Name != "poll" || got[0].Service != "bridge-test" || got[0].TraceID != span.SpanContext().TraceID().String() {
 		t.Errorf("got spans %+v, want the poll span of service bridge-test, trace %s", got, span.SpanContext().TraceID())
 	}
 }
 
-// receiver is an OTLP/HTTP traces endpoint that decodes what it gets.
-type receiver struct {
-	*httptest.Server
-	mu  sync.Mutex
-	got []receivedSpan
-}
-
-type receivedSpan struct{ name, service, traceID string }
-
-func newReceiver(t *testing.T) *receiver {
-	t.Helper()
-	r := &receiver{}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, err := io.ReadAll(req.Body)
-		var msg coltrace.ExportTraceServiceRequest
-		if err == nil {
-			err = proto.Unmarshal(body, &msg)
-		}
-		if err != nil || req.URL.Path != "/v1/traces" || req.Header.Get("Content-Type") != "application/x-protobuf" {
-			t.Errorf("receiver: %s %s (%s): %v", req.Method, req.URL.Path, req.Header.Get("Content-Type"), err)
-			http.Error(w, "bad request", http.StatusBadRequest)
-			return
-		}
-		r.mu.Lock()
-		for _, rs := range msg.ResourceSpans {
-			service := ""
-			for _, a := range rs.GetResource().GetAttributes() {
-				if a.Key == "service.name" {
-					service = a.GetValue().GetStringValue()
-				}
-			}
-			for _, ss := range rs.ScopeSpans {
-				for _, s := range ss.Spans {
-					r.got = append(r.got, receivedSpan{name: s.Name, service: service, traceID: trace.TraceID(s.TraceId).String()})
-				}
-			}
-		}
-		r.mu.Unlock()
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
-		_, _ = w.Write(out)
-	}))
-	t.Cleanup(r.Close)
-	return r
-}
-
-func (r *receiver) spans() []receivedSpan {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]receivedSpan(nil), r.got...)
-}
