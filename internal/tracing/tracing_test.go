@@ -89,4 +89,3 @@ func TestSetupExportsToOTLPReceiver(t *testing.T) {
 		t.Errorf("got spans %+v, want the poll span of service bridge-test, trace %s", got, span.SpanContext().TraceID())
 	}
 }
-
