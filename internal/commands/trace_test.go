@@ -172,7 +172,7 @@ func wantAttrs(t *testing.T, s tracetest.SpanStub, want map[string]string) {
 	t.Helper()
 	got := map[attribute.Key]string{}
 	for _, a := range s.Attributes {
-		got[a.Key] = a.Value.Emit()
+		got[a.Key] = a.Value.String()
 	}
 	for k, v := range want {
 		if got[attribute.Key(k)] != v {
