@@ -215,3 +215,20 @@ func (f *crmFront) get(method string) string {
 	defer f.mu.Unlock()
 	return f.got[method]
 }
+
+// An OTEL_* setting the bridge cannot honour stops it at start, naming the
+// variable, before it connects to anything.
+func TestUnsupportedTraceExporterStopsAtStart(t *testing.T) {
+	env := map[string]string{
+		"BRIDGE_NATS_URL":             "nats://127.0.0.1:1",
+		"BRIDGE_CRM_URL":              "http://127.0.0.1:1",
+		"BRIDGE_CRM_API_KEY":          "k",
+		"BRIDGE_CRM_ORG_ID":           "o",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1",
+		"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+	}
+	_, _, err := cli(t, env, "", "run")
+	if err == nil || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_PROTOCOL") {
+		t.Fatalf("got %v, want an error naming OTEL_EXPORTER_OTLP_PROTOCOL", err)
+	}
+}
