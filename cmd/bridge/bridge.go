@@ -12,6 +12,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/bridge"
 	"github.com/gormic/crm-bridge/internal/config"
+	"github.com/gormic/crm-bridge/internal/tracing"
 )
 
 // stopTimeout bounds a graceful stop after SIGINT or SIGTERM.
@@ -23,7 +24,7 @@ func runBridge(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, e.stderr)
-	return serve(ctx, cfg, log, 0)
+	return serve(ctx, e, cfg, log, 0)
 }
 
 // loadConfig parses the settings of a bridge subcommand and validates
@@ -67,24 +68,42 @@ func loadConfig(e env, name string, args []string, extra func(*flag.FlagSet), ad
 	return cfg, nil
 }
 
-// serve runs a bridge until ctx ends, then stops it gracefully; natsPort
-// is the embedded server's (see bridge.Options.EmbeddedPort).
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, natsPort int) error {
+// serve runs a bridge until ctx ends, then stops it gracefully and
+// flushes its spans; natsPort is the embedded server's (see
+// bridge.Options.EmbeddedPort). It is the one place that builds the
+// tracer provider, from the OTEL_* variables of e.
+func serve(ctx context.Context, e env, cfg config.Config, log *slog.Logger, natsPort int) error {
+	tp, err := tracing.Setup(ctx, e.getenv, version)
+	if err != nil {
+		return fmt.Errorf("invalid configuration: %w", err)
+	}
 	log.Info("crm-bridge starting", "version", version, "nats", natsDesc(cfg), "crm_url", config.RedactURL(cfg.CRMURL),
-		"org_id", cfg.CRMOrgID, "subject_prefix", cfg.SubjectPrefix, "concurrency", cfg.Concurrency)
-	b := bridge.New(cfg, bridge.Options{Logger: log, Version: version, EmbeddedPort: natsPort})
+		"org_id", cfg.CRMOrgID, "subject_prefix", cfg.SubjectPrefix, "concurrency", cfg.Concurrency, "traces", tracesDesc(tp))
+	b := bridge.New(cfg, bridge.Options{Logger: log, Version: version, EmbeddedPort: natsPort, TracerProvider: tp})
 	if err := b.Start(ctx); err != nil {
-		return err
+		return errors.Join(err, tp.Shutdown(context.Background()))
 	}
 	<-ctx.Done()
 	log.Info("stopping", "timeout", stopTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	if err := b.Stop(sctx); err != nil {
+	err = b.Stop(sctx)
+	if terr := tp.Shutdown(sctx); terr != nil {
+		log.Warn("spans not all exported", "err", terr)
+	}
+	if err != nil {
 		return fmt.Errorf("stop: %w", err)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// tracesDesc says where spans go, fit to be logged.
+func tracesDesc(tp *tracing.Provider) string {
+	if !tp.Exporting() {
+		return "off (trace context propagated)"
+	}
+	return config.RedactURL(tp.Endpoint)
 }
 
 // natsDesc says which NATS the bridge uses, fit to be printed.

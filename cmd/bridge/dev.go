@@ -70,7 +70,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 		statePath = state.path
 	}
 	banner(e.stdout, cfg, statePath, natsPort)
-	return serve(ctx, cfg, log, natsPort)
+	return serve(ctx, e, cfg, log, natsPort)
 }
 
 // banner tells where each part listens, where the state is kept, and what

@@ -165,7 +165,7 @@ func TestDLQListAndReplayThroughBridge(t *testing.T) {
 	cmds, _ := commandsByID(t, w.js)
 	m := cmds["c-forced-replay-1"]
 	if m == nil || m.Headers().Get(commands.HeaderReplayOf) != "c-forced" || m.Subject() != "crm.customer.create" || string(m.Data()) != string(forced) ||
-		m.Headers().Get("Traceparent") == "" || m.Headers().Get(commands.HeaderDlqReason) != "" || m.Headers().Get(commands.HeaderCommandID) != "" {
+		m.Headers().Get("traceparent") == "" || m.Headers().Get(commands.HeaderDlqReason) != "" || m.Headers().Get(commands.HeaderCommandID) != "" {
 		t.Errorf("stored replay of c-forced: got %v", m)
 	}
 	left := dlqSeqs(t, w.js)
@@ -240,8 +240,8 @@ func checkDLQList(t *testing.T, vars map[string]string, seqs map[string]uint64, 
 		r.Body == nil || *r.Body != string(update) || r.Time.IsZero() {
 		t.Errorf("dlq list --json: got %+v for u-missing", r)
 	}
-	if r := recs[0]; r.Headers["Traceparent"] == nil || r.Body == nil || *r.Body != string(forced) {
-		t.Errorf("dlq list --json: got %+v for c-forced, want its Traceparent and body", r)
+	if r := recs[0]; r.Headers["traceparent"] == nil || r.Body == nil || *r.Body != string(forced) {
+		t.Errorf("dlq list --json: got %+v for c-forced, want its traceparent (written lower-case, whatever the command's spelling) and body", r)
 	}
 
 	out, _ = dlqOK(t, vars, "dlq", "list", "--op", "update")

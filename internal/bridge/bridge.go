@@ -17,6 +17,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/config"
@@ -38,6 +40,11 @@ type Options struct {
 	// EmbeddedPort is the embedded server's port, when no NATS URL is
 	// configured; -1 picks a free one. Default (0): 4222.
 	EmbeddedPort int
+	// TracerProvider makes the spans of commands, CRM requests and polls
+	// (tracing.Setup builds it from OTEL_*); the caller shuts it down
+	// after Stop. Default: the no-op provider, under which trace context
+	// still propagates.
+	TracerProvider trace.TracerProvider
 }
 
 // Bridge is one bridge process. Its methods are not safe for concurrent use
@@ -65,6 +72,7 @@ type Bridge struct {
 	stopOnce     sync.Once
 	queriesUp    atomic.Bool
 	embeddedPort int
+	tracer       trace.TracerProvider
 }
 
 // New returns a bridge for cfg, which should have passed cfg.Validate.
@@ -75,7 +83,11 @@ func New(cfg config.Config, opts Options) *Bridge {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	b := &Bridge{cfg: cfg, log: opts.Logger, version: opts.Version, metrics: newRegistry(), embeddedPort: opts.EmbeddedPort}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = noop.NewTracerProvider()
+	}
+	b := &Bridge{cfg: cfg, log: opts.Logger, version: opts.Version, metrics: newRegistry(), embeddedPort: opts.EmbeddedPort,
+		tracer: opts.TracerProvider}
 	b.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		readyCollector{&b.health})
 	return b
@@ -129,6 +141,8 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 		Logger:    b.log.With("component", "crm"),
 		Observe:   crmMetrics(b.metrics),
 		Warned:    crmWarnings(b.metrics),
+
+		TracerProvider: b.tracer,
 	})
 	if err != nil {
 		return err
@@ -164,9 +178,10 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 		Deleted: func(ctx context.Context, id string) error { return b.poller.NoteDeleted(ctx, id) },
 		// A create retried after a lost answer looks in this process's
 		// read model index first.
-		Model:   b.queries,
-		Logger:  b.log.With("component", "commands"),
-		Metrics: b.metrics,
+		Model:          b.queries,
+		Logger:         b.log.With("component", "commands"),
+		Metrics:        b.metrics,
+		TracerProvider: b.tracer,
 	})
 	if err != nil {
 		return err
@@ -180,6 +195,7 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 		Replicas:          b.cfg.StreamReplicas,
 		Logger:            b.log.With("component", "poller"),
 		Metrics:           b.metrics,
+		TracerProvider:    b.tracer,
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Config configures a Processor. Prefix and Concurrency are required; every
@@ -78,6 +80,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, when set, gets the processor's metrics.
 	Metrics prometheus.Registerer
+	// TracerProvider makes the span of each command (see trace.go).
+	// Default: the no-op provider, under which a command's traceparent
+	// still reaches its CRM request, result and dead letter.
+	TracerProvider trace.TracerProvider
 }
 
 func (c Config) withDefaults() Config {
@@ -116,6 +122,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = noop.NewTracerProvider()
 	}
 	return c
 }

@@ -68,4 +68,13 @@
 // (Ready reports why) until a call, or a probe every Config.ProbeInterval,
 // gets one. A 401 or 403 stops it likewise, loudly, without a result or a
 // dead letter: the command waits for the CRM to accept the credentials.
+//
+// # Trace context
+//
+// Each delivery of a command is one span, "command <op>" (trace.go), a
+// child of the command's traceparent and tracestate headers. Its CRM
+// calls, its result, its Reply-To answer and its dead letter carry that
+// span's context; under the no-op tracer provider (the default) that is
+// the command's own traceparent, so propagation never depends on an
+// exporter.
 package commands

@@ -16,6 +16,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/lease"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/tracing"
 )
 
 // handle takes one command from delivery to acknowledgement: decode and
@@ -43,7 +44,10 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lea
 	if c.customerID != "" {
 		log = log.With("customer_id", c.customerID)
 	}
+	ctx, span := p.startSpan(ctx, c)
 	var out outcome
+	var unfinished error // finish failed: handed back
+	defer func() { endSpan(span, out, unfinished) }()
 	if verr != nil {
 		out = rejected(verr)
 	} else if cmd, err := Decode(c.op, c.customerID, msg.Data()); err != nil {
@@ -60,6 +64,7 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lea
 	}
 	if err := p.finish(ctx, c, out, ls != nil, log); err != nil {
 		log.Warn("command not finished; it is handed back", "err", err)
+		unfinished = err
 		return false
 	}
 	return true
@@ -134,7 +139,7 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 		}
 	}
 	if out.status != StatusApplied {
-		if err := p.publish(ctx, p.deadLetter(c, res)); err != nil {
+		if err := p.publish(ctx, p.deadLetter(ctx, c, res)); err != nil {
 			return fmt.Errorf("dead letter: %w", err)
 		}
 		p.metrics.deadLetters.WithLabelValues(metricOp(c.op), out.status).Inc()
@@ -142,6 +147,7 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 	rm := nats.NewMsg(p.subjects.Result())
 	rm.Header.Set(HeaderCommandID, c.id)
 	rm.Header.Set(nats.MsgIdHdr, "result-"+c.id)
+	tracing.Inject(ctx, rm.Header)
 	rm.Data = body
 	if err := p.publish(ctx, rm); err != nil {
 		return fmt.Errorf("result: %w", err)
@@ -149,6 +155,7 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 	if to := c.msg.Headers().Get(HeaderReplyTo); to != "" {
 		reply := nats.NewMsg(to)
 		reply.Header.Set(HeaderCommandID, c.id)
+		tracing.Inject(ctx, reply.Header)
 		reply.Data = body
 		if err := p.nc.PublishMsg(reply); err != nil {
 			log.Warn("cannot answer Reply-To", "reply_to", to, "err", err)
@@ -183,6 +190,12 @@ func isJetStreamHeader(k string) bool {
 	return len(k) > 5 && strings.EqualFold(k[:5], "Nats-")
 }
 
+// isTraceHeader reports whether a header is traceparent or tracestate, in
+// any case.
+func isTraceHeader(k string) bool {
+	return strings.EqualFold(k, tracing.HeaderTraceparent) || strings.EqualFold(k, tracing.HeaderTracestate)
+}
+
 // metricOp is op as a metric label: one of the three, or "unknown" for a
 // subject that named none.
 func metricOp(op string) string {
@@ -194,15 +207,17 @@ func metricOp(op string) string {
 
 // deadLetter returns the dead letter of a command that was not applied:
 // its body and headers, with Nats-Msg-Id dlq-<command id> and the Dlq-*
-// headers of the contract.
-func (p *Processor) deadLetter(c command, res Result) *nats.Msg {
+// headers of the contract, and the trace context of ctx (the command's
+// span) as traceparent and tracestate, in place of the command's own
+// (which are left out when they are not valid W3C trace context).
+func (p *Processor) deadLetter(ctx context.Context, c command, res Result) *nats.Msg {
 	op := c.op
 	if op == "" {
 		op = "unknown"
 	}
 	m := nats.NewMsg(p.subjects.DLQ(op))
 	for k, v := range c.msg.Headers() {
-		if isJetStreamHeader(k) {
+		if isJetStreamHeader(k) || isTraceHeader(k) {
 			continue
 		}
 		m.Header[k] = append([]string(nil), v...)
@@ -216,6 +231,7 @@ func (p *Processor) deadLetter(c command, res Result) *nats.Msg {
 	}
 	m.Header.Set(HeaderDlqReason, reason)
 	m.Header.Set(HeaderOriginalSubject, c.subject)
+	tracing.Inject(ctx, m.Header)
 	m.Data = c.msg.Data()
 	return m
 }

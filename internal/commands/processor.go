@@ -12,10 +12,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/lease"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/tracing"
 )
 
 // Processor consumes commands from CRM_COMMANDS, applies them to the CRM
@@ -32,6 +34,7 @@ type Processor struct {
 	gate     *gate
 	log      *slog.Logger
 	metrics  *metrics
+	tracer   trace.Tracer
 
 	slots  chan struct{} // one per command in flight
 	holder *holder
@@ -72,6 +75,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, client CRM, cfg Config) (*Proces
 		log:      cfg.Logger,
 		slots:    make(chan struct{}, cfg.Concurrency),
 		holder:   newHolder(),
+		tracer:   cfg.TracerProvider.Tracer(tracing.Name),
 	}
 	p.fetchCtx, p.stopFetch = context.WithCancel(context.Background())
 	p.workCtx, p.stopWork = context.WithCancel(context.Background())

@@ -15,6 +15,10 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gormic/crm-bridge/internal/tracing"
 )
 
 // Client calls the CRM's customer API. It is safe for concurrent use; one
@@ -32,6 +36,7 @@ type Client struct {
 	http     *http.Client
 	now      func() time.Time // for Retry-After dates; tests replace it
 	limit    *limiter         // nil: no client-side limit
+	tracer   trace.Tracer
 	// pageRetries and pageBackoff are Export's retries of one page.
 	pageRetries int
 	pageBackoff func() backoff.BackOff
@@ -66,6 +71,7 @@ func New(cfg Config) (*Client, error) {
 		},
 		now:         time.Now,
 		limit:       newLimiter(cfg.Rate),
+		tracer:      cfg.TracerProvider.Tracer(tracing.Name),
 		pageRetries: cfg.PageRetries,
 		pageBackoff: func() backoff.BackOff {
 			return backoff.NewExponentialBackOff(
@@ -135,8 +141,11 @@ type answer struct {
 }
 
 // exchange sends cl and reads its answer within the per-request timeout. A
-// 2xx comes back as an answer; anything else as an *Error.
-func (c *Client) exchange(ctx context.Context, cl call) (answer, error) {
+// 2xx comes back as an answer; anything else as an *Error. The request is
+// the span "crm <op>" (trace.go).
+func (c *Client) exchange(ctx context.Context, cl call) (ans answer, err error) {
+	ctx, span := c.startSpan(ctx, cl)
+	defer func() { endSpan(span, ans, err) }()
 	if err := ctx.Err(); err != nil {
 		return answer{}, &Error{Op: cl.op, ID: cl.id, Err: err}
 	}
@@ -240,6 +249,7 @@ func (c *Client) newRequest(ctx context.Context, cl call) (*http.Request, error)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	tracing.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	return req, nil
 }
 

@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Defaults of Config's zero fields.
@@ -62,6 +65,11 @@ type Config struct {
 	// warnings, with the operation and how many there are (1 when they are
 	// not an array): for metrics.
 	Warned func(op string, n int)
+	// TracerProvider makes a client span per request, "crm <op>", a child
+	// of the span in the call's context. Default: the no-op provider. The
+	// request carries the context's trace context as traceparent (and
+	// tracestate) either way.
+	TracerProvider trace.TracerProvider
 	// PageRetries is how many more times Export asks for a page after a
 	// transient failure of it (no answer, a timeout, 408, 429, 5xx), with
 	// backoff from 250 ms doubling up to 5 s and never sooner than the
@@ -163,6 +171,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = noop.NewTracerProvider()
 	}
 	switch c.PageRetries {
 	case 0:

@@ -27,7 +27,10 @@
 // # Wire
 //
 // Requests carry api-key, organization-id, Accept: application/json,
-// User-Agent and, with a body, Content-Type: application/json; bodies are
+// User-Agent, the W3C trace context of the call's context (traceparent,
+// tracestate; each request is a client span, "crm <op>", of
+// Config.TracerProvider) and, with a body, Content-Type:
+// application/json; bodies are
 // {"params": ...}. Answers {app, service, warnings, instanceId, requestId,
 // data} are unwrapped to their data; non-empty warnings are logged (Warn,
 // with op and request_id). Unknown members are ignored. Path ids are one

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/lease"
+	"github.com/gormic/crm-bridge/internal/tracing"
 )
 
 // poll is the active poller's work: it claims the cursor (so that chunks
@@ -60,14 +61,16 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 		if resync {
 			reported = p.reportResync(ps)
 		}
-		err := ps.mark(ctx)
+		pctx, span := p.startPoll(ctx, ps)
+		err := ps.mark(pctx)
 		if err == nil && behind {
-			_, err = p.catchUp(ctx, ls, x, cur.EventSeq)
+			_, err = p.catchUp(pctx, ls, x, cur.EventSeq)
 		}
 		if err == nil {
 			behind = false
-			err = ps.run(ctx)
+			err = ps.run(pctx)
 		}
+		endPoll(span, ps, err)
 		if reported != nil {
 			reported(err)
 		}
@@ -521,6 +524,9 @@ func (ps *pass) publish(ctx context.Context, ev *Event, sv saved) (uint64, saved
 	if err != nil {
 		return 0, saved{}, err
 	}
+	// The poll's trace context: not part of ce-id or Nats-Msg-Id, so the
+	// same change from another poll is still the same event.
+	tracing.Inject(ctx, msg.Header)
 	ack, err := p.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(sv.eventSeq))
 	if err == nil {
 		return ack.Sequence, saved{}, nil

@@ -12,11 +12,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/lease"
 	"github.com/gormic/crm-bridge/internal/model"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/tracing"
 )
 
 // CRM is what the poller needs of the CRM; *crm.Client has it.
@@ -62,6 +65,11 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Now is the clock for detectedAt and the schedule. Default: time.Now.
 	Now func() time.Time
+	// TracerProvider makes each poll's span, "poll", the root of a trace
+	// of its own, whose context the poll's events carry as traceparent
+	// (trace.go). Default: the no-op provider: no span, and events
+	// without traceparent.
+	TracerProvider trace.TracerProvider
 }
 
 func (c Config) withDefaults() Config {
@@ -85,6 +93,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = noop.NewTracerProvider()
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -117,6 +128,7 @@ type Poller struct {
 	log      *slog.Logger
 	owner    string
 	metrics  *metrics
+	tracer   trace.Tracer
 
 	store  *store
 	events jetstream.Stream
@@ -191,6 +203,7 @@ func New(js jetstream.JetStream, client CRM, cfg Config) (*Poller, error) {
 		subjects: streams.Subjects{Prefix: cfg.Prefix},
 		log:      cfg.Logger,
 		owner:    nuid.Next(),
+		tracer:   cfg.TracerProvider.Tracer(tracing.Name),
 	}
 	p.deletes = &appliedDeletes{js: js, ttl: deletesTTL(cfg.ReconcileInterval), replicas: cfg.Replicas}
 	p.metrics = newMetrics(cfg.Metrics, p)

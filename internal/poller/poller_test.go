@@ -1,11 +1,14 @@
 package poller
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
@@ -161,7 +164,10 @@ func TestRestart(t *testing.T) {
 // dead after an event is acknowledged and before the state that records it
 // is saved loses nothing and doubles nothing: the next one finds the event
 // in the stream and goes on from it, also when the customer changed again
-// in between (so that the duplicate window alone could not help).
+// in between (so that the duplicate window alone could not help). Both
+// pollers trace their polls, so the second one's publish of the same
+// event carries another traceparent than the stored one: the event is
+// still recognised (ce-id, Nats-Msg-Id), never published twice.
 func TestCrashBetweenPublishAndSave(t *testing.T) {
 	for _, again := range []bool{false, true} {
 		name := "same change"
@@ -171,6 +177,9 @@ func TestCrashBetweenPublishAndSave(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := newRig(t, crmsim.Options{PageSize: 5})
 			r.sim.Seed(10)
+			tp := sdktrace.NewTracerProvider() // records, exports nothing
+			t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+			r.cfg.TracerProvider = tp
 			first, crashed := r.startCrashing(t, r.cfg)
 			first.polls(t, 1)
 			id := r.sim.Customers()[3].ID

@@ -1,0 +1,62 @@
+package commands
+
+import (
+	"context"
+	"errors"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gormic/crm-bridge/internal/tracing"
+)
+
+// Span attributes of a command's span.
+const (
+	attrCommandID  = "command_id"
+	attrOp         = "op"
+	attrCustomerID = "customer_id"
+	attrStatus     = "status"
+	attrAttempts   = "attempts"
+)
+
+// startSpan starts the span of command c, named "command <op>", a child
+// of the remote span context in the command's traceparent and tracestate
+// headers (a root when it has none). The CRM calls, the result and the
+// dead letter made under the returned context belong to it.
+func (p *Processor) startSpan(ctx context.Context, c command) (context.Context, trace.Span) {
+	ctx = tracing.Extract(ctx, c.msg.Headers())
+	attrs := []attribute.KeyValue{attribute.String(attrCommandID, c.id), attribute.String(attrOp, metricOp(c.op))}
+	if c.customerID != "" {
+		attrs = append(attrs, attribute.String(attrCustomerID, c.customerID))
+	}
+	return p.tracer.Start(ctx, "command "+metricOp(c.op),
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
+}
+
+// endSpan ends a command's span with its outcome: status, attempts and
+// customer id, and an error status for a command rejected or failed (with
+// its result error recorded), or handed back unfinished.
+func endSpan(span trace.Span, out outcome, unfinished error) {
+	defer span.End()
+	if !span.IsRecording() {
+		return
+	}
+	switch {
+	case unfinished != nil:
+		span.RecordError(unfinished)
+		span.SetStatus(codes.Error, "handed back: "+unfinished.Error())
+		return
+	case out.canceled:
+		span.SetStatus(codes.Error, "handed back: the processor is stopping or lost the partition")
+		return
+	}
+	span.SetAttributes(attribute.String(attrStatus, out.status), attribute.Int(attrAttempts, out.attempts))
+	if out.customerID != "" {
+		span.SetAttributes(attribute.String(attrCustomerID, out.customerID))
+	}
+	if out.err != nil {
+		span.RecordError(errors.New(out.err.Code+": "+out.err.Message), trace.WithAttributes(attribute.String("error.code", out.err.Code)))
+		span.SetStatus(codes.Error, out.err.Code)
+	}
+}
