@@ -310,22 +310,16 @@ func runDLQReplay(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return parseErr(err)
 	}
-	switch {
-	case *all && len(sel) > 0:
-		return usagef("dlq replay: --all and named dead letters (%s) together; want one or the other", strings.Join(sel, " "))
-	case !*all && len(sel) == 0:
-		return usagef("dlq replay: name the dead letters to replay (SEQ or COMMAND-ID, as bridge dlq list shows them), or give --all")
+	if err := checkSelection("replay", sel, *all); err != nil {
+		return err
 	}
 	nc, js, err := cf.connect("dlq replay")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	var letters []deadLetter
-	if _, err := readDLQ(ctx, js, cf.subjects().DLQ("*"), cf.timeout, func(d deadLetter) bool {
-		letters = append(letters, d)
-		return true
-	}); err != nil {
+	letters, err := allDeadLetters(ctx, js, cf)
+	if err != nil {
 		return fmt.Errorf("dlq replay: %w", err)
 	}
 	chosen, missing := chooseDLQ(letters, sel, *all)
@@ -707,4 +701,26 @@ func (r *replayer) result(missing []string) error {
 		msg += fmt.Sprintf("\n  and %d more (above)", len(problems)-most)
 	}
 	return errors.New(msg)
+}
+
+// checkSelection refuses a selection of dead letters for verb (replay,
+// discard) that names both --all and dead letters, or neither.
+func checkSelection(verb string, sel []string, all bool) error {
+	switch {
+	case all && len(sel) > 0:
+		return usagef("dlq %s: --all and named dead letters (%s) together; want one or the other", verb, strings.Join(sel, " "))
+	case !all && len(sel) == 0:
+		return usagef("dlq %s: name the dead letters to %s (SEQ or COMMAND-ID, as bridge dlq list shows them), or give --all", verb, verb)
+	}
+	return nil
+}
+
+// allDeadLetters reads every dead letter in CRM_DLQ.
+func allDeadLetters(ctx context.Context, js jetstream.JetStream, cf clientFlags) ([]deadLetter, error) {
+	var letters []deadLetter
+	_, err := readDLQ(ctx, js, cf.subjects().DLQ("*"), cf.timeout, func(d deadLetter) bool {
+		letters = append(letters, d)
+		return true
+	})
+	return letters, err
 }

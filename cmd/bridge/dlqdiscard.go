@@ -39,12 +39,10 @@ func runDLQDiscard(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return parseErr(err)
 	}
-	switch {
-	case *all && len(sel) > 0:
-		return usagef("dlq discard: --all and named dead letters (%s) together; want one or the other", strings.Join(sel, " "))
-	case !*all && len(sel) == 0:
-		return usagef("dlq discard: name the dead letters to discard (SEQ or COMMAND-ID, as bridge dlq list shows them), or give --all")
-	case strings.TrimSpace(*reason) == "":
+	if err := checkSelection("discard", sel, *all); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*reason) == "" {
 		return usagef("dlq discard: --reason is required: say why the dead letters are discarded (it is logged with each)")
 	}
 	nc, js, err := cf.connect("dlq discard")
@@ -52,11 +50,8 @@ func runDLQDiscard(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	var letters []deadLetter
-	if _, err := readDLQ(ctx, js, cf.subjects().DLQ("*"), cf.timeout, func(d deadLetter) bool {
-		letters = append(letters, d)
-		return true
-	}); err != nil {
+	letters, err := allDeadLetters(ctx, js, cf)
+	if err != nil {
 		return fmt.Errorf("dlq discard: %w", err)
 	}
 	chosen, missing := chooseDLQ(letters, sel, *all)
