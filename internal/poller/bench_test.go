@@ -12,9 +12,11 @@ package poller
 // their rusage, and the servers' peak RSS from /proc/<pid>/status (VmHWM).
 //
 // Set CRM_BRIDGE_POLLER_BENCH_CPUPROFILE to a directory to have the floor
-// and poller processes write CPU profiles of their measured part there
-// (go test's -cpuprofile profiles only the benchmark process). TEST_LOG=1
-// passes the children's logs through to stderr.
+// and poller processes write CPU profiles of their measured part there,
+// and the NATS server one of its life (go test's -cpuprofile profiles
+// only the benchmark process). TEST_LOG=1 passes the children's logs
+// through to stderr. CRM_BRIDGE_POLLER_BENCH_CUSTOMERS=200000 (say) runs
+// them over fewer customers than the million.
 
 import (
 	"bufio"
@@ -52,22 +54,33 @@ import (
 )
 
 const (
-	benchCustomers = 1_000_000
-	benchPageSize  = 1000
-	benchRandSeed  = 1
-	benchChanges   = 1000
-	benchOrg       = "org-bench"
-	benchAPIKey    = "bench-key"
+	benchPageSize = 1000
+	benchRandSeed = 1
+	benchChanges  = 1000
+	benchOrg      = "org-bench"
+	benchAPIKey   = "bench-key"
 
 	// benchChildEnv names the role of a child process; benchArgsEnv holds
 	// its benchArgs.
 	benchChildEnv   = "CRM_BRIDGE_POLLER_BENCH_CHILD"
 	benchArgsEnv    = "CRM_BRIDGE_POLLER_BENCH_ARGS"
 	benchProfileEnv = "CRM_BRIDGE_POLLER_BENCH_CPUPROFILE"
+	// benchCustomersEnv, when set, replaces the million customers (to
+	// iterate on 100,000 or 300,000, say).
+	benchCustomersEnv = "CRM_BRIDGE_POLLER_BENCH_CUSTOMERS"
 
 	// benchTimeout bounds each wait for a child process.
 	benchTimeout = 5 * time.Minute
 )
+
+// benchCustomers is how many customers the simulator holds: a million,
+// or benchCustomersEnv.
+var benchCustomers = func() int {
+	if n, err := strconv.Atoi(os.Getenv(benchCustomersEnv)); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}()
 
 // benchArgs is what a child process is told.
 type benchArgs struct {
@@ -180,7 +193,13 @@ func childNATS(a benchArgs, parentGone <-chan struct{}) error {
 		srv.Shutdown()
 		return err
 	}
+	stop, err := startProfile("nats")
+	if err != nil {
+		srv.Shutdown()
+		return err
+	}
 	<-parentGone
+	stop()
 	srv.Shutdown()
 	if os.Getppid() != parent {
 		// The benchmark process died (a timeout, say) and cannot remove
@@ -743,7 +762,7 @@ func BenchmarkPollerFirstStart(b *testing.B) {
 				if !c.Initialized || events != 0 || r.poller.Events != 0 {
 					b.Fatalf("after a first start: cursor %+v, %d events (%d acknowledged), want initialized and none", c, events, r.poller.Events)
 				}
-				if entries != benchCustomers {
+				if entries != uint64(benchCustomers) {
 					b.Fatalf("after a first start: the read model holds %d entries, want %d", entries, benchCustomers)
 				}
 				runs = append(runs, r)
