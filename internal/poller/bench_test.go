@@ -474,6 +474,26 @@ func (p *benchProc) wait() (usage, error) {
 
 // peakRSS returns the running child's peak resident set (VmHWM), in 10^6
 // bytes, or 0 when it cannot tell.
+// cpuSeconds returns the CPU time (user and system) the child has used so
+// far, from /proc/<pid>/stat; 0 if it cannot tell.
+func (p *benchProc) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return (utime + stime) / 100 // clock ticks: 100 a second on Linux
+}
+
 func (p *benchProc) peakRSS() float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
@@ -724,6 +744,7 @@ type firstStartRun struct {
 	floorUse      usage
 	pollerUse     usage
 	natsMB        float64
+	natsCPU       float64
 }
 
 func (r firstStartRun) ratio() float64 { return r.poller.Complete / r.floor.Seconds }
@@ -755,6 +776,7 @@ func BenchmarkPollerFirstStart(b *testing.B) {
 				b.Cleanup(ns.stop) // if the run fails
 				r.poller, r.pollerUse = runChild(b, "poller", benchArgs{CRM: sim.url, NATS: ns.url})
 				r.natsMB = ns.proc.peakRSS()
+				r.natsCPU = ns.proc.cpuSeconds()
 				c := ns.cursor(b)
 				events := ns.events(b)
 				entries := ns.modelEntries(b)
@@ -776,6 +798,7 @@ func BenchmarkPollerFirstStart(b *testing.B) {
 			b.ReportMetric(m.floorUse.cpu.Seconds(), "floor-cpu-s")
 			b.ReportMetric(m.floorUse.rssMB, "floor-rss-MB")
 			b.ReportMetric(m.natsMB, "nats-rss-MB")
+			b.ReportMetric(m.natsCPU, "nats-cpu-s")
 			b.ReportMetric(sim.proc.peakRSS(), "sim-rss-MB")
 		})
 	}
