@@ -745,6 +745,8 @@ type firstStartRun struct {
 	pollerUse     usage
 	natsMB        float64
 	natsCPU       float64
+	// The simulator's CPU time while the floor ran, and the poller.
+	simFloorCPU, simPollerCPU float64
 }
 
 func (r firstStartRun) ratio() float64 { return r.poller.Complete / r.floor.Seconds }
@@ -768,13 +770,17 @@ func BenchmarkPollerFirstStart(b *testing.B) {
 			var runs []firstStartRun
 			for b.Loop() {
 				var r firstStartRun
+				simCPU := sim.proc.cpuSeconds()
 				r.floor, r.floorUse = runChild(b, "floor", benchArgs{CRM: sim.url})
+				r.simFloorCPU = sim.proc.cpuSeconds() - simCPU
 				if r.floor.Records != benchCustomers {
 					b.Fatalf("the floor read %d customers, want %d", r.floor.Records, benchCustomers)
 				}
 				ns := startNATS(b)
 				b.Cleanup(ns.stop) // if the run fails
+				simCPU = sim.proc.cpuSeconds()
 				r.poller, r.pollerUse = runChild(b, "poller", benchArgs{CRM: sim.url, NATS: ns.url})
+				r.simPollerCPU = sim.proc.cpuSeconds() - simCPU
 				r.natsMB = ns.proc.peakRSS()
 				r.natsCPU = ns.proc.cpuSeconds()
 				c := ns.cursor(b)
@@ -799,6 +805,8 @@ func BenchmarkPollerFirstStart(b *testing.B) {
 			b.ReportMetric(m.floorUse.rssMB, "floor-rss-MB")
 			b.ReportMetric(m.natsMB, "nats-rss-MB")
 			b.ReportMetric(m.natsCPU, "nats-cpu-s")
+			b.ReportMetric(m.simFloorCPU, "sim-floor-cpu-s")
+			b.ReportMetric(m.simPollerCPU, "sim-cpu-s")
 			b.ReportMetric(sim.proc.peakRSS(), "sim-rss-MB")
 		})
 	}
