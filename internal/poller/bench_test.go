@@ -12,9 +12,11 @@ package poller
 // their rusage, and the servers' peak RSS from /proc/<pid>/status (VmHWM).
 //
 // Set CRM_BRIDGE_POLLER_BENCH_CPUPROFILE to a directory to have the floor
-// and poller processes write CPU profiles of their measured part there
-// (go test's -cpuprofile profiles only the benchmark process). TEST_LOG=1
-// passes the children's logs through to stderr.
+// and poller processes write CPU profiles of their measured part there,
+// and the NATS server one of its life (go test's -cpuprofile profiles
+// only the benchmark process). TEST_LOG=1 passes the children's logs
+// through to stderr. CRM_BRIDGE_POLLER_BENCH_CUSTOMERS=200000 (say) runs
+// them over fewer customers than the million.
 
 import (
 	"bufio"
@@ -52,22 +54,33 @@ import (
 )
 
 const (
-	benchCustomers = 1_000_000
-	benchPageSize  = 1000
-	benchRandSeed  = 1
-	benchChanges   = 1000
-	benchOrg       = "org-bench"
-	benchAPIKey    = "bench-key"
+	benchPageSize = 1000
+	benchRandSeed = 1
+	benchChanges  = 1000
+	benchOrg      = "org-bench"
+	benchAPIKey   = "bench-key"
 
 	// benchChildEnv names the role of a child process; benchArgsEnv holds
 	// its benchArgs.
 	benchChildEnv   = "CRM_BRIDGE_POLLER_BENCH_CHILD"
 	benchArgsEnv    = "CRM_BRIDGE_POLLER_BENCH_ARGS"
 	benchProfileEnv = "CRM_BRIDGE_POLLER_BENCH_CPUPROFILE"
+	// benchCustomersEnv, when set, replaces the million customers (to
+	// iterate on 100,000 or 300,000, say).
+	benchCustomersEnv = "CRM_BRIDGE_POLLER_BENCH_CUSTOMERS"
 
 	// benchTimeout bounds each wait for a child process.
 	benchTimeout = 5 * time.Minute
 )
+
+// benchCustomers is how many customers the simulator holds: a million,
+// or benchCustomersEnv.
+var benchCustomers = func() int {
+	if n, err := strconv.Atoi(os.Getenv(benchCustomersEnv)); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}()
 
 // benchArgs is what a child process is told.
 type benchArgs struct {
@@ -180,7 +193,13 @@ func childNATS(a benchArgs, parentGone <-chan struct{}) error {
 		srv.Shutdown()
 		return err
 	}
+	stop, err := startProfile("nats")
+	if err != nil {
+		srv.Shutdown()
+		return err
+	}
 	<-parentGone
+	stop()
 	srv.Shutdown()
 	if os.Getppid() != parent {
 		// The benchmark process died (a timeout, say) and cannot remove
@@ -455,6 +474,26 @@ func (p *benchProc) wait() (usage, error) {
 
 // peakRSS returns the running child's peak resident set (VmHWM), in 10^6
 // bytes, or 0 when it cannot tell.
+// cpuSeconds returns the CPU time (user and system) the child has used so
+// far, from /proc/<pid>/stat; 0 if it cannot tell.
+func (p *benchProc) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return (utime + stime) / 100 // clock ticks: 100 a second on Linux
+}
+
 func (p *benchProc) peakRSS() float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
@@ -705,6 +744,9 @@ type firstStartRun struct {
 	floorUse      usage
 	pollerUse     usage
 	natsMB        float64
+	natsCPU       float64
+	// The simulator's CPU time while the floor ran, and the poller.
+	simFloorCPU, simPollerCPU float64
 }
 
 func (r firstStartRun) ratio() float64 { return r.poller.Complete / r.floor.Seconds }
@@ -728,14 +770,19 @@ func BenchmarkPollerFirstStart(b *testing.B) {
 			var runs []firstStartRun
 			for b.Loop() {
 				var r firstStartRun
+				simCPU := sim.proc.cpuSeconds()
 				r.floor, r.floorUse = runChild(b, "floor", benchArgs{CRM: sim.url})
+				r.simFloorCPU = sim.proc.cpuSeconds() - simCPU
 				if r.floor.Records != benchCustomers {
 					b.Fatalf("the floor read %d customers, want %d", r.floor.Records, benchCustomers)
 				}
 				ns := startNATS(b)
 				b.Cleanup(ns.stop) // if the run fails
+				simCPU = sim.proc.cpuSeconds()
 				r.poller, r.pollerUse = runChild(b, "poller", benchArgs{CRM: sim.url, NATS: ns.url})
+				r.simPollerCPU = sim.proc.cpuSeconds() - simCPU
 				r.natsMB = ns.proc.peakRSS()
+				r.natsCPU = ns.proc.cpuSeconds()
 				c := ns.cursor(b)
 				events := ns.events(b)
 				entries := ns.modelEntries(b)
@@ -743,7 +790,7 @@ func BenchmarkPollerFirstStart(b *testing.B) {
 				if !c.Initialized || events != 0 || r.poller.Events != 0 {
 					b.Fatalf("after a first start: cursor %+v, %d events (%d acknowledged), want initialized and none", c, events, r.poller.Events)
 				}
-				if entries != benchCustomers {
+				if entries != uint64(benchCustomers) {
 					b.Fatalf("after a first start: the read model holds %d entries, want %d", entries, benchCustomers)
 				}
 				runs = append(runs, r)
@@ -757,6 +804,9 @@ func BenchmarkPollerFirstStart(b *testing.B) {
 			b.ReportMetric(m.floorUse.cpu.Seconds(), "floor-cpu-s")
 			b.ReportMetric(m.floorUse.rssMB, "floor-rss-MB")
 			b.ReportMetric(m.natsMB, "nats-rss-MB")
+			b.ReportMetric(m.natsCPU, "nats-cpu-s")
+			b.ReportMetric(m.simFloorCPU, "sim-floor-cpu-s")
+			b.ReportMetric(m.simPollerCPU, "sim-cpu-s")
 			b.ReportMetric(sim.proc.peakRSS(), "sim-rss-MB")
 		})
 	}
