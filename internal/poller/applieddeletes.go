@@ -126,8 +126,8 @@ func (ps *pass) appliedDeletes(ctx context.Context) error {
 				"customer_id", n.id, "err", err)
 		}
 	}
-	// TODO(r1-merge): apply writes the read model (deletes the customer's
-	// CRM_CUSTOMERS entry) once r1's model writer is in; nothing else to do here.
+	// apply publishes each deleted event, then deletes the customer's read
+	// model entry, then saves the state, as for any other change.
 	if err := ps.applyAll(ctx, work, ps.p.cfg.Now()); err != nil {
 		return err
 	}

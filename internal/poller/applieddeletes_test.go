@@ -2,11 +2,15 @@ package poller
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/model"
 )
 
 // noteDeleted notes a delete through p, as the commands processor does.
@@ -58,6 +62,15 @@ func TestAppliedDeleteAtOnce(t *testing.T) {
 		t.Fatalf("got %+v, want deleted of %s", evs[0], gone)
 	}
 	eventually.True(t, 10*time.Second, "the note cleared", func() bool { return r.notes() == 0 })
+	// The same apply wrote the read model: the customer's entry is gone
+	// before any complete export could have repaired it.
+	kv, _, err := model.Ensure(context.Background(), r.js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := kv.Get(context.Background(), model.Key(gone)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("read model entry of %s after its delete: got %v, %v, want none", gone, e, err)
+	}
 
 	noteDeleted(t, standby.p, gone)
 	noteDeleted(t, in.p, "cus_never_seen")
