@@ -121,10 +121,21 @@ func TestResyncJoins(t *testing.T) {
 	if !second.Equal(first) {
 		t.Errorf("second request: got start %v, want %v (joined)", second, first)
 	}
+	// A third request joins too: its first progress report, which comes
+	// while the export is still held, shows it has the first's start.
 	var last ResyncProgress
 	var runErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { last, runErr = c.Run(context.Background(), nil) })
+	joined := make(chan struct{})
+	var once sync.Once
+	wg.Go(func() {
+		last, runErr = c.Run(context.Background(), func(ResyncProgress) { once.Do(func() { close(joined) }) })
+	})
+	select {
+	case <-joined:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the third request saw no progress of the resync within 30s")
+	}
 	f.setHold(nil)
 	close(hold)
 	wg.Wait()
