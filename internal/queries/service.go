@@ -54,8 +54,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, cfg Config) (*Service, error) {
 var semver = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
 
 // Start creates the model's buckets when missing, starts following them
-// and adds the service's endpoints. It returns an error, having undone
-// what it started, when the buckets or the service cannot be made.
+// and adds the service's endpoints; once it returns, the server has their
+// subscriptions. It returns an error, having undone what it started, when
+// the buckets or the service cannot be made.
 func (s *Service) Start(ctx context.Context) error {
 	var err error
 	if s.customers, s.statusKV, err = model.Ensure(ctx, s.js, s.cfg.Replicas); err != nil {
@@ -77,6 +78,11 @@ func (s *Service) Start(ctx context.Context) error {
 	})
 	if err == nil {
 		err = s.addEndpoints()
+	}
+	if err == nil {
+		// The server has the endpoints' subscriptions once Start returns,
+		// so a request made after it has a responder.
+		err = s.nc.FlushTimeout(10 * time.Second)
 	}
 	if err != nil {
 		s.stopWatches()
