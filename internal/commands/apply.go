@@ -6,7 +6,6 @@ import (
 	"errors"
 	"iter"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -246,7 +245,7 @@ func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since tim
 // createdBy reports whether c may be the customer that the create p made
 // at since or later.
 func createdBy(p crm.CreateParams, c crm.Customer, since time.Time) bool {
-	if digits(c.Phone) != digits(p.Phone) || c.FirstName != p.FirstName {
+	if crm.PhoneDigits(c.Phone) != crm.PhoneDigits(p.Phone) || c.FirstName != p.FirstName {
 		return false
 	}
 	if p.LastName.Valid && (c.LastName == nil || *c.LastName != p.LastName.Value) {
@@ -259,15 +258,6 @@ func createdBy(p crm.CreateParams, c crm.Customer, since time.Time) bool {
 		return false
 	}
 	return true
-}
-
-func digits(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, s)
 }
 
 // crmError turns a CRM failure into a result's error.

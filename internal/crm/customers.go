@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // customersPath is the collection; a customer is customersPath + "/" +
@@ -114,4 +115,16 @@ func customerPath(id string) string {
 		return customersPath + "/%2E%2E"
 	}
 	return customersPath + "/" + url.PathEscape(id)
+}
+
+// PhoneDigits returns the digits of a phone number, the part of it that
+// identifies a customer: what the bridge compares when it looks a phone up
+// (a create's duplicate lookup, the queries' find).
+func PhoneDigits(phone string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, phone)
 }

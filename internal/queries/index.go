@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/gormic/crm-bridge/internal/crm"
 )
 
 // noSlot ends a chain of slots.
@@ -47,15 +49,9 @@ func NewIndex() *Index {
 	return &Index{seed: maphash.MakeSeed(), byPhone: map[uint32]uint32{}, byEmail: map[uint32]uint32{}, gone: map[uint32]bool{}}
 }
 
-// PhoneKey returns what find's phone lookup compares: the digits of p.
-func PhoneKey(p string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, p)
-}
+// PhoneKey returns what find's phone lookup compares: the digits of p
+// (crm.PhoneDigits).
+func PhoneKey(p string) string { return crm.PhoneDigits(p) }
 
 // EmailKey returns what find's email lookup compares: e in lower case.
 func EmailKey(e string) string { return strings.ToLower(e) }
