@@ -104,7 +104,7 @@ type command struct {
 	msg        jetstream.Msg
 	id         string
 	subject    string // as published
-	op         string
+	op         string // one of the three, or streams.OpUnknown (parseSubject)
 	customerID string
 	published  time.Time
 }
@@ -142,7 +142,7 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 		if err := p.publish(ctx, p.deadLetter(ctx, c, res)); err != nil {
 			return fmt.Errorf("dead letter: %w", err)
 		}
-		p.metrics.deadLetters.WithLabelValues(metricOp(c.op), out.status).Inc()
+		p.metrics.deadLetters.WithLabelValues(c.op, out.status).Inc()
 	}
 	rm := nats.NewMsg(p.subjects.Result())
 	rm.Header.Set(HeaderCommandID, c.id)
@@ -164,8 +164,8 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 	if err := p.ack(ctx, c.msg, confirm); err != nil {
 		return fmt.Errorf("ack: %w", err)
 	}
-	p.metrics.commands.WithLabelValues(metricOp(c.op), out.status).Inc()
-	p.metrics.duration.WithLabelValues(metricOp(c.op), out.status).Observe(res.FinishedAt.Sub(c.published).Seconds())
+	p.metrics.commands.WithLabelValues(c.op, out.status).Inc()
+	p.metrics.duration.WithLabelValues(c.op, out.status).Observe(res.FinishedAt.Sub(c.published).Seconds())
 	level := slog.LevelInfo
 	if out.status != StatusApplied {
 		level = slog.LevelWarn
@@ -196,26 +196,13 @@ func isTraceHeader(k string) bool {
 	return strings.EqualFold(k, tracing.HeaderTraceparent) || strings.EqualFold(k, tracing.HeaderTracestate)
 }
 
-// metricOp is op as a metric label: one of the three, or "unknown" for a
-// subject that named none.
-func metricOp(op string) string {
-	if op == "" {
-		return "unknown"
-	}
-	return op
-}
-
 // deadLetter returns the dead letter of a command that was not applied:
 // its body and headers, with Nats-Msg-Id dlq-<command id> and the Dlq-*
 // headers of the contract, and the trace context of ctx (the command's
 // span) as traceparent and tracestate, in place of the command's own
 // (which are left out when they are not valid W3C trace context).
 func (p *Processor) deadLetter(ctx context.Context, c command, res Result) *nats.Msg {
-	op := c.op
-	if op == "" {
-		op = "unknown"
-	}
-	m := nats.NewMsg(p.subjects.DLQ(op))
+	m := nats.NewMsg(p.subjects.DLQ(c.op))
 	for k, v := range c.msg.Headers() {
 		if isJetStreamHeader(k) || isTraceHeader(k) {
 			continue

@@ -26,11 +26,11 @@ const (
 // dead letter made under the returned context belong to it.
 func (p *Processor) startSpan(ctx context.Context, c command) (context.Context, trace.Span) {
 	ctx = tracing.Extract(ctx, c.msg.Headers())
-	attrs := []attribute.KeyValue{attribute.String(attrCommandID, c.id), attribute.String(attrOp, metricOp(c.op))}
+	attrs := []attribute.KeyValue{attribute.String(attrCommandID, c.id), attribute.String(attrOp, c.op)}
 	if c.customerID != "" {
 		attrs = append(attrs, attribute.String(attrCustomerID, c.customerID))
 	}
-	return p.tracer.Start(ctx, "command "+metricOp(c.op),
+	return p.tracer.Start(ctx, "command "+c.op,
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
 }
 
