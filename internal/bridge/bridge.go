@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,6 +108,24 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 	b.health.Set("commands", errors.New("waiting for the streams"))
 	b.health.Set("poller", errors.New("waiting for the streams"))
 	b.health.Set("queries", errors.New("waiting for the streams"))
+	if err = b.startNATS(); err != nil {
+		return err
+	}
+	if err = b.newParts(); err != nil {
+		return err
+	}
+	if err = b.listenHTTP(); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.cancel = cancel
+	b.workers.Go(func() { b.setUp(wctx) })
+	return nil
+}
+
+// startNATS starts the embedded server when no NATS URL is configured,
+// then connects to NATS and JetStream.
+func (b *Bridge) startNATS() (err error) {
 	b.natsURL = b.cfg.NATSURL
 	if b.natsURL == "" {
 		b.srv, err = embedded.Start(embedded.Options{
@@ -130,152 +147,68 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 	if b.js, err = jetstream.New(b.nc); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	b.crm, err = crm.New(crm.Config{
-		BaseURL:   b.cfg.CRMURL,
-		APIKey:    b.cfg.CRMAPIKey.Reveal(),
-		OrgID:     b.cfg.CRMOrgID,
-		Timeout:   b.cfg.CRMTimeout,
-		Rate:      b.cfg.CRMRate,
-		MaxConns:  b.cfg.Concurrency + 4,
-		UserAgent: "crm-bridge/" + b.version,
-		Logger:    b.log.With("component", "crm"),
-		Observe:   crmMetrics(b.metrics),
-		Warned:    crmWarnings(b.metrics),
-
-		TracerProvider: b.tracer,
-	})
-	if err != nil {
-		return err
-	}
-	b.metrics.MustRegister(rateShareMetric(b.crm))
-	b.queries, err = queries.New(b.nc, b.js, queries.Config{
-		Prefix:   b.cfg.SubjectPrefix,
-		Version:  strings.TrimPrefix(b.version, "v"),
-		Replicas: b.cfg.StreamReplicas,
-		// Fresh gets share the process's CRM client and its rate.
-		CRM: b.crm,
-		// A resync reaches the active poller, whichever process holds
-		// its lease (b.poller is set below, before the service starts).
-		Resync:  func(ctx context.Context) (time.Time, error) { return b.poller.Resync(ctx) },
-		Logger:  b.log.With("component", "queries"),
-		Metrics: b.metrics,
-	})
-	if err != nil {
-		return err
-	}
-	b.commands, err = commands.New(b.nc, b.js, b.crm, commands.Config{
-		Prefix:          b.cfg.SubjectPrefix,
-		Concurrency:     b.cfg.Concurrency,
-		Replicas:        b.cfg.StreamReplicas,
-		RetryMaxElapsed: b.cfg.RetryMaxElapsed,
-		CallTimeout:     b.cfg.CRMTimeout,
-		// The commands' membership says how many processes share the
-		// CRM's rate (commands and poller alike: one client).
-		OnProcesses: b.crm.SetProcesses,
-		// A delete applied here reaches the events within one poll
-		// interval, whichever process polls (b.poller is set below,
-		// before the processor starts).
-		Deleted: func(ctx context.Context, id string) error { return b.poller.NoteDeleted(ctx, id) },
-		// A create retried after a lost answer looks in this process's
-		// read model index first.
-		Model:          b.queries,
-		Logger:         b.log.With("component", "commands"),
-		Metrics:        b.metrics,
-		TracerProvider: b.tracer,
-	})
-	if err != nil {
-		return err
-	}
-	b.poller, err = poller.New(b.js, b.crm, poller.Config{
-		Prefix:            b.cfg.SubjectPrefix,
-		OrgID:             b.cfg.CRMOrgID,
-		Interval:          b.cfg.PollInterval,
-		ReconcileInterval: b.cfg.ReconcileInterval,
-		InitialEvents:     b.cfg.PollerInitialEvents,
-		Replicas:          b.cfg.StreamReplicas,
-		Logger:            b.log.With("component", "poller"),
-		Metrics:           b.metrics,
-		TracerProvider:    b.tracer,
-	})
-	if err != nil {
-		return err
-	}
-	if b.cfg.HTTPAddr != "" {
-		if b.httpLn, err = net.Listen("tcp", b.cfg.HTTPAddr); err != nil {
-			return fmt.Errorf("BRIDGE_HTTP_ADDR: %w", err)
-		}
-		b.httpSrv = &http.Server{Handler: b.routes(), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := b.httpSrv.Serve(b.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				b.log.Error("http server stopped", "err", err)
-			}
-		}()
-		b.log.Info("http listening", "addr", b.httpLn.Addr().String())
-	}
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	b.cancel = cancel
-	b.workers.Go(func() { b.setUp(wctx) })
 	return nil
 }
 
-// setUp creates the streams, retrying with backoff until it succeeds or
-// the bridge stops.
+// listenHTTP opens the HTTP endpoints' listener, when an address is
+// configured, and serves them in the background.
+func (b *Bridge) listenHTTP() (err error) {
+	if b.cfg.HTTPAddr == "" {
+		return nil
+	}
+	if b.httpLn, err = net.Listen("tcp", b.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("BRIDGE_HTTP_ADDR: %w", err)
+	}
+	b.httpSrv = &http.Server{Handler: b.routes(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := b.httpSrv.Serve(b.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			b.log.Error("http server stopped", "err", err)
+		}
+	}()
+	b.log.Info("http listening", "addr", b.httpLn.Addr().String())
+	return nil
+}
+
+// setUp creates the streams, then starts the queries service, the command
+// processor and the poller, in that order, each retried with backoff until
+// it succeeds or the bridge stops.
 func (b *Bridge) setUp(ctx context.Context) {
 	cfg := streams.Config{Prefix: b.cfg.SubjectPrefix, Replicas: b.cfg.StreamReplicas, Partitions: streams.CommandPartitions}
-	bo := backoff.NewExponentialBackOff(backoff.WithMaxInterval(30*time.Second), backoff.WithMaxElapsedTime(0))
-	err := backoff.RetryNotify(func() error {
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return streams.Ensure(actx, b.js, cfg)
-	}, backoff.WithContext(bo, ctx), func(err error, next time.Duration) {
-		b.health.Set("streams", err)
-		b.log.Warn("streams not ready, retrying", "err", err, "retry_in", next.Round(time.Millisecond))
-	})
-	if err != nil {
+	ensure := func(ctx context.Context) error { return streams.Ensure(ctx, b.js, cfg) }
+	if b.retry(ctx, "streams", "streams not ready", ensure) != nil {
 		return // stopped
 	}
 	b.health.Set("streams", nil)
 	b.log.Info("streams ready", "commands", streams.Commands, "events", streams.Events, "dlq", streams.DLQ, "replicas", cfg.Replicas)
-
-	err = backoff.RetryNotify(func() error {
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return b.queries.Start(actx)
-	}, backoff.WithContext(bo, ctx), func(err error, next time.Duration) {
-		b.health.Set("queries", err)
-		b.log.Warn("cannot serve queries, retrying", "err", err, "retry_in", next.Round(time.Millisecond))
-	})
-	if err != nil {
+	if b.retry(ctx, "queries", "cannot serve queries", b.queries.Start) != nil {
 		return
 	}
 	b.health.Set("queries", nil)
 	b.queriesUp.Store(true)
-
-	err = backoff.RetryNotify(func() error {
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return b.commands.Start(actx)
-	}, backoff.WithContext(bo, ctx), func(err error, next time.Duration) {
-		b.health.Set("commands", err)
-		b.log.Warn("cannot start taking commands, retrying", "err", err, "retry_in", next.Round(time.Millisecond))
-	})
-	if err != nil {
+	if b.retry(ctx, "commands", "cannot start taking commands", b.commands.Start) != nil {
 		return
 	}
 	b.health.Check("commands", b.commands.Ready)
-
-	err = backoff.RetryNotify(func() error {
-		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return b.poller.Start(actx)
-	}, backoff.WithContext(bo, ctx), func(err error, next time.Duration) {
-		b.health.Set("poller", err)
-		b.log.Warn("cannot start the change poller, retrying", "err", err, "retry_in", next.Round(time.Millisecond))
-	})
-	if err != nil {
+	if b.retry(ctx, "poller", "cannot start the change poller", b.poller.Start) != nil {
 		return
 	}
 	b.health.Check("poller", b.poller.Ready)
+}
+
+// retry calls start, each attempt within 10 seconds, with an exponential
+// backoff of up to 30 seconds between attempts, until it succeeds or ctx
+// ends (then it returns an error). Each failure becomes part's state in
+// /readyz and a warning that begins with failing.
+func (b *Bridge) retry(ctx context.Context, part, failing string, start func(context.Context) error) error {
+	bo := backoff.NewExponentialBackOff(backoff.WithMaxInterval(30*time.Second), backoff.WithMaxElapsedTime(0))
+	return backoff.RetryNotify(func() error {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return start(actx)
+	}, backoff.WithContext(bo, ctx), func(err error, next time.Duration) {
+		b.health.Set(part, err)
+		b.log.Warn(failing+", retrying", "err", err, "retry_in", next.Round(time.Millisecond))
+	})
 }
 
 func (b *Bridge) routes() http.Handler {
@@ -318,7 +251,23 @@ func (b *Bridge) Stop(ctx context.Context) error {
 }
 
 func (b *Bridge) shutdown(ctx context.Context) error {
-	var errs []error
+	errs := []error{b.stopWorkers(ctx)}
+	errs = append(errs, b.stopParts(ctx)...)
+	errs = append(errs, b.stopHTTP(ctx))
+	if b.nc != nil {
+		errs = append(errs, drain(ctx, b.nc))
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+	}
+	if b.crm != nil {
+		b.crm.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// stopWorkers cancels setUp and waits until it returns or ctx ends.
+func (b *Bridge) stopWorkers(ctx context.Context) error {
 	if b.cancel != nil {
 		b.cancel()
 	}
@@ -326,10 +275,16 @@ func (b *Bridge) shutdown(ctx context.Context) error {
 	go func() { b.workers.Wait(); close(done) }()
 	select {
 	case <-done:
+		return nil
 	case <-ctx.Done():
-		errs = append(errs, fmt.Errorf("workers did not stop: %w", ctx.Err()))
+		return fmt.Errorf("workers did not stop: %w", ctx.Err())
 	}
-	// Queries, commands and poller stop at once: each may take a while.
+}
+
+// stopParts stops the queries service, the command processor and the
+// poller, those that were made, at once (each may take a while), and
+// returns the errors of the commands, the poller and the queries.
+func (b *Bridge) stopParts(ctx context.Context) []error {
 	var stopping sync.WaitGroup
 	var errCommands, errPoller, errQueries error
 	if b.queriesUp.Load() {
@@ -342,26 +297,20 @@ func (b *Bridge) shutdown(ctx context.Context) error {
 		stopping.Go(func() { errPoller = b.poller.Stop(ctx) })
 	}
 	stopping.Wait()
-	errs = append(errs, errCommands, errPoller, errQueries)
+	return []error{errCommands, errPoller, errQueries}
+}
+
+// stopHTTP shuts the HTTP endpoints down, or closes their listener when
+// they were not served yet.
+func (b *Bridge) stopHTTP(ctx context.Context) error {
 	if b.httpSrv != nil {
 		if err := b.httpSrv.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http: %w", err))
+			return fmt.Errorf("http: %w", err)
 		}
 	} else if b.httpLn != nil {
 		b.httpLn.Close()
 	}
-	if b.nc != nil {
-		if err := drain(ctx, b.nc); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if b.srv != nil {
-		b.srv.Shutdown()
-	}
-	if b.crm != nil {
-		b.crm.Close()
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // drain drains nc and waits until it is closed or ctx ends.

@@ -19,7 +19,27 @@ import (
 // trusted, a server certificate not trusted) is an error instead, naming
 // the settings to check: retrying would not help.
 func connect(cfg config.Config, url, version string, log *slog.Logger) (*nats.Conn, error) {
-	opts := []nats.Option{
+	opts := append(connectionOptions(version, log), cfg.NATSAuth().Options()...)
+	url = strings.ReplaceAll(url, " ", "")
+	nc, err := nats.Connect(url, opts...)
+	if err == nil {
+		return nc, nil
+	}
+	if natsconn.TLSRefused(err) {
+		return nil, fmt.Errorf("nats: connect: %w", natsconn.Explain(err, config.RedactURL(url)))
+	}
+	log.Warn("nats unreachable, retrying", "url", config.RedactURL(url), "err", err)
+	nc, err = nats.Connect(url, append(opts, nats.RetryOnFailedConnect(true))...)
+	if err != nil {
+		return nil, fmt.Errorf("nats: connect: %w", err)
+	}
+	return nc, nil
+}
+
+// connectionOptions name the connection, reconnect for ever once a second,
+// and log disconnections, reconnections and asynchronous errors.
+func connectionOptions(version string, log *slog.Logger) []nats.Option {
+	return []nats.Option{
 		nats.Name("crm-bridge " + version),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
@@ -40,21 +60,6 @@ func connect(cfg config.Config, url, version string, log *slog.Logger) (*nats.Co
 			log.Error("nats error", "subject", subject, "err", err)
 		}),
 	}
-	opts = append(opts, cfg.NATSAuth().Options()...)
-	url = strings.ReplaceAll(url, " ", "")
-	nc, err := nats.Connect(url, opts...)
-	if err == nil {
-		return nc, nil
-	}
-	if natsconn.TLSRefused(err) {
-		return nil, fmt.Errorf("nats: connect: %w", natsconn.Explain(err, config.RedactURL(url)))
-	}
-	log.Warn("nats unreachable, retrying", "url", config.RedactURL(url), "err", err)
-	nc, err = nats.Connect(url, append(opts, nats.RetryOnFailedConnect(true))...)
-	if err != nil {
-		return nil, fmt.Errorf("nats: connect: %w", err)
-	}
-	return nc, nil
 }
 
 // natsHealth reports the connection's state for /readyz.

@@ -98,6 +98,24 @@ var ErrFlags = errors.New("bad command line")
 // does not call Validate. A command line that does not parse gives an error
 // wrapping ErrFlags (or flag.ErrHelp for -h and --help).
 func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	given := registerFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Default(), err
+		}
+		return Default(), fmt.Errorf("%w: %v", ErrFlags, err)
+	}
+	c := Default()
+	errs := applySettings(&c, given, getenv)
+	if err := readAPIKeyFile(&c); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// registerFlags registers a flag on fs for every setting and returns the
+// map in which parsing fs records the flags given, by name.
+func registerFlags(fs *flag.FlagSet) map[string]string {
 	given := map[string]string{}
 	for _, s := range settings {
 		name := s.flag()
@@ -111,13 +129,13 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 			fs.Func(name, s.usage+" ("+s.env+")", record)
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return Default(), err
-		}
-		return Default(), fmt.Errorf("%w: %v", ErrFlags, err)
-	}
-	c := Default()
+	return given
+}
+
+// applySettings parses into c every setting given, as a flag or else in
+// the environment, and returns one error per value that does not parse,
+// naming the variable and showing the value unless it is a secret.
+func applySettings(c *Config, given map[string]string, getenv func(string) string) []error {
 	var errs []error
 	for _, s := range settings {
 		v, ok := given[s.flag()]
@@ -127,7 +145,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 				continue
 			}
 		}
-		if err := s.parse(&c, v); err != nil {
+		if err := s.parse(c, v); err != nil {
 			shown := strconv.Quote(RedactURL(v))
 			if s.secret {
 				shown = "the value"
@@ -135,70 +153,106 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 			errs = append(errs, fmt.Errorf("%s: %s %w", s.env, shown, err))
 		}
 	}
-	if c.CRMAPIKeyFile != "" && c.CRMAPIKey == "" {
-		b, err := os.ReadFile(c.CRMAPIKeyFile)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("BRIDGE_CRM_API_KEY_FILE: %w", err))
-		case strings.TrimSpace(string(b)) == "":
-			errs = append(errs, fmt.Errorf("BRIDGE_CRM_API_KEY_FILE: %s is empty", c.CRMAPIKeyFile))
-		default:
-			c.CRMAPIKey = Secret(strings.TrimSpace(string(b)))
-		}
-	} else if c.CRMAPIKeyFile != "" {
-		errs = append(errs, errors.New("BRIDGE_CRM_API_KEY_FILE: set either it or BRIDGE_CRM_API_KEY, not both"))
+	return errs
+}
+
+// readAPIKeyFile sets c's CRM API key from BRIDGE_CRM_API_KEY_FILE, when
+// that is set. It is an error when the file cannot be read or is empty, or
+// when the key was given as well.
+func readAPIKeyFile(c *Config) error {
+	if c.CRMAPIKeyFile == "" {
+		return nil
 	}
-	return c, errors.Join(errs...)
+	if c.CRMAPIKey != "" {
+		return errors.New("BRIDGE_CRM_API_KEY_FILE: set either it or BRIDGE_CRM_API_KEY, not both")
+	}
+	b, err := os.ReadFile(c.CRMAPIKeyFile)
+	switch {
+	case err != nil:
+		return fmt.Errorf("BRIDGE_CRM_API_KEY_FILE: %w", err)
+	case strings.TrimSpace(string(b)) == "":
+		return fmt.Errorf("BRIDGE_CRM_API_KEY_FILE: %s is empty", c.CRMAPIKeyFile)
+	}
+	c.CRMAPIKey = Secret(strings.TrimSpace(string(b)))
+	return nil
 }
 
 // Validate reports every problem of c at once, one error per problem, each
 // naming the variable. It checks what a running bridge needs, the CRM
 // settings included.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(env, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
+	var p problems
+	c.checkNATS(&p)
+	c.checkCRM(&p)
+	c.checkWork(&p)
+	switch c.LogFormat {
+	case "auto", "text", "json":
+	default:
+		p.add("BRIDGE_LOG_FORMAT", "%q is not auto, text or json", c.LogFormat)
 	}
+	return errors.Join(p...)
+}
+
+// problems collects what Validate finds, in the order it checks.
+type problems []error
+
+// add records a problem of the variable env, described by format and args.
+func (p *problems) add(env, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s: "+format, append([]any{env}, args...)...))
+}
+
+// checkNATS checks the NATS URLs, the credentials, the embedded server's
+// store and the streams' replicas.
+func (c Config) checkNATS(p *problems) {
 	for _, u := range strings.Split(c.NATSURL, ",") {
 		if u = strings.TrimSpace(u); u == "" && c.NATSURL != "" {
-			bad("BRIDGE_NATS_URL", "empty URL in the list %q", RedactURL(c.NATSURL))
+			p.add("BRIDGE_NATS_URL", "empty URL in the list %q", RedactURL(c.NATSURL))
 		} else if u != "" && !validNATSURL(u) {
-			bad("BRIDGE_NATS_URL", "%q is not a NATS URL (nats://host:port, tls://, ws:// or wss://)", RedactURL(u))
+			p.add("BRIDGE_NATS_URL", "%q is not a NATS URL (nats://host:port, tls://, ws:// or wss://)", RedactURL(u))
 		}
 	}
 	if (c.NATSUser == "") != (c.NATSPassword == "") {
-		bad("BRIDGE_NATS_USER", "BRIDGE_NATS_USER and BRIDGE_NATS_PASSWORD go together")
+		p.add("BRIDGE_NATS_USER", "BRIDGE_NATS_USER and BRIDGE_NATS_PASSWORD go together")
 	}
 	if c.NATSCreds != "" {
 		if _, err := os.Stat(c.NATSCreds); err != nil {
-			bad("BRIDGE_NATS_CREDS", "%v", err)
+			p.add("BRIDGE_NATS_CREDS", "%v", err)
 		}
 	}
 	if err := c.NATSAuth().Check(); err != nil {
-		errs = append(errs, err)
+		*p = append(*p, err)
 	}
 	if c.NATSURL == "" && c.DataDir == "" {
-		bad("BRIDGE_DATA_DIR", "required for the embedded server")
+		p.add("BRIDGE_DATA_DIR", "required for the embedded server")
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
-		bad("BRIDGE_STREAM_REPLICAS", "%d is out of range (1 to 5)", c.StreamReplicas)
+		p.add("BRIDGE_STREAM_REPLICAS", "%d is out of range (1 to 5)", c.StreamReplicas)
 	}
+}
+
+// checkCRM checks the CRM's URL, API key, organization and rate.
+func (c Config) checkCRM(p *problems) {
 	if c.CRMURL == "" {
-		bad("BRIDGE_CRM_URL", "required")
+		p.add("BRIDGE_CRM_URL", "required")
 	} else if u, err := url.Parse(c.CRMURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("BRIDGE_CRM_URL", "%q is not an http(s) URL", RedactURL(c.CRMURL))
+		p.add("BRIDGE_CRM_URL", "%q is not an http(s) URL", RedactURL(c.CRMURL))
 	} else if u.User != nil {
-		bad("BRIDGE_CRM_URL", "%q holds a user or password; the CRM takes BRIDGE_CRM_API_KEY instead", RedactURL(c.CRMURL))
+		p.add("BRIDGE_CRM_URL", "%q holds a user or password; the CRM takes BRIDGE_CRM_API_KEY instead", RedactURL(c.CRMURL))
 	}
 	if c.CRMAPIKey == "" {
-		bad("BRIDGE_CRM_API_KEY", "required (or BRIDGE_CRM_API_KEY_FILE)")
+		p.add("BRIDGE_CRM_API_KEY", "required (or BRIDGE_CRM_API_KEY_FILE)")
 	}
 	if c.CRMOrgID == "" {
-		bad("BRIDGE_CRM_ORG_ID", "required")
+		p.add("BRIDGE_CRM_ORG_ID", "required")
 	}
 	if err := checkRate(c.CRMRate); err != nil {
-		bad("BRIDGE_CRM_RATE", "%v %v", c.CRMRate, err)
+		p.add("BRIDGE_CRM_RATE", "%v %v", c.CRMRate, err)
 	}
+}
+
+// checkWork checks the workers' settings: their timeouts and intervals,
+// which must be positive, the subject prefix and the concurrency.
+func (c Config) checkWork(p *problems) {
 	positive := []struct {
 		env string
 		d   time.Duration
@@ -208,23 +262,17 @@ func (c Config) Validate() error {
 		{"BRIDGE_POLL_INTERVAL", c.PollInterval},
 		{"BRIDGE_RECONCILE_INTERVAL", c.ReconcileInterval},
 	}
-	for _, p := range positive {
-		if p.d <= 0 {
-			bad(p.env, "%v is not positive", p.d)
+	for _, d := range positive {
+		if d.d <= 0 {
+			p.add(d.env, "%v is not positive", d.d)
 		}
 	}
 	if !validToken(c.SubjectPrefix) {
-		bad("BRIDGE_SUBJECT_PREFIX", "%q is not one subject token (no dots, spaces, * or >)", c.SubjectPrefix)
+		p.add("BRIDGE_SUBJECT_PREFIX", "%q is not one subject token (no dots, spaces, * or >)", c.SubjectPrefix)
 	}
 	if c.Concurrency < 1 || c.Concurrency > 4096 {
-		bad("BRIDGE_CONCURRENCY", "%d is out of range (1 to 4096)", c.Concurrency)
+		p.add("BRIDGE_CONCURRENCY", "%d is out of range (1 to 4096)", c.Concurrency)
 	}
-	switch c.LogFormat {
-	case "auto", "text", "json":
-	default:
-		bad("BRIDGE_LOG_FORMAT", "%q is not auto, text or json", c.LogFormat)
-	}
-	return errors.Join(errs...)
 }
 
 // NATSAuth returns how c logs in to NATS.

@@ -53,34 +53,43 @@ func New(cfg Config) (*Client, error) {
 		rt = NewTransport(cfg)
 	}
 	return &Client{
-		base:     strings.TrimRight(cfg.BaseURL, "/"),
-		apiKey:   cfg.APIKey,
-		orgID:    cfg.OrgID,
-		agent:    cfg.UserAgent,
-		timeout:  cfg.Timeout,
-		maxBytes: cfg.MaxResponseBytes,
-		log:      cfg.Logger,
-		observe:  cfg.Observe,
-		warned:   cfg.Warned,
-		http: &http.Client{
-			Transport: rt,
-			// Never follow a redirect: the CRM's API does not redirect, and
-			// following one would send the api-key header to wherever the
-			// Location points. A 3xx comes back as a Permanent *Error.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		base:        strings.TrimRight(cfg.BaseURL, "/"),
+		apiKey:      cfg.APIKey,
+		orgID:       cfg.OrgID,
+		agent:       cfg.UserAgent,
+		timeout:     cfg.Timeout,
+		maxBytes:    cfg.MaxResponseBytes,
+		log:         cfg.Logger,
+		observe:     cfg.Observe,
+		warned:      cfg.Warned,
+		http:        newHTTPClient(rt),
 		now:         time.Now,
 		limit:       newLimiter(cfg.Rate),
 		tracer:      cfg.TracerProvider.Tracer(tracing.Name),
 		pageRetries: cfg.PageRetries,
-		pageBackoff: func() backoff.BackOff {
-			return backoff.NewExponentialBackOff(
-				backoff.WithInitialInterval(250*time.Millisecond),
-				backoff.WithMultiplier(2),
-				backoff.WithMaxInterval(5*time.Second),
-				backoff.WithMaxElapsedTime(0))
-		},
+		pageBackoff: newPageBackoff,
 	}, nil
+}
+
+// newHTTPClient returns the HTTP client of a Client, over rt.
+func newHTTPClient(rt http.RoundTripper) *http.Client {
+	return &http.Client{
+		Transport: rt,
+		// Never follow a redirect: the CRM's API does not redirect, and
+		// following one would send the api-key header to wherever the
+		// Location points. A 3xx comes back as a Permanent *Error.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// newPageBackoff returns the backoff between Export's retries of one page:
+// from 250ms, doubling, up to 5s, for as long as the retries last.
+func newPageBackoff() backoff.BackOff {
+	return backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(250*time.Millisecond),
+		backoff.WithMultiplier(2),
+		backoff.WithMaxInterval(5*time.Second),
+		backoff.WithMaxElapsedTime(0))
 }
 
 // NewTransport returns the tuned transport New uses when Config.Transport is
@@ -146,11 +155,8 @@ type answer struct {
 func (c *Client) exchange(ctx context.Context, cl call) (ans answer, err error) {
 	ctx, span := c.startSpan(ctx, cl)
 	defer func() { endSpan(span, ans, err) }()
-	if err := ctx.Err(); err != nil {
-		return answer{}, &Error{Op: cl.op, ID: cl.id, Err: err}
-	}
-	if err := c.limit.wait(ctx); err != nil {
-		return answer{}, &Error{Op: cl.op, ID: cl.id, Err: ctx.Err()}
+	if err := c.admit(ctx, cl); err != nil {
+		return answer{}, err
 	}
 	rctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errRequestTimeout)
 	defer cancel()
@@ -171,6 +177,26 @@ func (c *Client) exchange(ctx context.Context, cl call) (ans answer, err error) 
 	} else {
 		c.limit.answered()
 	}
+	return c.read(ctx, rctx, cl, resp, start)
+}
+
+// admit returns an *Error when ctx is done, or ends while cl waits for the
+// rate limiter; nil once cl may be sent.
+func (c *Client) admit(ctx context.Context, cl call) error {
+	if err := ctx.Err(); err != nil {
+		return &Error{Op: cl.op, ID: cl.id, Err: err}
+	}
+	if err := c.limit.wait(ctx); err != nil {
+		return &Error{Op: cl.op, ID: cl.id, Err: ctx.Err()}
+	}
+	return nil
+}
+
+// read reads the body of resp, the answer to cl sent at start, within the
+// limit of its status. A 2xx read in full comes back as an answer;
+// anything else, a 2xx too large or cut short included, as an *Error,
+// reported with done.
+func (c *Client) read(ctx, rctx context.Context, cl call, resp *http.Response, start time.Time) (answer, error) {
 	ok := isSuccess(resp.StatusCode)
 	limit := c.maxBytes
 	if !ok {
@@ -194,15 +220,21 @@ func (c *Client) exchange(ctx context.Context, cl call) (ans answer, err error) 
 		body = nil // the status says enough; the error body is a bonus
 	}
 	if !ok {
-		e := errorFromAnswer(cl.op, cl.id, resp.StatusCode, resp.Header, body, c.now())
-		if e.misrouted() {
-			e.Message = strings.TrimSpace("not the CRM's API at " + c.base + " (a 404 without the CRM's NotFound) " + e.Message)
-		}
-		c.done(ctx, cl, resp.StatusCode, e.RequestID, len(body), took, e)
-		c.logWarnings(ctx, cl, e.RequestID, warningsOf(body))
-		return answer{}, e
+		return answer{}, c.refused(ctx, cl, resp, body, took)
 	}
 	return answer{status: resp.StatusCode, header: resp.Header, body: body, took: took}, nil
+}
+
+// refused returns the *Error of resp, a non-2xx answer to cl with the
+// given body, having reported it with done and logged its warnings.
+func (c *Client) refused(ctx context.Context, cl call, resp *http.Response, body []byte, took time.Duration) *Error {
+	e := errorFromAnswer(cl.op, cl.id, resp.StatusCode, resp.Header, body, c.now())
+	if e.misrouted() {
+		e.Message = strings.TrimSpace("not the CRM's API at " + c.base + " (a 404 without the CRM's NotFound) " + e.Message)
+	}
+	c.done(ctx, cl, resp.StatusCode, e.RequestID, len(body), took, e)
+	c.logWarnings(ctx, cl, e.RequestID, warningsOf(body))
+	return e
 }
 
 // done reports one request: to Observe, and as a debug line that carries

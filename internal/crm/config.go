@@ -86,44 +86,68 @@ type Config struct {
 // Validate reports every problem of c at once (errors.Join), each naming
 // its field. Secrets are never part of the message.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("crm: Config.%s: "+format, append([]any{field}, args...)...))
-	}
+	var p fieldErrors
 	if c.Rate < 0 {
-		bad("Rate", "%v is negative", c.Rate)
+		p.add("Rate", "%v is negative", c.Rate)
 	}
 	if c.BaseURL == "" {
-		bad("BaseURL", "required")
+		p.add("BaseURL", "required")
 	} else if err := checkBaseURL(c.BaseURL); err != nil {
-		bad("BaseURL", "%v", err)
+		p.add("BaseURL", "%v", err)
 	}
-	if c.APIKey == "" {
-		bad("APIKey", "required")
-	} else if !validHeaderValue(c.APIKey) {
-		bad("APIKey", "holds characters not allowed in an HTTP header")
+	c.checkHeaders(&p)
+	c.checkLimits(&p)
+	return errors.Join(p...)
+}
+
+// fieldErrors collects what Validate finds, in the order it checks.
+type fieldErrors []error
+
+// add records a problem of the Config field, described by format and args.
+func (p *fieldErrors) add(field, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("crm: Config.%s: "+format, append([]any{field}, args...)...))
+}
+
+// checkHeaders checks the values every request carries as headers: the API
+// key and the organization, both required, and the User-Agent. The key is
+// never shown.
+func (c Config) checkHeaders(p *fieldErrors) {
+	headers := []struct {
+		field, value     string
+		required, secret bool
+	}{
+		{"APIKey", c.APIKey, true, true},
+		{"OrgID", c.OrgID, true, false},
+		{"UserAgent", c.UserAgent, false, false},
 	}
-	if c.OrgID == "" {
-		bad("OrgID", "required")
-	} else if !validHeaderValue(c.OrgID) {
-		bad("OrgID", "%q holds characters not allowed in an HTTP header", c.OrgID)
+	for _, h := range headers {
+		switch {
+		case h.value == "" && h.required:
+			p.add(h.field, "required")
+		case validHeaderValue(h.value):
+		case h.secret:
+			p.add(h.field, "holds characters not allowed in an HTTP header")
+		default:
+			p.add(h.field, "%q holds characters not allowed in an HTTP header", h.value)
+		}
 	}
-	if !validHeaderValue(c.UserAgent) {
-		bad("UserAgent", "%q holds characters not allowed in an HTTP header", c.UserAgent)
-	}
+}
+
+// checkLimits checks the timeout, the connection and answer sizes, which
+// may not be negative, and the page retries.
+func (c Config) checkLimits(p *fieldErrors) {
 	if c.Timeout < 0 {
-		bad("Timeout", "%s is negative", c.Timeout)
+		p.add("Timeout", "%s is negative", c.Timeout)
 	}
 	if c.MaxConns < 0 {
-		bad("MaxConns", "%d is negative", c.MaxConns)
+		p.add("MaxConns", "%d is negative", c.MaxConns)
 	}
 	if c.MaxResponseBytes < 0 {
-		bad("MaxResponseBytes", "%d is negative", c.MaxResponseBytes)
+		p.add("MaxResponseBytes", "%d is negative", c.MaxResponseBytes)
 	}
 	if c.PageRetries < -1 {
-		bad("PageRetries", "%d: want -1 (none), 0 (the default) or more", c.PageRetries)
+		p.add("PageRetries", "%d: want -1 (none), 0 (the default) or more", c.PageRetries)
 	}
-	return errors.Join(errs...)
 }
 
 func checkBaseURL(raw string) error {

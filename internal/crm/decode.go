@@ -149,25 +149,7 @@ func errorFromAnswer(op, id string, status int, header http.Header, body []byte,
 	if json.Unmarshal(body, &eb) != nil {
 		e.Message = snippet(body)
 	} else {
-		var obj struct {
-			Code    any    `json:"code"`
-			Message string `json:"message"`
-		}
-		var str string
-		switch {
-		case json.Unmarshal(eb.Error, &obj) == nil:
-			code, _ := obj.Code.(string)
-			if status >= 400 && status <= 499 && validCode(code) {
-				e.Code = code
-			} else if code != "" {
-				e.Message = "code " + snippet([]byte(code))
-			}
-			if obj.Message != "" {
-				e.Message = strings.TrimSpace(e.Message + " " + snippet([]byte(obj.Message)))
-			}
-		case json.Unmarshal(eb.Error, &str) == nil:
-			e.Message = snippet([]byte(str))
-		}
+		e.Code, e.Message = codeAndMessage(eb.Error, status)
 		if e.Message == "" && eb.Message != "" {
 			e.Message = snippet([]byte(eb.Message))
 		}
@@ -177,6 +159,33 @@ func errorFromAnswer(op, id string, status int, header http.Header, body []byte,
 		e.RequestID = header.Get("X-Request-Id")
 	}
 	return e
+}
+
+// codeAndMessage reads the error member of a non-2xx answer with the given
+// status: an object whose code is the functional code of a 4xx when it is
+// valid (otherwise it goes to the message, before the object's message),
+// or a string, the message. Anything else gives neither.
+func codeAndMessage(member json.RawMessage, status int) (code, message string) {
+	var obj struct {
+		Code    any    `json:"code"`
+		Message string `json:"message"`
+	}
+	var str string
+	switch {
+	case json.Unmarshal(member, &obj) == nil:
+		c, _ := obj.Code.(string)
+		if status >= 400 && status <= 499 && validCode(c) {
+			code = c
+		} else if c != "" {
+			message = "code " + snippet([]byte(c))
+		}
+		if obj.Message != "" {
+			message = strings.TrimSpace(message + " " + snippet([]byte(obj.Message)))
+		}
+	case json.Unmarshal(member, &str) == nil:
+		message = snippet([]byte(str))
+	}
+	return code, message
 }
 
 // validCode accepts a functional code that is safe to pass on as a result

@@ -105,34 +105,43 @@ func (w *walker) value() {
 	switch w.b[w.i] {
 	case '"':
 		w.str()
-		return
 	case '{', '[':
-		depth := 0
-		for w.i < len(w.b) {
-			for w.i < len(w.b) && !structural[w.b[w.i]] {
-				w.i++
-			}
-			if w.i >= len(w.b) {
-				return
-			}
-			switch w.b[w.i] {
-			case '"':
-				w.str()
-				continue
-			case '{', '[':
-				depth++
-			default: // '}', ']'
-				depth--
-				if depth == 0 {
-					w.i++
-					return
-				}
-			}
+		w.container()
+	default:
+		w.scalar()
+	}
+}
+
+// container skips the object or array at w.i.
+func (w *walker) container() {
+	depth := 0
+	for w.i < len(w.b) {
+		for w.i < len(w.b) && !structural[w.b[w.i]] {
 			w.i++
 		}
-		return
+		if w.i >= len(w.b) {
+			return
+		}
+		switch w.b[w.i] {
+		case '"':
+			w.str()
+			continue
+		case '{', '[':
+			depth++
+		default: // '}', ']'
+			depth--
+			if depth == 0 {
+				w.i++
+				return
+			}
+		}
+		w.i++
 	}
-	for w.i < len(w.b) { // number or literal
+}
+
+// scalar skips the number or literal at w.i.
+func (w *walker) scalar() {
+	for w.i < len(w.b) {
 		switch w.b[w.i] {
 		case ',', '}', ']', ' ', '\t', '\n', '\r':
 			return

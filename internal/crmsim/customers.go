@@ -128,21 +128,29 @@ func editPatch(before, after crm.Customer) (patch, error) {
 	p.BirthDate = pointerDiff(before.BirthDate, after.BirthDate)
 	p.InternalNote = pointerDiff(before.InternalNote, after.InternalNote)
 	p.Unsubscribed = pointerDiff(before.Unsubscribed, after.Unsubscribed)
-	gb, err := genderCode(before.Gender)
+	var err error
+	p.Gender, err = genderDiff(before.Gender, after.Gender)
+	return p, err
+}
+
+// genderDiff is the change from b to a of the gender, each as the API
+// writes it: unset when equal, null when a has none. It fails on a gender
+// genderCode cannot read.
+func genderDiff(b, a json.RawMessage) (crm.Nullable[string], error) {
+	gb, err := genderCode(b)
 	if err != nil {
-		return p, err
+		return crm.Nullable[string]{}, err
 	}
-	ga, err := genderCode(after.Gender)
-	if err != nil {
-		return p, err
+	ga, err := genderCode(a)
+	switch {
+	case err != nil:
+		return crm.Nullable[string]{}, err
+	case ga == gb:
+		return crm.Nullable[string]{}, nil
+	case ga == "":
+		return crm.Null[string](), nil
 	}
-	if ga != gb {
-		p.Gender = crm.Some(ga)
-		if ga == "" {
-			p.Gender = crm.Null[string]()
-		}
-	}
-	return p, nil
+	return crm.Some(ga), nil
 }
 
 // pointerDiff is the change from b to a of a nullable field: unset when

@@ -86,21 +86,7 @@ func parseSince(s string) (int64, error) {
 func (st *store) exportPage(since int64, tok *pageToken, size int, paging Paging) ([]userMap, string) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	start := timeKey{at: since}
-	kind, skip := byte('k'), 0
-	if paging == PagingOffset {
-		kind = 'o'
-	}
-	if tok != nil {
-		kind = tok.kind
-		if kind == 'k' {
-			if after := (timeKey{tok.at, tok.id + "\x00"}); timeLess(start, after) {
-				start = after
-			}
-		} else {
-			skip = tok.pos
-		}
-	}
+	start, kind, skip := exportFrom(since, tok, paging)
 	items := make([]userMap, 0, min(size, 1024))
 	var last timeKey
 	more := false
@@ -120,14 +106,40 @@ func (st *store) exportPage(since int64, tok *pageToken, size int, paging Paging
 	if !more {
 		return items, ""
 	}
-	if kind == 'k' {
-		return items, pageToken{kind: 'k', at: last.at, id: last.id}.String()
+	return items, nextExportToken(kind, last, len(items), tok)
+}
+
+// exportFrom returns where the export page from tok (nil: the first)
+// starts: the first key to visit, and how many records to skip from there
+// (an offset token's position); and the kind of token the next page gets.
+func exportFrom(since int64, tok *pageToken, paging Paging) (start timeKey, kind byte, skip int) {
+	start = timeKey{at: since}
+	switch {
+	case tok == nil && paging == PagingOffset:
+		return start, 'o', 0
+	case tok == nil:
+		return start, 'k', 0
+	case tok.kind != 'k':
+		return start, tok.kind, tok.pos
 	}
-	pos := len(items)
+	if after := (timeKey{tok.at, tok.id + "\x00"}); timeLess(start, after) {
+		start = after
+	}
+	return start, 'k', 0
+}
+
+// nextExportToken returns the token, of the given kind, of the page after
+// one of n records that ended at last; tok is that page's token (nil for
+// the first).
+func nextExportToken(kind byte, last timeKey, n int, tok *pageToken) string {
+	if kind == 'k' {
+		return pageToken{kind: 'k', at: last.at, id: last.id}.String()
+	}
+	pos := n
 	if tok != nil {
 		pos += tok.pos
 	}
-	return items, pageToken{kind: 'o', pos: pos}.String()
+	return pageToken{kind: 'o', pos: pos}.String()
 }
 
 // listPage returns up to size records in (createdAt, id) order after the

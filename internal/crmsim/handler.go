@@ -32,9 +32,21 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Date", s.Now().Format(http.TimeFormat))
 	w.Header().Set("X-Request-Id", rq.id)
 	d := s.faults.decide()
+	if !s.admit(rq, d) {
+		return
+	}
+	rq.warnings = d.warnings
+	s.operate(rq, d.drop)
+}
 
+// admit validates the request and applies the faults d decided that come
+// before the operation, in ServeHTTP's order. It reports whether the
+// operation may go ahead; when not, the request has been answered (or the
+// client went away).
+func (s *Simulator) admit(rq *request, d decision) bool {
+	r := rq.r
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(rq.w, r.Body, s.opts.MaxBodyBytes)
 	}
 	ex, err := s.validator.ValidateRequest(r.Context(), r, s.authenticate)
 	if ex != nil {
@@ -42,32 +54,34 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.unauthorized {
 		s.fail(rq, http.StatusUnauthorized, codeUnauthorized, "unauthorized (injected)")
-		return
+		return false
 	}
 	if !s.wait(rq, d.delay) {
-		return
+		return false
 	}
 	if err != nil {
 		s.reject(rq, err)
-		return
+		return false
 	}
 	if org := r.Header.Get("organization-id"); s.opts.OrgID != "" && org != s.opts.OrgID {
 		s.fail(rq, http.StatusForbidden, codeForbidden, "organization-id not accepted")
-		return
+		return false
 	}
-	if s.injected(rq, d) {
-		return
-	}
-	rq.warnings = d.warnings
+	return !s.injected(rq, d)
+}
+
+// operate answers an admitted request with its operation; drop, for the
+// changes, drops the connection in place of the answer once applied.
+func (s *Simulator) operate(rq *request, drop bool) {
 	switch rq.op {
 	case OpCreate:
-		s.create(rq, d.drop)
+		s.create(rq, drop)
 	case OpGet:
 		s.get(rq)
 	case OpUpdate:
-		s.update(rq, d.drop)
+		s.update(rq, drop)
 	case OpDelete:
-		s.delete(rq, d.drop)
+		s.delete(rq, drop)
 	case OpList:
 		s.list(rq)
 	case OpExport:

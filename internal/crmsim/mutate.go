@@ -33,23 +33,7 @@ func (st *store) create(now int64, a actor, p crm.CreateParams) (*record, error)
 	if st.phoneTaken(key, "") {
 		return nil, fmt.Errorf("%w: %q", ErrDuplicatePhone, p.Phone)
 	}
-	r := &record{
-		id:           st.newID(),
-		firstName:    p.FirstName,
-		lastName:     nullable(p.LastName),
-		email:        p.Email,
-		phone:        p.Phone,
-		phoneKey:     key,
-		calling:      calling,
-		cityID:       p.CityID,
-		birthDate:    p.BirthDate,
-		unsubscribed: p.Unsubscribed,
-		internalNote: nullable(p.InternalNote),
-		passcode:     p.Passcode,
-		created:      now,
-		createdBy:    a.by,
-		createdVia:   a.via,
-	}
+	r := newRecord(st.newID(), key, calling, p, now, a)
 	if p.Gender != nil {
 		if err := checkGender(*p.Gender); err != nil {
 			return nil, err
@@ -65,6 +49,29 @@ func (st *store) create(now int64, a actor, p crm.CreateParams) (*record, error)
 	st.insert(r)
 	st.logChange(ChangeCreate, r.id, now, a)
 	return r, nil
+}
+
+// newRecord returns the customer p describes, with the given id, phone key
+// and calling code, created by a at now. Its gender and number are
+// create's to set.
+func newRecord(id, key, calling string, p crm.CreateParams, now int64, a actor) *record {
+	return &record{
+		id:           id,
+		firstName:    p.FirstName,
+		lastName:     nullable(p.LastName),
+		email:        p.Email,
+		phone:        p.Phone,
+		phoneKey:     key,
+		calling:      calling,
+		cityID:       p.CityID,
+		birthDate:    p.BirthDate,
+		unsubscribed: p.Unsubscribed,
+		internalNote: nullable(p.InternalNote),
+		passcode:     p.Passcode,
+		created:      now,
+		createdBy:    a.by,
+		createdVia:   a.via,
+	}
 }
 
 // update applies p to the customer id at now. It returns ErrNotFound,
@@ -90,6 +97,26 @@ func (st *store) update(now int64, a actor, id string, p patch) (*record, error)
 // applyPatch returns r with p applied and whether anything differs.
 func (st *store) applyPatch(r *record, p patch) (next record, changed bool, err error) {
 	next = *r
+	required, err := patchRequired(&next, p)
+	if err != nil {
+		return next, false, err
+	}
+	optional := patchOptional(&next, p)
+	gender, err := patchGender(&next, p.Gender)
+	if err != nil {
+		return next, false, err
+	}
+	if next.phone != r.phone {
+		if err := st.rephone(&next, r); err != nil {
+			return next, false, err
+		}
+	}
+	return next, required || optional || gender, nil
+}
+
+// patchRequired applies p to next's fields that cannot be null (first
+// name, phone, number) and reports a change; p clearing one is ErrInvalid.
+func patchRequired(next *record, p patch) (changed bool, err error) {
 	for _, f := range []struct {
 		name string
 		cur  *string
@@ -99,12 +126,17 @@ func (st *store) applyPatch(r *record, p patch) (next record, changed bool, err 
 			continue
 		}
 		if !f.n.Valid {
-			return next, false, fmt.Errorf("%w: %s cannot be null", ErrInvalid, f.name)
+			return false, fmt.Errorf("%w: %s cannot be null", ErrInvalid, f.name)
 		}
 		if *f.cur != f.n.Value {
 			*f.cur, changed = f.n.Value, true
 		}
 	}
+	return changed, nil
+}
+
+// patchOptional applies p to next's nullable fields and reports a change.
+func patchOptional(next *record, p patch) (changed bool) {
 	for _, f := range []struct {
 		cur **string
 		n   crm.Nullable[string]
@@ -112,28 +144,40 @@ func (st *store) applyPatch(r *record, p patch) (next record, changed bool, err 
 		{&next.passcode, p.Passcode}, {&next.internalNote, p.InternalNote}} {
 		changed = patchPointer(f.cur, f.n) || changed
 	}
-	changed = patchPointer(&next.unsubscribed, p.Unsubscribed) || changed
-	if g := p.Gender; g.Set {
-		if g.Valid {
-			if err := checkGender(g.Value); err != nil {
-				return next, false, err
-			}
-		}
-		if next.gender != g.Value {
-			next.gender, changed = g.Value, true
+	return patchPointer(&next.unsubscribed, p.Unsubscribed) || changed
+}
+
+// patchGender applies g to next's gender and reports a change; a gender
+// other than F or M is ErrInvalid.
+func patchGender(next *record, g crm.Nullable[string]) (changed bool, err error) {
+	if !g.Set {
+		return false, nil
+	}
+	if g.Valid {
+		if err := checkGender(g.Value); err != nil {
+			return false, err
 		}
 	}
-	if next.phone != r.phone {
-		next.calling = phoneCalling(nil, next.phone, r.calling)
-		next.phoneKey = phoneKey(next.phone, next.calling)
-		if next.phoneKey == "" {
-			return next, false, fmt.Errorf("%w: phone %q has no digit", ErrInvalid, next.phone)
-		}
-		if !next.archived && st.phoneTaken(next.phoneKey, r.id) {
-			return next, false, fmt.Errorf("%w: %q", ErrDuplicatePhone, next.phone)
-		}
+	if next.gender != g.Value {
+		next.gender, changed = g.Value, true
 	}
-	return next, changed, nil
+	return changed, nil
+}
+
+// rephone sets next's calling code and phone key for its new phone, r
+// being the customer before the patch. It fails with ErrInvalid when the
+// phone has no digit, or ErrDuplicatePhone when another customer has it
+// (unless this one is archived).
+func (st *store) rephone(next, r *record) error {
+	next.calling = phoneCalling(nil, next.phone, r.calling)
+	next.phoneKey = phoneKey(next.phone, next.calling)
+	if next.phoneKey == "" {
+		return fmt.Errorf("%w: phone %q has no digit", ErrInvalid, next.phone)
+	}
+	if !next.archived && st.phoneTaken(next.phoneKey, r.id) {
+		return fmt.Errorf("%w: %q", ErrDuplicatePhone, next.phone)
+	}
+	return nil
 }
 
 // patchPointer applies n to the nullable field *cur and reports a change.

@@ -1,6 +1,7 @@
 package crmsim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -183,33 +184,17 @@ func (o Options) Validate() error {
 
 // withDefaults returns o with every zero field that has a default filled in.
 func (o Options) withDefaults() Options {
-	if o.PageSize == 0 {
-		o.PageSize = 100
-	}
+	o.PageSize = cmp.Or(o.PageSize, 100)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.TimestampPrecision == 0 {
-		o.TimestampPrecision = time.Second
-	}
-	if o.ChurnPerTick == 0 {
-		o.ChurnPerTick = 1
-	}
-	if o.MaxBodyBytes == 0 {
-		o.MaxBodyBytes = 1 << 20
-	}
-	if o.MaxChanges == 0 {
-		o.MaxChanges = 1 << 20
-	}
-	if o.App == "" {
-		o.App = "crm"
-	}
-	if o.Service == "" {
-		o.Service = "customers"
-	}
-	if o.InstanceID == "" {
-		o.InstanceID = "crmsim-1"
-	}
+	o.TimestampPrecision = cmp.Or(o.TimestampPrecision, time.Second)
+	o.ChurnPerTick = cmp.Or(o.ChurnPerTick, 1)
+	o.MaxBodyBytes = cmp.Or(o.MaxBodyBytes, 1<<20)
+	o.MaxChanges = cmp.Or(o.MaxChanges, 1<<20)
+	o.App = cmp.Or(o.App, "crm")
+	o.Service = cmp.Or(o.Service, "customers")
+	o.InstanceID = cmp.Or(o.InstanceID, "crmsim-1")
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

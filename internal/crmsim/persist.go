@@ -134,35 +134,59 @@ func (s *Simulator) Load(r io.Reader) error {
 		return fmt.Errorf("crmsim: load: %w", ErrNotEmpty)
 	}
 	dec := json.NewDecoder(r)
-	var h stateHeader
-	if err := dec.Decode(&h); err != nil {
-		return badState(err, "header")
-	}
-	switch {
-	case h.Format != stateFormat:
-		return fmt.Errorf("crmsim: load: %w: format %q, want %q", ErrBadState, h.Format, stateFormat)
-	case h.Version != stateVersion:
-		return fmt.Errorf("crmsim: load: %w: version %d, this simulator reads version %d", ErrBadState, h.Version, stateVersion)
-	case h.Customers < 0:
-		return fmt.Errorf("crmsim: load: %w: %d customers", ErrBadState, h.Customers)
-	}
-	var src rand.PCG
-	if err := src.UnmarshalBinary(h.Rand); err != nil {
-		return fmt.Errorf("crmsim: load: %w: random state: %v", ErrBadState, err)
+	h, src, err := readHeader(dec)
+	if err != nil {
+		return err
 	}
 	fresh, err := loadRecords(dec, h.Customers)
 	if err != nil {
 		return err
 	}
-	var extra json.RawMessage
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return badState(err, "after the customers")
-		}
-		return fmt.Errorf("crmsim: load: %w: data after the %d customers", ErrBadState, h.Customers)
+	if err := checkEnd(dec, h.Customers); err != nil {
+		return err
 	}
+	return s.store.install(fresh, h, src)
+}
 
-	st := s.store
+// readHeader decodes and checks the document's header and the random
+// state it holds.
+func readHeader(dec *json.Decoder) (stateHeader, rand.PCG, error) {
+	var h stateHeader
+	var src rand.PCG
+	if err := dec.Decode(&h); err != nil {
+		return h, src, badState(err, "header")
+	}
+	switch {
+	case h.Format != stateFormat:
+		return h, src, fmt.Errorf("crmsim: load: %w: format %q, want %q", ErrBadState, h.Format, stateFormat)
+	case h.Version != stateVersion:
+		return h, src, fmt.Errorf("crmsim: load: %w: version %d, this simulator reads version %d", ErrBadState, h.Version, stateVersion)
+	case h.Customers < 0:
+		return h, src, fmt.Errorf("crmsim: load: %w: %d customers", ErrBadState, h.Customers)
+	}
+	if err := src.UnmarshalBinary(h.Rand); err != nil {
+		return h, src, fmt.Errorf("crmsim: load: %w: random state: %v", ErrBadState, err)
+	}
+	return h, src, nil
+}
+
+// checkEnd reports data after the n customers as ErrBadState.
+func checkEnd(dec *json.Decoder, n int) error {
+	var extra json.RawMessage
+	err := dec.Decode(&extra)
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return badState(err, "after the customers")
+	}
+	return fmt.Errorf("crmsim: load: %w: data after the %d customers", ErrBadState, n)
+}
+
+// install replaces st's customers, which must be none (ErrNotEmpty
+// otherwise), with fresh's, and takes on h's counters where they are ahead
+// and the random state src.
+func (st *store) install(fresh *store, h stateHeader, src rand.PCG) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if len(st.byID) > 0 {
@@ -198,18 +222,28 @@ func loadRecords(dec *json.Decoder, n int) (*store, error) {
 		}
 		r := &slab[0]
 		slab = slab[1:]
-		if err := sr.restore(r, in); err != nil {
+		if err := fresh.addSaved(r, &sr, in); err != nil {
 			return nil, fmt.Errorf("crmsim: load: %w: customer %d of %d: %v", ErrBadState, i+1, n, err)
 		}
-		if _, dup := fresh.byID[r.id]; dup {
-			return nil, fmt.Errorf("crmsim: load: %w: customer %d of %d: id %s appears twice", ErrBadState, i+1, n, r.id)
-		}
-		if !r.archived && fresh.phoneTaken(r.phoneKey, "") {
-			return nil, fmt.Errorf("crmsim: load: %w: customer %d of %d: phone %q is also %s's", ErrBadState, i+1, n, r.phone, fresh.phones[r.phoneKey])
-		}
-		fresh.insert(r)
 	}
 	return fresh, nil
+}
+
+// addSaved restores r from sr and indexes it, unless it is one the
+// simulator could not have stored, or clashes with a customer loaded
+// before: the same id, or the same phone with neither archived.
+func (fresh *store) addSaved(r *record, sr *savedRecord, in *interner) error {
+	if err := sr.restore(r, in); err != nil {
+		return err
+	}
+	if _, dup := fresh.byID[r.id]; dup {
+		return fmt.Errorf("id %s appears twice", r.id)
+	}
+	if !r.archived && fresh.phoneTaken(r.phoneKey, "") {
+		return fmt.Errorf("phone %q is also %s's", r.phone, fresh.phones[r.phoneKey])
+	}
+	fresh.insert(r)
+	return nil
 }
 
 // badState wraps a decoding error of the document's part where.
@@ -244,12 +278,9 @@ func savedOf(r *record) savedRecord {
 // restore fills r from sr, sharing repeated values through in. It returns
 // an error for a record the simulator could not have stored.
 func (sr *savedRecord) restore(r *record, in *interner) error {
-	var vias [3]via
-	for i, v := range [...]string{sr.CreatedVia, sr.UpdatedVia, sr.ArchivedVia} {
-		var err error
-		if vias[i], err = parseVia(v); err != nil {
-			return err
-		}
+	vias, err := sr.vias()
+	if err != nil {
+		return err
 	}
 	switch {
 	case sr.ID == "":
@@ -275,6 +306,18 @@ func (sr *savedRecord) restore(r *record, in *interner) error {
 		r.archived, r.archivedAt, r.archivedBy, r.archivedVia = true, sr.ArchivedNs, in.str(sr.ArchivedBy), vias[2]
 	}
 	return nil
+}
+
+// vias parses sr's created, updated and archived vias, in that order.
+func (sr *savedRecord) vias() ([3]via, error) {
+	var vias [3]via
+	for i, v := range [...]string{sr.CreatedVia, sr.UpdatedVia, sr.ArchivedVia} {
+		var err error
+		if vias[i], err = parseVia(v); err != nil {
+			return vias, err
+		}
+	}
+	return vias, nil
 }
 
 // parseVia is the inverse of via.String.

@@ -2,6 +2,7 @@ package crmsim
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 )
@@ -87,8 +88,7 @@ func newSeedGen() *seedGen {
 
 // fill makes r a new customer updated at ts; st.mu must be held.
 func (g *seedGen) fill(st *store, r *record, ts int64) {
-	rng := st.rng
-	fi, li := rng.IntN(len(seedFirstNames)), rng.IntN(len(seedLastNames))
+	fi, li := st.rng.IntN(len(seedFirstNames)), st.rng.IntN(len(seedLastNames))
 	*r = record{
 		id:         st.newID(),
 		firstName:  seedFirstNames[fi],
@@ -102,6 +102,14 @@ func (g *seedGen) fill(st *store, r *record, ts int64) {
 		updatedVia: viaUI,
 	}
 	r.phone, r.phoneKey = g.phone(st)
+	g.fillOptional(st.rng, r, fi, li)
+}
+
+// fillOptional draws r's optional fields from rng: a last name (the li-th)
+// for 9 in 10, an email made of the names for 7 in 10, a city for half, a
+// birth date for 6 in 10, and a gender and a subscription each a third
+// unset.
+func (g *seedGen) fillOptional(rng *rand.Rand, r *record, fi, li int) {
 	if rng.IntN(10) > 0 {
 		r.lastName = &g.lastNames[li]
 	}

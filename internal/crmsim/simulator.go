@@ -110,34 +110,44 @@ func declaredCodes(doc *openapi3.T) map[Operation]map[string]bool {
 	out := make(map[Operation]map[string]bool)
 	for _, item := range doc.Paths.Map() {
 		for _, op := range item.Operations() {
-			codes := map[string]bool{}
-			out[operationOf(op.OperationID)] = codes
-			resp := op.Responses.Status(400)
-			if resp == nil || resp.Value == nil {
-				continue
-			}
-			mt := resp.Value.Content.Get("application/json")
-			if mt == nil || mt.Schema == nil {
-				continue
-			}
-			errProp := mt.Schema.Value.Properties["error"]
-			if errProp == nil {
-				continue
-			}
-			code := errProp.Value.Properties["code"]
-			if code == nil {
-				continue
-			}
-			schemas := []*openapi3.SchemaRef{code}
-			schemas = append(schemas, code.Value.AllOf...)
-			for _, sr := range schemas {
-				for _, e := range sr.Value.Enum {
-					if str, ok := e.(string); ok {
-						codes[str] = true
-					}
-				}
-			}
+			out[operationOf(op.OperationID)] = errorCodes(op)
 		}
 	}
 	return out
+}
+
+// errorCodes returns the codes op's 400 response declares: the strings of
+// the enum of its error.code, and of the schemas that one is allOf.
+func errorCodes(op *openapi3.Operation) map[string]bool {
+	codes := map[string]bool{}
+	code := errorCodeSchema(op)
+	if code == nil {
+		return codes
+	}
+	for _, sr := range append([]*openapi3.SchemaRef{code}, code.Value.AllOf...) {
+		for _, e := range sr.Value.Enum {
+			if str, ok := e.(string); ok {
+				codes[str] = true
+			}
+		}
+	}
+	return codes
+}
+
+// errorCodeSchema returns the schema of error.code in op's 400 JSON
+// response, or nil when op declares none.
+func errorCodeSchema(op *openapi3.Operation) *openapi3.SchemaRef {
+	resp := op.Responses.Status(400)
+	if resp == nil || resp.Value == nil {
+		return nil
+	}
+	mt := resp.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil {
+		return nil
+	}
+	errProp := mt.Schema.Value.Properties["error"]
+	if errProp == nil {
+		return nil
+	}
+	return errProp.Value.Properties["code"]
 }

@@ -117,10 +117,29 @@ func (v *Validator) ValidateRequest(ctx context.Context, r *http.Request, auth A
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s %s: %v", ErrNoRoute, r.Method, r.URL.Path, err)
 	}
+	in := validationInput(r, route, params, auth)
+	if r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("crmspec: read request body: %w", err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		defer func() { r.Body = io.NopCloser(bytes.NewReader(body)) }()
+	}
+	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+		return &Exchange{in: in}, err
+	}
+	return &Exchange{in: in}, nil
+}
+
+// validationInput is what openapi3filter validates r against: its route
+// and path parameters, every problem at once, and the api-key header,
+// which must be there, checked by auth (nil: any key).
+func validationInput(r *http.Request, route *routers.Route, params map[string]string, auth AuthFunc) *openapi3filter.RequestValidationInput {
 	if auth == nil {
 		auth = func(string) error { return nil }
 	}
-	in := &openapi3filter.RequestValidationInput{
+	return &openapi3filter.RequestValidationInput{
 		Request:    r,
 		PathParams: params,
 		Route:      route,
@@ -135,18 +154,6 @@ func (v *Validator) ValidateRequest(ctx context.Context, r *http.Request, auth A
 			},
 		},
 	}
-	if r.Body != nil {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, fmt.Errorf("crmspec: read request body: %w", err)
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		defer func() { r.Body = io.NopCloser(bytes.NewReader(body)) }()
-	}
-	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
-		return &Exchange{in: in}, err
-	}
-	return &Exchange{in: in}, nil
 }
 
 // ValidateResponse validates a response to the exchange's request: headers

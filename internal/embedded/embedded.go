@@ -65,6 +65,28 @@ func Start(opts Options) (*Server, error) {
 	if opts.StoreDir == "" {
 		return nil, errors.New("embedded: StoreDir is required")
 	}
+	opts = opts.withDefaults()
+	so, err := serverOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := server.NewServer(so)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	if opts.Logger != nil {
+		ns.SetLoggerV2(logger{opts.Logger}, false, false, false)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(opts.StartTimeout) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("embedded: server on %s:%d not ready after %v (port taken?)", opts.Host, opts.Port, opts.StartTimeout)
+	}
+	return &Server{ns: ns}, nil
+}
+
+// withDefaults returns opts with the defaults in place of zero values.
+func (opts Options) withDefaults() Options {
 	if opts.Host == "" {
 		opts.Host = "127.0.0.1"
 	}
@@ -77,6 +99,13 @@ func Start(opts Options) (*Server, error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 10 * time.Second
 	}
+	return opts
+}
+
+// serverOptions reads opts.ConfigFile, when there is one, and sets over it
+// what opts name. It returns an error when the file cannot be read or
+// parsed.
+func serverOptions(opts Options) (*server.Options, error) {
 	so := &server.Options{}
 	if opts.ConfigFile != "" {
 		var err error
@@ -105,19 +134,7 @@ func Start(opts Options) (*Server, error) {
 	} else {
 		so.SyncInterval = opts.SyncInterval
 	}
-	ns, err := server.NewServer(so)
-	if err != nil {
-		return nil, fmt.Errorf("embedded: %w", err)
-	}
-	if opts.Logger != nil {
-		ns.SetLoggerV2(logger{opts.Logger}, false, false, false)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(opts.StartTimeout) {
-		ns.Shutdown()
-		return nil, fmt.Errorf("embedded: server on %s:%d not ready after %v (port taken?)", opts.Host, opts.Port, opts.StartTimeout)
-	}
-	return &Server{ns: ns}, nil
+	return so, nil
 }
 
 // ClientURL returns the URL clients connect to, e.g. nats://127.0.0.1:4222.

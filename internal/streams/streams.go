@@ -51,40 +51,53 @@ const (
 
 // Definitions returns the three stream configurations for cfg.
 func Definitions(cfg Config) []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{commandsStream(cfg), eventsStream(cfg), dlqStream(cfg)}
+}
+
+// commandsStream holds the commands, the updates and deletes under their
+// partition token.
+func commandsStream(cfg Config) jetstream.StreamConfig {
 	s := Subjects{Prefix: cfg.Prefix}
-	return []jetstream.StreamConfig{
-		{
-			Name:             Commands,
-			Description:      "crm-bridge: commands to apply to the CRM",
-			Subjects:         []string{s.Create(), s.Prefix + ".customer.update.*", s.Prefix + ".customer.delete.*"},
-			SubjectTransform: Layout{Prefix: cfg.Prefix, Partitions: cfg.Partitions}.Transform(),
-			Retention:        jetstream.LimitsPolicy,
-			MaxAge:           CommandsMaxAge,
-			Duplicates:       CommandsDuplicates,
-			Storage:          jetstream.FileStorage,
-			Replicas:         cfg.Replicas,
-		},
-		{
-			Name:        Events,
-			Description: "crm-bridge: customer change events and command results",
-			Subjects:    []string{s.AllChanged(), s.Result()},
-			Retention:   jetstream.LimitsPolicy,
-			MaxAge:      EventsMaxAge,
-			Duplicates:  EventsDuplicates,
-			Storage:     jetstream.FileStorage,
-			Replicas:    cfg.Replicas,
-			AllowDirect: true,
-		},
-		{
-			Name:        DLQ,
-			Description: "crm-bridge: commands that were rejected or failed",
-			Subjects:    []string{s.Prefix + ".customer.dlq.*"},
-			Retention:   jetstream.LimitsPolicy,
-			Duplicates:  EventsDuplicates,
-			Storage:     jetstream.FileStorage,
-			Replicas:    cfg.Replicas,
-			AllowDirect: true,
-		},
+	return jetstream.StreamConfig{
+		Name:             Commands,
+		Description:      "crm-bridge: commands to apply to the CRM",
+		Subjects:         []string{s.Create(), s.Prefix + ".customer.update.*", s.Prefix + ".customer.delete.*"},
+		SubjectTransform: Layout{Prefix: cfg.Prefix, Partitions: cfg.Partitions}.Transform(),
+		Retention:        jetstream.LimitsPolicy,
+		MaxAge:           CommandsMaxAge,
+		Duplicates:       CommandsDuplicates,
+		Storage:          jetstream.FileStorage,
+		Replicas:         cfg.Replicas,
+	}
+}
+
+// eventsStream holds the change events and the command results.
+func eventsStream(cfg Config) jetstream.StreamConfig {
+	s := Subjects{Prefix: cfg.Prefix}
+	return jetstream.StreamConfig{
+		Name:        Events,
+		Description: "crm-bridge: customer change events and command results",
+		Subjects:    []string{s.AllChanged(), s.Result()},
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      EventsMaxAge,
+		Duplicates:  EventsDuplicates,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		AllowDirect: true,
+	}
+}
+
+// dlqStream holds the dead letters, with no age limit.
+func dlqStream(cfg Config) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        DLQ,
+		Description: "crm-bridge: commands that were rejected or failed",
+		Subjects:    []string{cfg.Prefix + ".customer.dlq.*"},
+		Retention:   jetstream.LimitsPolicy,
+		Duplicates:  EventsDuplicates,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		AllowDirect: true,
 	}
 }
 

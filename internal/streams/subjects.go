@@ -195,41 +195,60 @@ func decodeAny(tok string) (string, error) {
 		return "", errors.New("empty customer id")
 	}
 	if !strings.Contains(tok, "%") { // the usual id: nothing to decode
-		for i := 0; i < len(tok); i++ {
-			if needsEscape(tok[i]) {
-				return "", fmt.Errorf("byte %q not allowed in a subject token", tok[i])
-			}
-		}
-		if !utf8.ValidString(tok) {
-			return "", errors.New("customer id is not UTF-8")
+		if err := checkPlain(tok); err != nil {
+			return "", err
 		}
 		return tok, nil
 	}
+	b, err := unescape(tok)
+	if err != nil {
+		return "", err
+	}
+	if len(b) == 0 || !utf8.Valid(b) {
+		return "", errors.New("customer id is empty or not UTF-8")
+	}
+	return string(b), nil
+}
+
+// checkPlain reports why tok, which holds no escape, cannot be a token: a
+// byte that must be escaped, or not UTF-8; or nil.
+func checkPlain(tok string) error {
+	for i := 0; i < len(tok); i++ {
+		if needsEscape(tok[i]) {
+			return fmt.Errorf("byte %q not allowed in a subject token", tok[i])
+		}
+	}
+	if !utf8.ValidString(tok) {
+		return errors.New("customer id is not UTF-8")
+	}
+	return nil
+}
+
+// unescape decodes every %XX escape of tok, in either case. It fails on a
+// truncated or malformed escape, or a byte that cannot stand in a token.
+func unescape(tok string) ([]byte, error) {
 	b := make([]byte, 0, len(tok))
 	for i := 0; i < len(tok); i++ {
 		c := tok[i]
 		switch {
 		case c == '%':
 			if i+2 >= len(tok) {
-				return "", fmt.Errorf("truncated escape at %d", i)
+				return nil, fmt.Errorf("truncated escape at %d", i)
 			}
 			hi, ok1 := unhex(tok[i+1])
 			lo, ok2 := unhex(tok[i+2])
 			if !ok1 || !ok2 {
-				return "", fmt.Errorf("malformed escape %q", tok[i:i+3])
+				return nil, fmt.Errorf("malformed escape %q", tok[i:i+3])
 			}
 			b = append(b, hi<<4|lo)
 			i += 2
 		case needsEscape(c):
-			return "", fmt.Errorf("byte %q not allowed in a subject token", c)
+			return nil, fmt.Errorf("byte %q not allowed in a subject token", c)
 		default:
 			b = append(b, c)
 		}
 	}
-	if len(b) == 0 || !utf8.Valid(b) {
-		return "", errors.New("customer id is empty or not UTF-8")
-	}
-	return string(b), nil
+	return b, nil
 }
 
 func needsEscape(c byte) bool {

@@ -79,23 +79,8 @@ func exportEndpoint(getenv func(string) string) (string, error) {
 	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
 		return "", nil
 	}
-	var errs []error
-	explicit := false
-	switch v := strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER")); v {
-	case "none":
-		return "", nil
-	case "":
-	case "otlp":
-		explicit = true
-	default:
-		errs = append(errs, fmt.Errorf("OTEL_TRACES_EXPORTER: %q is not supported (otlp or none)", v))
-	}
-	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
-		if v := strings.TrimSpace(getenv(name)); v != "" && v != "http/protobuf" {
-			errs = append(errs, fmt.Errorf("%s: %q is not supported (http/protobuf)", name, v))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	exporter, err := tracesExporter(getenv)
+	if err != nil || exporter == "none" {
 		return "", err
 	}
 	if v := strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")); v != "" {
@@ -104,8 +89,29 @@ func exportEndpoint(getenv func(string) string) (string, error) {
 	if v := strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_ENDPOINT")); v != "" {
 		return strings.TrimRight(v, "/") + "/v1/traces", nil
 	}
-	if explicit {
+	if exporter == "otlp" {
 		return "http://localhost:4318/v1/traces", nil
 	}
 	return "", nil
+}
+
+// tracesExporter returns OTEL_TRACES_EXPORTER: otlp, none, or "" when it
+// is not set. Unless it is none, it fails, with one error per variable,
+// when the exporter or an OTLP protocol is not one the bridge supports.
+func tracesExporter(getenv func(string) string) (string, error) {
+	var errs []error
+	exporter := strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER"))
+	switch exporter {
+	case "none":
+		return exporter, nil
+	case "", "otlp":
+	default:
+		errs = append(errs, fmt.Errorf("OTEL_TRACES_EXPORTER: %q is not supported (otlp or none)", exporter))
+	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+		if v := strings.TrimSpace(getenv(name)); v != "" && v != "http/protobuf" {
+			errs = append(errs, fmt.Errorf("%s: %q is not supported (http/protobuf)", name, v))
+		}
+	}
+	return exporter, errors.Join(errs...)
 }
