@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // ignored reports whether a top-level field is left out of Diff and Digest:
@@ -82,8 +84,9 @@ func Diff(before, after json.RawMessage) ([]string, error) {
 // which Diff finds no difference have the same digest, and records between
 // which it finds one have different digests but for hash collisions
 // (about 2^-64 for a pair). Digests are stable across processes and
-// versions: XXH64 over the canonical form (canon.go) of the fields Diff
-// compares, in name order. Digest does not allocate once its pooled buffers
+// versions: XXH64 (seed 0, github.com/cespare/xxhash/v2) over the canonical
+// form (canon.go) of the fields Diff compares, in name order (TestGolden
+// pins them). Digest does not allocate once its pooled buffers
 // have grown to the record's size.
 //
 // Digest returns an error wrapping ErrInvalidRecord when record is not a
@@ -101,7 +104,7 @@ func Digest(record json.RawMessage) (uint64, error) {
 			c.buf = append(c.buf, c.buf[s.k:s.end]...)
 		}
 	}
-	return xxh64(c.buf[start:]), nil
+	return xxhash.Sum64(c.buf[start:]), nil
 }
 
 // wholeDigest returns XXH64 of record's whole canonical form, updatedAt
@@ -117,5 +120,5 @@ func wholeDigest(record json.RawMessage) (uint64, error) {
 	if len(c.buf) == 0 || c.buf[0] != 'o' {
 		return 0, fmt.Errorf("poller: digest: %w: not a JSON object", ErrInvalidRecord)
 	}
-	return xxh64(c.buf), nil
+	return xxhash.Sum64(c.buf), nil
 }
