@@ -99,23 +99,26 @@ func (d *decoded) checkValues() {
 			d.add(bodyField(f), rule, "")
 		}
 	}
-	rules := ruleFields{
+	d.validate()
+}
+
+// validate runs bodyValidator on the values of the fields of ruleFields.
+func (d *decoded) validate() {
+	err := bodyValidator.Struct(ruleFields{
 		FirstName: d.value(fieldFirstName),
 		Phone:     d.value(fieldPhone),
 		Email:     d.value(fieldEmail),
 		BirthDate: d.value(fieldBirthDate),
 		Gender:    d.value(fieldGender),
-	}
-	err := bodyValidator.Struct(rules)
+	})
 	var verrs validator.ValidationErrors
-	if !errors.As(err, &verrs) {
-		if err != nil { // unreachable: only ValidationErrors are returned here
-			d.problems = append(d.problems, problem{rule: "internal", detail: err.Error()})
+	switch {
+	case errors.As(err, &verrs):
+		for _, fe := range verrs {
+			d.problems = append(d.problems, problem{field: fe.Field(), rule: fieldRule[mustLookup(fe.Field())]})
 		}
-		return
-	}
-	for _, fe := range verrs {
-		d.problems = append(d.problems, problem{field: fe.Field(), rule: fieldRule[mustLookup(fe.Field())]})
+	case err != nil: // unreachable: only ValidationErrors are returned here
+		d.problems = append(d.problems, problem{rule: "internal", detail: err.Error()})
 	}
 }
 
