@@ -46,19 +46,16 @@ func Diff(before, after json.RawMessage) ([]string, error) {
 	if err := a.record(after); err != nil {
 		return nil, fmt.Errorf("poller: diff: after: %w", err)
 	}
+	return differing(b, a), nil
+}
+
+// differing returns the sorted names of the kept members that differ
+// between the records in b and a.
+func differing(b, a *canon) []string {
 	var fields []string
 	bs, as := b.spans, a.spans
 	for len(bs) > 0 || len(as) > 0 {
-		var cmp int
-		switch {
-		case len(bs) == 0:
-			cmp = 1
-		case len(as) == 0:
-			cmp = -1
-		default:
-			cmp = bytes.Compare(b.name(bs[0]), a.name(as[0]))
-		}
-		switch {
+		switch cmp := firstNames(b, a, bs, as); {
 		case cmp < 0: // only before has it
 			if b.kept(bs[0]) {
 				fields = append(fields, string(b.name(bs[0])))
@@ -77,7 +74,19 @@ func Diff(before, after json.RawMessage) ([]string, error) {
 			bs, as = bs[1:], as[1:]
 		}
 	}
-	return fields, nil
+	return fields
+}
+
+// firstNames compares the names of the first members of bs (of b) and as
+// (of a), not both empty; an empty list's name comes last.
+func firstNames(b, a *canon, bs, as []span) int {
+	switch {
+	case len(bs) == 0:
+		return 1
+	case len(as) == 0:
+		return -1
+	}
+	return bytes.Compare(b.name(bs[0]), a.name(as[0]))
 }
 
 // Digest returns a 64-bit digest of what Diff compares: records between
