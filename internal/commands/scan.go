@@ -5,7 +5,6 @@
 package commands
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,12 +61,12 @@ func (d *decoded) walk(b []byte) {
 		if m.Escaped {
 			key = jsonscan.Unquote(b[m.Name:m.NameEnd])
 		}
-		d.member(key, b, m.Value, m.End)
+		d.member(key, b, m)
 	}
 }
 
-// member records one name and its value b[vs:ve].
-func (d *decoded) member(key string, b []byte, vs, ve int) {
+// member records one name and its value, m of b.
+func (d *decoded) member(key string, b []byte, m jsonscan.Member) {
 	f, ok := lookupField(key)
 	if !ok || d.spec.allowed&bit(f) == 0 {
 		d.unknown.add(key)
@@ -81,12 +80,13 @@ func (d *decoded) member(key string, b []byte, vs, ve int) {
 		return
 	}
 	d.seen |= bit(f)
-	d.setValue(f, b, vs, ve)
+	d.setValue(f, b, m)
 }
 
-// setValue records the value b[vs:ve] of field f, seen for the first time.
-func (d *decoded) setValue(f bodyField, b []byte, vs, ve int) {
-	switch kind := b[vs]; {
+// setValue records the value of field f, seen for the first time: that of
+// member m of b.
+func (d *decoded) setValue(f bodyField, b []byte, m jsonscan.Member) {
+	switch kind := b[m.Value]; {
 	case kind == 'n':
 		if d.spec.nullable&bit(f) == 0 {
 			d.add(f, "null", "")
@@ -103,9 +103,9 @@ func (d *decoded) setValue(f bodyField, b []byte, vs, ve int) {
 	case kind != '"':
 		d.add(f, "type", kindName(kind))
 	default:
-		v := d.src[vs+1 : ve-1]
-		if bytes.IndexByte(b[vs:ve], '\\') >= 0 {
-			v = jsonscan.Unquote(b[vs:ve])
+		v := d.src[m.Value+1 : m.End-1]
+		if m.ValueEscaped {
+			v = jsonscan.Unquote(b[m.Value:m.End])
 		}
 		d.str[f] = v
 		d.present |= bit(f)

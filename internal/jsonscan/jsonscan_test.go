@@ -21,6 +21,9 @@ func scanMembers(b []byte) []member {
 		if want := bytes.IndexByte(b[m.Name:m.NameEnd], '\\') >= 0; m.Escaped != want {
 			panic("Escaped is wrong")
 		}
+		if want := b[m.Value] == '"' && bytes.IndexByte(b[m.Value:m.End], '\\') >= 0; m.ValueEscaped != want {
+			panic("ValueEscaped is wrong")
+		}
 	}
 	return out
 }
