@@ -135,3 +135,48 @@ func FuzzMembers(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMembers walks a command body's members, names decoded and
+// string values found, with Members and with encoding/json's Decoder (Token
+// for the names, a RawMessage for the values): the comparison behind the
+// package doc's choice.
+func BenchmarkMembers(b *testing.B) {
+	body := []byte(`{"firstName":"Ada","lastName":"Lovelace","email":"ada@example.com","phone":"+44 20 7946 0958","birthDate":"1815-12-10","gender":"F","unsubscribed":false}`)
+	b.Run("jsonscan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			n := 0
+			ms := Object(body, Space(body, 0))
+			for m, ok := ms.Next(); ok; m, ok = ms.Next() {
+				n += len(Unquote(body[m.Name:m.NameEnd])) + m.End - m.Value
+			}
+			if n == 0 {
+				b.Fatal("no members")
+			}
+		}
+	})
+	b.Run("decoder", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			n := 0
+			dec := json.NewDecoder(bytes.NewReader(body))
+			if _, err := dec.Token(); err != nil {
+				b.Fatal(err)
+			}
+			for dec.More() {
+				tok, err := dec.Token()
+				if err != nil {
+					b.Fatal(err)
+				}
+				var raw json.RawMessage
+				if err := dec.Decode(&raw); err != nil {
+					b.Fatal(err)
+				}
+				n += len(tok.(string)) + len(raw)
+			}
+			if n == 0 {
+				b.Fatal("no members")
+			}
+		}
+	})
+}
