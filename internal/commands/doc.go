@@ -69,6 +69,19 @@
 // gets one. A 401 or 403 stops it likewise, loudly, without a result or a
 // dead letter: the command waits for the CRM to accept the credentials.
 //
+// # Decoding bodies
+//
+// Decode (validate.go) checks a body with encoding/json (json.Valid, and
+// its SyntaxError for the message) and then walks the object's members
+// with package jsonscan, which only finds where names and values lie.
+// encoding/json alone cannot give the contract's errors: decoding into a
+// struct merges duplicate names and matches names case-insensitively,
+// and DisallowUnknownFields names the first unknown name only. Its
+// Decoder, name by name with Token, can, but measured six times slower
+// (BenchmarkDecodeCreate, about 7 µs and 96 allocations a body against 1
+// µs and 4) on the path of every command. The value rules are
+// go-playground/validator's tags (rules.go).
+//
 // # Trace context
 //
 // Each delivery of a command is one span, "command <op>" (trace.go), a

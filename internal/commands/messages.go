@@ -51,8 +51,20 @@ func (d *decoded) validationError() *ValidationError {
 	return &ValidationError{Message: msg, Fields: fields}
 }
 
+// valueMessages are the messages of the value rules, which each hold for
+// one field.
+var valueMessages = map[string]string{
+	"phone": "phone must hold 4 to 20 digits, and besides digits only + - . ( ) and spaces",
+	"date":  "birthDate must be a real date written YYYY-MM-DD",
+	"email": "email must be an address such as name@example.com",
+	"oneof": "gender must be F or M",
+}
+
 // message writes the message of one problem.
 func (d *decoded) message(p problem) string {
+	if m, ok := valueMessages[p.rule]; ok {
+		return m
+	}
 	f := p.field
 	switch p.rule {
 	case "unknown":
@@ -72,14 +84,6 @@ func (d *decoded) message(p problem) string {
 			return f + " must not be empty or blank"
 		}
 		return f + " is required"
-	case "phone":
-		return "phone must hold 4 to 20 digits, and besides digits only + - . ( ) and spaces"
-	case "date":
-		return "birthDate must be a real date written YYYY-MM-DD"
-	case "email":
-		return "email must be an address such as name@example.com"
-	case "oneof":
-		return "gender must be F or M"
 	case "eq_subject":
 		return "id must be left out or equal the subject's customer id " + strconv.Quote(d.customerID)
 	}

@@ -90,33 +90,18 @@ func (e *ValidationError) Error() string { return "invalid command body: " + e.M
 // Decode never panics; its error is always a *ValidationError. It is safe
 // for concurrent use.
 func Decode(op, customerID string, body []byte) (Command, error) {
-	var spec *opSpec
-	switch op {
-	case streams.OpCreate:
-		spec = &createSpec
-	case streams.OpUpdate:
-		spec = &updateSpec
-	case streams.OpDelete:
-	default:
-		return Command{}, wholeBody(fmt.Sprintf("unknown op %q: want create, update or delete", op))
-	}
-	if op != streams.OpCreate && customerID == "" {
-		return Command{}, wholeBody(article(op) + " needs the customer id from its subject, and it is empty")
-	}
-	if len(body) > MaxBodyBytes {
-		return Command{}, wholeBody(fmt.Sprintf("body is %d bytes, over the limit of %d", len(body), MaxBodyBytes))
-	}
-	if !utf8.Valid(body) {
-		return Command{}, wholeBody("body is not valid UTF-8")
-	}
-	if spec == nil {
+	spec, verr := checkRequest(op, customerID, body)
+	switch {
+	case verr != nil:
+		return Command{}, verr
+	case spec == nil: // a delete
 		if !isEmptyObject(body) {
 			return Command{}, wholeBody("a delete takes an empty body or {}, nothing else")
 		}
 		return Command{Op: op, CustomerID: customerID}, nil
 	}
-	if err := checkObject(body); err != nil {
-		return Command{}, err
+	if verr := checkObject(body); verr != nil {
+		return Command{}, verr
 	}
 
 	d := &decoded{spec: spec, op: op, customerID: customerID, src: string(body)}
@@ -132,6 +117,31 @@ func Decode(op, customerID string, body []byte) (Command, error) {
 		return Command{}, wholeBody("an update must set at least one field besides id")
 	}
 	return Command{Op: op, CustomerID: customerID, Update: d.updateParams()}, nil
+}
+
+// checkRequest checks what Decode checks before the body's JSON: the op,
+// the customer id, the body's size and encoding. It returns the op's
+// opSpec, nil for a delete.
+func checkRequest(op, customerID string, body []byte) (*opSpec, *ValidationError) {
+	var spec *opSpec
+	switch op {
+	case streams.OpCreate:
+		spec = &createSpec
+	case streams.OpUpdate:
+		spec = &updateSpec
+	case streams.OpDelete:
+	default:
+		return nil, wholeBody(fmt.Sprintf("unknown op %q: want create, update or delete", op))
+	}
+	switch {
+	case op != streams.OpCreate && customerID == "":
+		return nil, wholeBody(article(op) + " needs the customer id from its subject, and it is empty")
+	case len(body) > MaxBodyBytes:
+		return nil, wholeBody(fmt.Sprintf("body is %d bytes, over the limit of %d", len(body), MaxBodyBytes))
+	case !utf8.Valid(body):
+		return nil, wholeBody("body is not valid UTF-8")
+	}
+	return spec, nil
 }
 
 func wholeBody(msg string) *ValidationError { return &ValidationError{Message: msg} }

@@ -1,20 +1,3 @@
-package poller
-
-import (
-	"bytes"
-	"encoding/binary"
-	"errors"
-	"fmt"
-	"slices"
-	"sync"
-	"unicode/utf16"
-	"unicode/utf8"
-)
-
-// ErrInvalidRecord is returned (wrapped) by Diff, Digest and NewEvent for a
-// record that is not valid JSON or not a JSON object.
-var ErrInvalidRecord = errors.New("poller: invalid customer record")
-
 // The canonical form of a JSON value, which Diff compares, Digest hashes and
 // Event.ID hashes (so it must never change: IDs deduplicate across
 // versions). It is a prefix-free binary encoding in which two values have
@@ -33,10 +16,27 @@ var ErrInvalidRecord = errors.New("poller: invalid customer record")
 //	object                'o', the members sorted by the bytes of their
 //	                      decoded names (of members with the same name, the
 //	                      last), each name then value, '}'
-const (
-	maxDepth = 10000 // as encoding/json
-	maxExp   = 1e15  // |exponent| beyond which a number is refused
+//
+// This file holds the parsing of objects and arrays and the order of
+// members; canonstr.go holds strings, canonnum.go numbers.
+
+package poller
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
 )
+
+// ErrInvalidRecord is returned (wrapped) by Diff, Digest and NewEvent for a
+// record that is not valid JSON or not a JSON object.
+var ErrInvalidRecord = errors.New("poller: invalid customer record")
+
+// maxDepth is how deep arrays and objects may nest, as in encoding/json.
+const maxDepth = 10000
 
 // canon builds canonical forms; its buffers are reused through canonPool.
 type canon struct {
@@ -218,24 +218,10 @@ func (c *canon) members(i, depth int) (int, error) {
 		return i + 1, nil
 	}
 	for {
-		if i >= len(c.in) || c.in[i] != '"' {
-			return i, c.syntax(i, "looking for beginning of object key string")
-		}
-		s := span{k: len(c.buf)}
 		var err error
-		if i, err = c.str(i + 1); err != nil {
+		if i, err = c.member(i, depth); err != nil {
 			return i, err
 		}
-		if i = c.ws(i); i >= len(c.in) || c.in[i] != ':' {
-			return i, c.syntax(i, "after object key")
-		}
-		s.v = len(c.buf)
-		s.pre = prefix(c.buf[s.k+5 : s.v])
-		if i, err = c.value(c.ws(i+1), depth); err != nil {
-			return i, err
-		}
-		s.end = len(c.buf)
-		c.spans = append(c.spans, s)
 		i = c.ws(i)
 		if i < len(c.in) && c.in[i] == ',' {
 			i = c.ws(i + 1)
@@ -248,30 +234,41 @@ func (c *canon) members(i, depth int) (int, error) {
 	}
 }
 
+// member parses the member (name, colon, value) at c.in[i:], appends its
+// span and returns the offset after its value.
+func (c *canon) member(i, depth int) (int, error) {
+	if i >= len(c.in) || c.in[i] != '"' {
+		return i, c.syntax(i, "looking for beginning of object key string")
+	}
+	s := span{k: len(c.buf)}
+	i, err := c.str(i + 1)
+	if err != nil {
+		return i, err
+	}
+	if i = c.ws(i); i >= len(c.in) || c.in[i] != ':' {
+		return i, c.syntax(i, "after object key")
+	}
+	s.v = len(c.buf)
+	s.pre = prefix(c.buf[s.k+5 : s.v])
+	if i, err = c.value(c.ws(i+1), depth); err != nil {
+		return i, err
+	}
+	s.end = len(c.buf)
+	c.spans = append(c.spans, s)
+	return i, nil
+}
+
 // sortMembers sorts c.spans[base:] by name and keeps, of members with the
 // same name, the last. It reports whether it changed anything.
 func (c *canon) sortMembers(base int) bool {
 	ms := c.spans[base:]
-	sorted := true
-	for j := 1; j < len(ms); j++ {
-		if c.compare(ms[j-1], ms[j]) >= 0 {
-			sorted = false
-			break
-		}
-	}
-	if sorted {
+	if c.inOrder(ms) {
 		return false
 	}
 	if len(ms) > 64 {
 		slices.SortStableFunc(ms, c.compare)
-	} else { // insertion sort, stable, without calls through a func value
-		for j := 1; j < len(ms); j++ {
-			x, i := ms[j], j
-			for ; i > 0 && c.compare(ms[i-1], x) > 0; i-- {
-				ms[i] = ms[i-1]
-			}
-			ms[i] = x
-		}
+	} else {
+		c.insertionSort(ms)
 	}
 	n := 0
 	for j := range ms {
@@ -283,6 +280,29 @@ func (c *canon) sortMembers(base int) bool {
 	}
 	c.spans = c.spans[:base+n]
 	return true
+}
+
+// inOrder reports whether ms is sorted by name, without repeats.
+func (c *canon) inOrder(ms []span) bool {
+	for j := 1; j < len(ms); j++ {
+		if c.compare(ms[j-1], ms[j]) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// insertionSort sorts ms by name, stably, without calls through a func
+// value: faster than slices.SortStableFunc for the few members of most
+// objects.
+func (c *canon) insertionSort(ms []span) {
+	for j := 1; j < len(ms); j++ {
+		x, i := ms[j], j
+		for ; i > 0 && c.compare(ms[i-1], x) > 0; i-- {
+			ms[i] = ms[i-1]
+		}
+		ms[i] = x
+	}
 }
 
 // compare orders members by name.
@@ -310,213 +330,4 @@ func prefix(name []byte) uint64 {
 		}
 	}
 	return p
-}
-
-// str appends the canonical form of the string whose opening quote ends
-// before c.in[i] and returns the offset after its closing quote.
-func (c *canon) str(i int) (int, error) {
-	c.buf = append(c.buf, 's', 0, 0, 0, 0)
-	start := len(c.buf)
-	in := c.in
-	for {
-		// Copy the run of bytes that need no work.
-		j := i
-		for j < len(in) {
-			if b := in[j]; b < 0x20 || b == '"' || b == '\\' || b >= utf8.RuneSelf {
-				break
-			}
-			j++
-		}
-		c.buf = append(c.buf, in[i:j]...)
-		i = j
-		if i >= len(in) {
-			return i, c.syntax(i, "")
-		}
-		switch b := in[i]; {
-		case b == '"':
-			binary.BigEndian.PutUint32(c.buf[start-4:], uint32(len(c.buf)-start))
-			return i + 1, nil
-		case b < 0x20:
-			return i, c.syntax(i, "in string literal")
-		case b >= utf8.RuneSelf:
-			r, size := utf8.DecodeRune(in[i:])
-			if r == utf8.RuneError && size == 1 {
-				c.buf = utf8.AppendRune(c.buf, utf8.RuneError)
-			} else {
-				c.buf = append(c.buf, in[i:i+size]...)
-			}
-			i += size
-		default: // '\\'
-			var err error
-			if i, err = c.escape(i + 1); err != nil {
-				return i, err
-			}
-		}
-	}
-}
-
-// escape appends the character of the escape whose backslash ends before
-// c.in[i], as encoding/json decodes it, and returns the offset after it.
-func (c *canon) escape(i int) (int, error) {
-	if i >= len(c.in) {
-		return i, c.syntax(i, "")
-	}
-	switch c.in[i] {
-	case '"', '\\', '/':
-		c.buf = append(c.buf, c.in[i])
-	case 'b':
-		c.buf = append(c.buf, '\b')
-	case 'f':
-		c.buf = append(c.buf, '\f')
-	case 'n':
-		c.buf = append(c.buf, '\n')
-	case 'r':
-		c.buf = append(c.buf, '\r')
-	case 't':
-		c.buf = append(c.buf, '\t')
-	case 'u':
-		r, err := c.hex4(i + 1)
-		if err != nil {
-			return i, err
-		}
-		i += 4
-		if utf16.IsSurrogate(r) {
-			// A valid pair is one character; anything else, U+FFFD
-			// (the next escape, if any, is read on its own).
-			if i+6 < len(c.in) && c.in[i+1] == '\\' && c.in[i+2] == 'u' {
-				if r2, err := c.hex4(i + 3); err == nil {
-					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-						c.buf = utf8.AppendRune(c.buf, d)
-						return i + 7, nil
-					}
-				}
-			}
-			r = utf8.RuneError
-		}
-		c.buf = utf8.AppendRune(c.buf, r)
-	default:
-		return i, c.syntax(i, "in string escape code")
-	}
-	return i + 1, nil
-}
-
-func (c *canon) hex4(i int) (rune, error) {
-	if i+4 > len(c.in) {
-		for j := i; j < len(c.in); j++ {
-			if unhex(c.in[j]) < 0 {
-				return 0, c.syntax(j, "in \\u hexadecimal character escape")
-			}
-		}
-		return 0, c.syntax(len(c.in), "")
-	}
-	var r rune
-	for j := i; j < i+4; j++ {
-		h := unhex(c.in[j])
-		if h < 0 {
-			return 0, c.syntax(j, "in \\u hexadecimal character escape")
-		}
-		r = r<<4 | h
-	}
-	return r, nil
-}
-
-func unhex(b byte) rune {
-	switch {
-	case '0' <= b && b <= '9':
-		return rune(b - '0')
-	case 'a' <= b && b <= 'f':
-		return rune(b - 'a' + 10)
-	case 'A' <= b && b <= 'F':
-		return rune(b - 'A' + 10)
-	}
-	return -1
-}
-
-// number appends the canonical form of the number at c.in[i:] and returns
-// the offset after it.
-func (c *canon) number(i int) (int, error) {
-	in := c.in
-	neg := in[i] == '-'
-	if neg {
-		i++
-	}
-	// Integer part.
-	intStart := i
-	switch {
-	case i < len(in) && in[i] == '0':
-		i++
-	case i < len(in) && '1' <= in[i] && in[i] <= '9':
-		i = digits(in, i+1)
-	default:
-		return i, c.syntax(i, "in numeric literal")
-	}
-	intEnd := i
-	// Fraction.
-	fracStart, fracEnd := i, i
-	if i < len(in) && in[i] == '.' {
-		fracStart = i + 1
-		if i = digits(in, fracStart); i == fracStart {
-			return i, c.syntax(i, "after decimal point in numeric literal")
-		}
-		fracEnd = i
-	}
-	// Exponent.
-	var exp int64
-	if i < len(in) && (in[i] == 'e' || in[i] == 'E') {
-		i++
-		expNeg := false
-		if i < len(in) && (in[i] == '+' || in[i] == '-') {
-			expNeg = in[i] == '-'
-			i++
-		}
-		j := digits(in, i)
-		if j == i {
-			return j, c.syntax(j, "in exponent of numeric literal")
-		}
-		for ; i < j; i++ {
-			if exp = exp*10 + int64(in[i]-'0'); exp > maxExp {
-				return i, fmt.Errorf("%w: number exponent out of range at offset %d", ErrInvalidRecord, i)
-			}
-		}
-		if expNeg {
-			exp = -exp
-		}
-	}
-	// Significant digits: the integer and fraction digits without leading
-	// and trailing zeros.
-	c.buf = append(c.buf, 'd', '+', 0, 0, 0, 0)
-	if neg {
-		c.buf[len(c.buf)-5] = '-'
-	}
-	start := len(c.buf)
-	for _, part := range [2][]byte{in[intStart:intEnd], in[fracStart:fracEnd]} {
-		if len(c.buf) == start {
-			k := 0
-			for k < len(part) && part[k] == '0' {
-				k++
-			}
-			part = part[k:]
-		}
-		c.buf = append(c.buf, part...)
-	}
-	if len(c.buf) == start { // zero, whatever its sign
-		c.buf = append(c.buf[:start-6], 'd', '0')
-		return i, nil
-	}
-	end := len(c.buf)
-	for c.buf[end-1] == '0' {
-		end--
-	}
-	exp += int64(len(c.buf)-end) - int64(fracEnd-fracStart)
-	c.buf = c.buf[:end]
-	binary.BigEndian.PutUint32(c.buf[start-4:], uint32(end-start))
-	c.buf = binary.BigEndian.AppendUint64(c.buf, uint64(exp))
-	return i, nil
-}
-
-func digits(in []byte, i int) int {
-	for i < len(in) && '0' <= in[i] && in[i] <= '9' {
-		i++
-	}
-	return i
 }

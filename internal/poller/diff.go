@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // ignored reports whether a top-level field is left out of Diff and Digest:
@@ -44,19 +46,16 @@ func Diff(before, after json.RawMessage) ([]string, error) {
 	if err := a.record(after); err != nil {
 		return nil, fmt.Errorf("poller: diff: after: %w", err)
 	}
+	return differing(b, a), nil
+}
+
+// differing returns the sorted names of the kept members that differ
+// between the records in b and a.
+func differing(b, a *canon) []string {
 	var fields []string
 	bs, as := b.spans, a.spans
 	for len(bs) > 0 || len(as) > 0 {
-		var cmp int
-		switch {
-		case len(bs) == 0:
-			cmp = 1
-		case len(as) == 0:
-			cmp = -1
-		default:
-			cmp = bytes.Compare(b.name(bs[0]), a.name(as[0]))
-		}
-		switch {
+		switch cmp := firstNames(b, a, bs, as); {
 		case cmp < 0: // only before has it
 			if b.kept(bs[0]) {
 				fields = append(fields, string(b.name(bs[0])))
@@ -75,15 +74,28 @@ func Diff(before, after json.RawMessage) ([]string, error) {
 			bs, as = bs[1:], as[1:]
 		}
 	}
-	return fields, nil
+	return fields
+}
+
+// firstNames compares the names of the first members of bs (of b) and as
+// (of a), not both empty; an empty list's name comes last.
+func firstNames(b, a *canon, bs, as []span) int {
+	switch {
+	case len(bs) == 0:
+		return 1
+	case len(as) == 0:
+		return -1
+	}
+	return bytes.Compare(b.name(bs[0]), a.name(as[0]))
 }
 
 // Digest returns a 64-bit digest of what Diff compares: records between
 // which Diff finds no difference have the same digest, and records between
 // which it finds one have different digests but for hash collisions
 // (about 2^-64 for a pair). Digests are stable across processes and
-// versions: XXH64 over the canonical form (canon.go) of the fields Diff
-// compares, in name order. Digest does not allocate once its pooled buffers
+// versions: XXH64 (seed 0, github.com/cespare/xxhash/v2) over the canonical
+// form (canon.go) of the fields Diff compares, in name order (TestGolden
+// pins them). Digest does not allocate once its pooled buffers
 // have grown to the record's size.
 //
 // Digest returns an error wrapping ErrInvalidRecord when record is not a
@@ -101,7 +113,7 @@ func Digest(record json.RawMessage) (uint64, error) {
 			c.buf = append(c.buf, c.buf[s.k:s.end]...)
 		}
 	}
-	return xxh64(c.buf[start:]), nil
+	return xxhash.Sum64(c.buf[start:]), nil
 }
 
 // wholeDigest returns XXH64 of record's whole canonical form, updatedAt
@@ -117,5 +129,5 @@ func wholeDigest(record json.RawMessage) (uint64, error) {
 	if len(c.buf) == 0 || c.buf[0] != 'o' {
 		return 0, fmt.Errorf("poller: digest: %w: not a JSON object", ErrInvalidRecord)
 	}
-	return xxh64(c.buf), nil
+	return xxhash.Sum64(c.buf), nil
 }

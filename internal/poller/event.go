@@ -162,14 +162,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		e.Fields = []string{}
 	}
 	if e.Truncated {
-		return json.Marshal(struct {
-			CustomerID string   `json:"customerId"`
-			Change     string   `json:"change"`
-			Fields     []string `json:"fields"`
-			Truncated  bool     `json:"truncated"`
-			UpdatedAt  string   `json:"updatedAt"`
-			DetectedAt string   `json:"detectedAt"`
-		}{e.CustomerID, e.Change, e.Fields, true, e.UpdatedAt, e.DetectedAt.UTC().Format(timeLayout)})
+		return e.marshalTruncated()
 	}
 	w := struct {
 		CustomerID string          `json:"customerId"`
@@ -190,4 +183,16 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		w.After = nil
 	}
 	return json.Marshal(w)
+}
+
+// marshalTruncated is MarshalJSON of a Truncated event.
+func (e Event) marshalTruncated() ([]byte, error) {
+	return json.Marshal(struct {
+		CustomerID string   `json:"customerId"`
+		Change     string   `json:"change"`
+		Fields     []string `json:"fields"`
+		Truncated  bool     `json:"truncated"`
+		UpdatedAt  string   `json:"updatedAt"`
+		DetectedAt string   `json:"detectedAt"`
+	}{e.CustomerID, e.Change, e.Fields, true, e.UpdatedAt, e.DetectedAt.UTC().Format(timeLayout)})
 }

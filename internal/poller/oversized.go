@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // A record too large for one NATS message cannot be an event's before or
@@ -49,7 +51,7 @@ func newSketch(record json.RawMessage, fields bool) (json.RawMessage, error) {
 			s.UpdatedAt = string(c.buf[sp.v+5 : sp.end])
 		}
 		if fields && c.kept(sp) {
-			s.Fields[name] = fmt.Sprintf("%016x", xxh64(c.buf[sp.v:sp.end]))
+			s.Fields[name] = fmt.Sprintf("%016x", xxhash.Sum64(c.buf[sp.v:sp.end]))
 		}
 	}
 	return json.Marshal(s)
@@ -71,7 +73,7 @@ func (s sketch) diff(after json.RawMessage) ([]string, error) {
 		}
 		name := string(c.name(sp))
 		seen[name] = true
-		if s.Fields == nil || s.Fields[name] != fmt.Sprintf("%016x", xxh64(c.buf[sp.v:sp.end])) {
+		if s.Fields == nil || s.Fields[name] != fmt.Sprintf("%016x", xxhash.Sum64(c.buf[sp.v:sp.end])) {
 			fields = append(fields, name)
 		}
 	}
