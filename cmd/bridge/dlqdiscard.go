@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gormic/crm-bridge/internal/commands"
+	"github.com/gormic/crm-bridge/internal/deadletter"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -23,7 +23,7 @@ const dlqDiscardUsage = "bridge dlq discard (--all | SEQ|COMMAND-ID ...) --reaso
 
 // runDLQDiscard is `bridge dlq discard`: it removes the chosen dead
 // letters for good, without replaying them. It chooses them as `dlq
-// replay` does (see chooseDLQ), and removes nothing when a selector names
+// replay` does (see deadletter.Choose), and removes nothing when a selector names
 // no dead letter. --reason is required. Each removal is logged on stderr
 // with who removed it (see operator), what (stream sequence, command id,
 // op, customer) and why (the reason); stdout gets a line per dead letter
@@ -50,11 +50,12 @@ func runDLQDiscard(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	letters, err := allDeadLetters(ctx, js, cf)
+	q := deadletter.Queue{JS: js, Subjects: cf.subjects(), Timeout: cf.timeout}
+	letters, err := q.All(ctx)
 	if err != nil {
 		return fmt.Errorf("dlq discard: %w", err)
 	}
-	chosen, missing := chooseDLQ(letters, sel, *all)
+	chosen, missing := deadletter.Choose(letters, sel, *all)
 	if len(missing) > 0 {
 		return fmt.Errorf("dlq discard: nothing discarded: %s", notFound(missing))
 	}
@@ -69,10 +70,7 @@ func runDLQDiscard(ctx context.Context, e env, args []string) error {
 	who := whoami(nc, cf.timeout)
 	d.log = newLogger(clientLogFormat(e.getenv), slog.LevelInfo, e.stderr).With(
 		"os_user", who.osUser, "host", who.host, "nats_user", who.natsUser, "nats_account", who.natsAccount, "discard_reason", *reason)
-	sctx, cancel := context.WithTimeout(ctx, cf.timeout)
-	d.dlq, err = js.Stream(sctx, streams.DLQ)
-	cancel()
-	if err != nil {
+	if d.dlq, err = q.Stream(ctx); err != nil {
 		return fmt.Errorf("dlq discard: %w", err)
 	}
 	return d.run(ctx, chosen)
@@ -100,16 +98,19 @@ type discarder struct {
 // run removes each of chosen, in order, and returns an error naming those
 // it did not remove. One that is gone already (removed meanwhile by a
 // replay or another discard) is reported as such, and is no error.
-func (d discarder) run(ctx context.Context, chosen []deadLetter) error {
+func (d discarder) run(ctx context.Context, chosen []deadletter.Letter) error {
 	var removed, gone int
 	var failures []string
 	for _, l := range chosen {
-		attrs := d.what(l)
+		attrs := []any{"seq", l.Seq, "command_id", l.CommandID(), "op", l.Op(), "customer_id", l.CustomerID(d.subjects),
+			"dlq_status", l.Status(), "dlq_reason", l.Reason()}
 		err := context.Cause(ctx)
 		if err == nil {
-			err = d.remove(ctx, l.seq)
+			rctx, cancel := context.WithTimeout(ctx, d.timeout)
+			err = deadletter.Remove(rctx, d.dlq, l.Seq)
+			cancel()
 		}
-		head := fmt.Sprintf("seq %d command %s", l.seq, dlqCell(l.commandID()))
+		head := dlqHead(l)
 		switch {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
 			gone++
@@ -132,32 +133,10 @@ func (d discarder) run(ctx context.Context, chosen []deadLetter) error {
 	return nil
 }
 
-// remove deletes the dead letter at seq; it returns an error that is
-// jetstream.ErrMsgNotFound when the dead letter is gone already.
-func (d discarder) remove(ctx context.Context, seq uint64) error {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	err := d.dlq.DeleteMsg(ctx, seq)
-	if err == nil {
-		return nil
-	}
-	if _, gerr := d.dlq.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
-		return gerr
-	}
-	return err
-}
-
-// what returns the log attributes that say which dead letter l is.
-func (d discarder) what(l deadLetter) []any {
-	_, customer, _ := d.subjects.ParseCommand(l.header.Get(commands.HeaderOriginalSubject))
-	return []any{"seq", l.seq, "command_id", l.commandID(), "op", l.op(), "customer_id", customer,
-		"dlq_status", l.header.Get(commands.HeaderDlqStatus), "dlq_reason", l.header.Get(commands.HeaderDlqReason)}
-}
-
 // dryRun reports what run would remove.
-func (d discarder) dryRun(chosen []deadLetter) error {
+func (d discarder) dryRun(chosen []deadletter.Letter) error {
 	for _, l := range chosen {
-		fmt.Fprintf(d.out, "seq %d command %s: would be discarded\n", l.seq, dlqCell(l.commandID()))
+		fmt.Fprintf(d.out, "%s: would be discarded\n", dlqHead(l))
 	}
 	fmt.Fprintf(d.out, "dlq discard: %d dead letters would be discarded (dry run: nothing changed)\n", len(chosen))
 	return nil
