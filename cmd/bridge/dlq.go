@@ -69,7 +69,7 @@ func runDLQList(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer close()
-	p := dlqPrinter{w: e.stdout, subjects: cf.subjects(), json: *asJSON}
+	p := dlqPrinter{w: e.stdout, subjects: cf.Subjects(), json: *asJSON}
 	if !p.json {
 		p.tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(p.tw, "SEQ\tTIME\tOP\tCOMMAND\tCUSTOMER\tSTATUS\tREASON")
@@ -201,5 +201,5 @@ func (c clientFlags) queue(name string) (deadletter.Queue, func(), error) {
 	if err != nil {
 		return deadletter.Queue{}, nil, err
 	}
-	return deadletter.Queue{JS: js, Subjects: c.subjects(), Timeout: c.timeout}, nc.Close, nil
+	return deadletter.Queue{JS: js, Subjects: c.Subjects(), Timeout: c.Timeout}, nc.Close, nil
 }

@@ -2,19 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/user"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gormic/crm-bridge/internal/client"
 	"github.com/gormic/crm-bridge/internal/deadletter"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
@@ -25,7 +22,7 @@ const dlqDiscardUsage = "bridge dlq discard (--all | SEQ|COMMAND-ID ...) --reaso
 // letters for good, without replaying them. It chooses them as `dlq
 // replay` does (see deadletter.Choose), and removes nothing when a selector names
 // no dead letter. --reason is required. Each removal is logged on stderr
-// with who removed it (see operator), what (stream sequence, command id,
+// with who removed it (see client.Operator), what (stream sequence, command id,
 // op, customer) and why (the reason); stdout gets a line per dead letter
 // and a summary. It fails naming each dead letter it could not remove.
 func runDLQDiscard(ctx context.Context, e env, args []string) error {
@@ -50,7 +47,7 @@ func runDLQDiscard(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	q := deadletter.Queue{JS: js, Subjects: cf.subjects(), Timeout: cf.timeout}
+	q := deadletter.Queue{JS: js, Subjects: cf.Subjects(), Timeout: cf.Timeout}
 	letters, err := q.All(ctx)
 	if err != nil {
 		return fmt.Errorf("dlq discard: %w", err)
@@ -63,13 +60,13 @@ func runDLQDiscard(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "no dead letters in %s\n", streams.DLQ)
 		return nil
 	}
-	d := discarder{out: e.stdout, subjects: cf.subjects(), timeout: cf.timeout}
+	d := discarder{out: e.stdout, subjects: cf.Subjects(), timeout: cf.Timeout}
 	if *dryRun {
 		return d.dryRun(chosen)
 	}
-	who := whoami(nc, cf.timeout)
+	who := client.Whoami(nc, cf.Timeout)
 	d.log = newLogger(clientLogFormat(e.getenv), slog.LevelInfo, e.stderr).With(
-		"os_user", who.osUser, "host", who.host, "nats_user", who.natsUser, "nats_account", who.natsAccount, "discard_reason", *reason)
+		"os_user", who.OSUser, "host", who.Host, "nats_user", who.NATSUser, "nats_account", who.NATSAccount, "discard_reason", *reason)
 	if d.dlq, err = q.Stream(ctx); err != nil {
 		return fmt.Errorf("dlq discard: %w", err)
 	}
@@ -149,52 +146,4 @@ func clientLogFormat(getenv func(string) string) string {
 		return f
 	}
 	return "auto"
-}
-
-// operator is who runs a client subcommand, as far as it can tell: the OS
-// user and host it runs as and on, and the NATS user and account that the
-// server authenticated its connection as (which, unlike the first two,
-// the person cannot choose by setting an environment variable). A part
-// that cannot be learnt is "unknown"; the NATS user is empty on a server
-// without authentication.
-type operator struct {
-	osUser, host, natsUser, natsAccount string
-}
-
-// userInfoSubject answers a connection with the user and account that the
-// server knows it as (nats-server 2.10 and later).
-const userInfoSubject = "$SYS.REQ.USER.INFO"
-
-func whoami(nc *nats.Conn, timeout time.Duration) operator {
-	o := operator{osUser: "unknown", host: "unknown", natsUser: "unknown", natsAccount: "unknown"}
-	if u, err := user.Current(); err == nil {
-		o.osUser = u.Username
-	}
-	if h, err := os.Hostname(); err == nil {
-		o.host = h
-	}
-	m, err := nc.Request(userInfoSubject, nil, min(timeout, 2*time.Second))
-	if err != nil {
-		return o
-	}
-	var r struct {
-		Data *struct {
-			User        string `json:"user"`
-			UserName    string `json:"user_name"`
-			Account     string `json:"account"`
-			AccountName string `json:"account_name"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(m.Data, &r) != nil || r.Data == nil {
-		return o
-	}
-	o.natsUser = r.Data.User
-	if r.Data.UserName != "" {
-		o.natsUser = r.Data.UserName + " (" + r.Data.User + ")"
-	}
-	o.natsAccount = r.Data.Account
-	if r.Data.AccountName != "" && r.Data.AccountName != r.Data.Account {
-		o.natsAccount = r.Data.AccountName + " (" + r.Data.Account + ")"
-	}
-	return o
 }

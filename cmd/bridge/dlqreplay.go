@@ -49,8 +49,8 @@ func runDLQReplay(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("dlq replay: %w", err)
 	}
 	chosen, missing := deadletter.Choose(letters, sel, *all)
-	plan := deadletter.PlanReplays(letters, chosen, cf.subjects())
-	warnNewer(e.stderr, plan, deadletter.Newer(ctx, q.JS, plan, letters, cf.subjects(), cf.timeout))
+	plan := deadletter.PlanReplays(letters, chosen, cf.Subjects())
+	warnNewer(e.stderr, plan, deadletter.Newer(ctx, q.JS, plan, letters, cf.Subjects(), cf.Timeout))
 	r := &replayReport{out: e.stdout, log: e.stderr, total: len(plan), dryRun: *dryRun, start: time.Now()}
 	r.logged = r.start
 	switch {
@@ -63,7 +63,7 @@ func runDLQReplay(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("dlq replay: %w", err)
 		}
-		rp := deadletter.Replayer{JS: q.JS, Stream: st, Timeout: cf.timeout, Report: r.report}
+		rp := deadletter.Replayer{JS: q.JS, Stream: st, Timeout: cf.Timeout, Report: r.report}
 		rp.Run(ctx, plan)
 	}
 	return r.result(missing)

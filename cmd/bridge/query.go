@@ -10,9 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
-
+	"github.com/gormic/crm-bridge/internal/client"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -58,7 +56,7 @@ func runGet(ctx context.Context, e env, args []string) error {
 	if *fresh {
 		body = []byte(`{"fresh":true}`)
 	}
-	reply, err := query(ctx, cf, "get", cf.prefix+".customer.get."+streams.EncodeToken(id), body)
+	reply, err := query(ctx, cf, "get", cf.Prefix+".customer.get."+streams.EncodeToken(id), body)
 	if err != nil {
 		return err
 	}
@@ -107,7 +105,7 @@ func runFind(ctx context.Context, e env, args []string) error {
 		q = map[string]string{"email": *email}
 	}
 	body, _ := json.Marshal(q)
-	reply, err := query(ctx, cf, "find", cf.prefix+".customer.find", body)
+	reply, err := query(ctx, cf, "find", cf.Prefix+".customer.find", body)
 	if err != nil {
 		return err
 	}
@@ -139,7 +137,7 @@ func runList(ctx context.Context, e env, args []string) error {
 		return usagef("list: --limit must be 1 to 1000, not %d", *limit)
 	}
 	body, _ := json.Marshal(map[string]any{"limit": *limit, "after": *after})
-	reply, err := query(ctx, cf, "list", cf.prefix+".customer.list", body)
+	reply, err := query(ctx, cf, "list", cf.Prefix+".customer.list", body)
 	if err != nil {
 		return err
 	}
@@ -158,34 +156,22 @@ func runList(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// query sends one request to the crm-bridge service and returns its
-// reply, or an error that says what went wrong: no bridge answering, a
-// timeout, or the service's error answer (code and message).
+// query sends one request to the crm-bridge service (client.Config.Query)
+// and returns its reply; what names the subcommand.
 func query(ctx context.Context, cf clientFlags, what, subject string, body []byte) ([]byte, error) {
 	nc, _, err := cf.connect(what)
 	if err != nil {
 		return nil, err
 	}
 	defer nc.Close()
-	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
-	defer cancel()
-	m, err := nc.RequestWithContext(ctx, subject, body)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return nil, fmt.Errorf("%s: no bridge answers %s (is a bridge running on this NATS, with this BRIDGE_SUBJECT_PREFIX?)", what, subject)
-	case err != nil:
-		return nil, fmt.Errorf("%s: %s: %w", what, subject, err)
+	reply, err := cf.Query(ctx, nc, subject, body)
+	if se := (*client.ServiceError)(nil); errors.As(err, &se) {
+		return nil, fmt.Errorf("%s: %s (%s): %s", what, clean(se.Code), se.Status, clean(se.Message))
 	}
-	if code := m.Header.Get(micro.ErrorCodeHeader); code != "" {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(m.Data, &e) != nil || e.Error.Message == "" {
-			e.Error.Code, e.Error.Message = m.Header.Get(micro.ErrorHeader), string(m.Data)
-		}
-		return nil, fmt.Errorf("%s: %s (%s): %s", what, clean(e.Error.Code), code, clean(e.Error.Message))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return m.Data, nil
+	return reply, nil
 }
 
 // printItems prints the items of a find or list reply, one line each, and

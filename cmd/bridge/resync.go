@@ -41,7 +41,7 @@ func runResync(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	c := poller.ResyncClient{NC: nc, Prefix: cf.prefix, Wait: cf.timeout, Silence: cf.timeout}
+	c := poller.ResyncClient{NC: nc, Prefix: cf.Prefix, Wait: cf.Timeout, Silence: cf.Timeout}
 	began := false
 	last, err := c.Run(ctx, func(pr poller.ResyncProgress) {
 		if !began {
