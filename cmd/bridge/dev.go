@@ -56,7 +56,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 			Logger: simLog,
 		}
 		var sim *crmsim.Simulator
-		sim, err = startSimulator(ctx, opts, crmsim.Faults{}, simAddr,
+		sim, err = crmsim.Launch(ctx, opts, crmsim.Faults{}, simAddr,
 			func(sim *crmsim.Simulator) error { return state.Restore(sim, seed) })
 		if err != nil {
 			return err
