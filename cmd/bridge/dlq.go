@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gormic/crm-bridge/internal/deadletter"
 	"github.com/gormic/crm-bridge/internal/streams"
@@ -103,7 +101,8 @@ func runDLQList(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// dlqPrinter prints dead letters as a table or as JSON lines.
+// dlqPrinter prints dead letters as a table or as JSON lines
+// (deadletter.Record).
 type dlqPrinter struct {
 	w        io.Writer
 	tw       *tabwriter.Writer
@@ -112,45 +111,13 @@ type dlqPrinter struct {
 	err      error
 }
 
-// dlqRecord is a dead letter as `bridge dlq list --json` prints it: Time
-// is when it was stored, Headers are all of its headers, and the body is
-// Body when it is UTF-8 and BodyBase64 otherwise.
-type dlqRecord struct {
-	Seq             uint64              `json:"seq"`
-	Time            time.Time           `json:"time"`
-	Op              string              `json:"op"`
-	CommandID       string              `json:"commandId"`
-	CustomerID      string              `json:"customerId,omitempty"`
-	Status          string              `json:"status"`
-	Reason          string              `json:"reason"`
-	OriginalSubject string              `json:"originalSubject"`
-	ReplayOf        string              `json:"replayOf,omitempty"`
-	Headers         map[string][]string `json:"headers"`
-	Body            *string             `json:"body,omitempty"`
-	BodyBase64      string              `json:"bodyBase64,omitempty"`
-}
-
 func (p *dlqPrinter) print(l deadletter.Letter) error {
-	customer := l.CustomerID(p.subjects)
 	if !p.json {
 		_, err := fmt.Fprintf(p.tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Seq, l.Stored.UTC().Format(time.RFC3339), l.Op(),
-			dlqCell(l.CommandID()), dlqCell(customer), dlqCell(l.Status()), dlqOneLine(l.Reason()))
+			dlqCell(l.CommandID()), dlqCell(l.CustomerID(p.subjects)), dlqCell(l.Status()), dlqOneLine(l.Reason()))
 		return err
 	}
-	r := dlqRecord{
-		Seq: l.Seq, Time: l.Stored.UTC(), Op: l.Op(), CommandID: l.CommandID(), CustomerID: customer, Status: l.Status(),
-		Reason: l.Reason(), OriginalSubject: l.OriginalSubject(), ReplayOf: l.ReplayOf(), Headers: map[string][]string(l.Header),
-	}
-	if r.Headers == nil {
-		r.Headers = map[string][]string{}
-	}
-	if utf8.Valid(l.Data) {
-		body := string(l.Data)
-		r.Body = &body
-	} else {
-		r.BodyBase64 = base64.StdEncoding.EncodeToString(l.Data)
-	}
-	line, err := json.Marshal(r)
+	line, err := json.Marshal(l.Record(p.subjects))
 	if err != nil {
 		return err
 	}

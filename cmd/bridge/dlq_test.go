@@ -14,6 +14,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/crmsim"
+	"github.com/gormic/crm-bridge/internal/deadletter"
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
@@ -224,9 +225,9 @@ func checkDLQList(t *testing.T, vars map[string]string, seqs map[string]uint64, 
 	}
 
 	out, _ = dlqOK(t, vars, "dlq", "list", "--json")
-	var recs []dlqRecord
+	var recs []deadletter.Record
 	for line := range strings.Lines(out) {
-		var r dlqRecord
+		var r deadletter.Record
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("dlq list --json: %q: %v", line, err)
 		}

@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/nats-io/nuid"
-	"golang.org/x/term"
 
 	"github.com/gormic/crm-bridge/internal/client"
 	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/term"
 )
 
 const publishUsage = `bridge publish [flags] create [BODY]
@@ -97,7 +96,7 @@ func parsePublishArgs(pos []string, stdin io.Reader, stderr io.Writer) (client.C
 		if stdin == nil {
 			return req, nil
 		}
-		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if term.IsTerminal(stdin) {
 			fmt.Fprintln(stderr, "bridge publish: reading the body from standard input; end it with Ctrl-D")
 		}
 		body, err := io.ReadAll(stdin)
@@ -131,7 +130,7 @@ func printResult(e env, data []byte, asJSON bool) error {
 		out.WriteByte('\n')
 		if r.Error != nil && len(r.Error.Fields) > 1 { // the message names the first
 			for _, f := range r.Error.Fields {
-				fmt.Fprintf(&out, "  %s: %s (%s)\n", clean(f.Field), clean(f.Message), clean(f.Rule))
+				fmt.Fprintf(&out, "  %s: %s (%s)\n", term.Clean(f.Field), term.Clean(f.Message), term.Clean(f.Rule))
 			}
 		}
 	}
@@ -150,17 +149,17 @@ func printResult(e env, data []byte, asJSON bool) error {
 func resultLine(p palette, r commands.Result) string {
 	var b strings.Builder
 	b.WriteString(p.status(r.Status))
-	b.WriteString(" " + clean(r.Op))
+	b.WriteString(" " + term.Clean(r.Op))
 	if r.CustomerID != "" {
-		b.WriteString(" " + p.bold(clean(r.CustomerID)))
+		b.WriteString(" " + p.Bold(term.Clean(r.CustomerID)))
 	}
 	attempts := "attempts"
 	if r.Attempts == 1 {
 		attempts = "attempt"
 	}
-	fmt.Fprintf(&b, " (command %s, %d %s)", clean(r.CommandID), r.Attempts, attempts)
+	fmt.Fprintf(&b, " (command %s, %d %s)", term.Clean(r.CommandID), r.Attempts, attempts)
 	if r.Error != nil {
-		fmt.Fprintf(&b, ": %s: %s", p.paint(colourRed, clean(r.Error.Code)), clean(r.Error.Message))
+		fmt.Fprintf(&b, ": %s: %s", p.Paint(term.Red, term.Clean(r.Error.Code)), term.Clean(r.Error.Message))
 	}
 	return b.String()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/client"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/term"
 )
 
 const getUsage = `bridge get ID [--fresh] [--json] [flags]
@@ -79,7 +80,7 @@ func runGet(ctx context.Context, e env, args []string) error {
 	if r.Source == "crm" {
 		from = "the CRM"
 	}
-	_, err = fmt.Fprintf(e.stdout, "customer %s from %s as of %s\n%s\n", clean(id), from, r.AsOf.Local().Format(time.DateTime), rec.Bytes())
+	_, err = fmt.Fprintf(e.stdout, "customer %s from %s as of %s\n%s\n", term.Clean(id), from, r.AsOf.Local().Format(time.DateTime), rec.Bytes())
 	return err
 }
 
@@ -166,7 +167,7 @@ func query(ctx context.Context, cf clientFlags, what, subject string, body []byt
 	defer nc.Close()
 	reply, err := cf.Query(ctx, nc, subject, body)
 	if se := (*client.ServiceError)(nil); errors.As(err, &se) {
-		return nil, fmt.Errorf("%s: %s (%s): %s", what, clean(se.Code), se.Status, clean(se.Message))
+		return nil, fmt.Errorf("%s: %s (%s): %s", what, term.Clean(se.Code), se.Status, term.Clean(se.Message))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -205,7 +206,7 @@ func printItems(w io.Writer, reply []byte) (int, error) {
 		if c.ArchivedAt != nil {
 			line += "  (archived)"
 		}
-		b.WriteString(clean(strings.TrimRight(line, " ")) + "\n")
+		b.WriteString(term.Clean(strings.TrimRight(line, " ")) + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return len(r.Items), err

@@ -6,12 +6,12 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/gormic/crm-bridge/internal/client"
 	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/config"
 	"github.com/gormic/crm-bridge/internal/poller"
+	"github.com/gormic/crm-bridge/internal/term"
 )
 
 const watchUsage = `bridge watch [--json] [--all | --since DURATION] [--customer ID] [--limit N] [flags]
@@ -107,96 +107,55 @@ func watchFrom(w client.Watch) string {
 // watchLine returns m's line for a person, ending in a newline.
 func watchLine(p palette, m client.Message, now time.Time) []byte {
 	var b strings.Builder
-	b.WriteString(p.paint(colourDim, clock(m.Stored, now)) + " ")
+	b.WriteString(p.Paint(term.Dim, term.Clock(m.Stored, now)) + " ")
 	switch {
 	case m.Err != nil:
-		fmt.Fprintf(&b, "%-7s %s: unreadable body %.80q", m.Kind, clean(m.Subject), m.Data)
+		fmt.Fprintf(&b, "%-7s %s: unreadable body %.80q", m.Kind, term.Clean(m.Subject), m.Data)
 	case m.Kind == client.KindResult:
-		b.WriteString(p.paint(colourCyan, "result") + "  " + resultLine(p, m.Result))
+		b.WriteString(p.Paint(term.Cyan, "result") + "  " + resultLine(p, m.Result))
 	default:
-		b.WriteString(p.change(m.Event.Change) + " " + p.bold(clean(m.Event.CustomerID)))
+		b.WriteString(p.change(m.Event.Change) + " " + p.Bold(term.Clean(m.Event.CustomerID)))
 		if len(m.Event.Fields) > 0 {
-			b.WriteString(" [" + clean(strings.Join(m.Event.Fields, " ")) + "]")
+			b.WriteString(" [" + term.Clean(strings.Join(m.Event.Fields, " ")) + "]")
 		}
 	}
 	b.WriteByte('\n')
 	return []byte(b.String())
 }
 
-// clock returns t in local time: the time of day, with the date unless t
-// is on now's day.
-func clock(t, now time.Time) string {
-	t, now = t.Local(), now.Local()
-	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
-		return t.Format(time.TimeOnly)
-	}
-	return t.Format(time.DateTime)
-}
-
-// clean replaces control characters, such as the escape that starts a
-// terminal's control sequence, so that text from messages is printed as
-// text.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
-}
-
-// ANSI SGR codes of the colours the subcommands use.
-const (
-	colourBold    = "1"
-	colourDim     = "2"
-	colourRed     = "31"
-	colourGreen   = "32"
-	colourYellow  = "33"
-	colourMagenta = "35"
-	colourCyan    = "36"
-)
-
-// palette colours text with ANSI escapes, or leaves it alone when off.
-type palette struct{ on bool }
+// palette is term.Palette with the colours of results' statuses and of
+// events' changes.
+type palette struct{ term.Palette }
 
 // newPalette returns a palette that is on when w is a terminal and the
-// NO_COLOR variable is empty (https://no-color.org).
+// NO_COLOR variable is empty (term.NewPalette).
 func newPalette(w io.Writer, getenv func(string) string) palette {
-	return palette{on: isTerminal(w) && getenv("NO_COLOR") == ""}
+	return palette{term.NewPalette(w, getenv)}
 }
-
-func (p palette) paint(code, s string) string {
-	if !p.on || s == "" {
-		return s
-	}
-	return "\x1b[" + code + "m" + s + "\x1b[0m"
-}
-
-func (p palette) bold(s string) string { return p.paint(colourBold, s) }
 
 // status colours a result's status.
 func (p palette) status(s string) string {
 	switch s {
 	case commands.StatusApplied:
-		return p.paint(colourGreen, s)
+		return p.Paint(term.Green, s)
 	case commands.StatusRejected:
-		return p.paint(colourRed, s)
+		return p.Paint(term.Red, s)
 	case commands.StatusFailed:
-		return p.paint(colourMagenta, s)
+		return p.Paint(term.Magenta, s)
 	}
-	return clean(s)
+	return term.Clean(s)
 }
 
 // change colours an event's change, padded to the width of the longest.
 func (p palette) change(c string) string {
-	padded := fmt.Sprintf("%-7s", clean(c))
+	padded := fmt.Sprintf("%-7s", term.Clean(c))
 	switch c {
 	case poller.Created:
-		return p.paint(colourGreen, padded)
+		return p.Paint(term.Green, padded)
 	case poller.Updated:
-		return p.paint(colourYellow, padded)
+		return p.Paint(term.Yellow, padded)
 	case poller.Deleted:
-		return p.paint(colourRed, padded)
+		return p.Paint(term.Red, padded)
 	}
 	return padded
 }

@@ -273,3 +273,16 @@ func TestNewer(t *testing.T) {
 		t.Errorf("got %q, want a warning for u-1 alone", warnings)
 	}
 }
+
+// A body that is not UTF-8 is bodyBase64 in a Record.
+func TestRecord(t *testing.T) {
+	l := Letter{Seq: 7, Subject: "crm.customer.dlq.update", Data: []byte{0xff, 0x00},
+		Header: nats.Header{HeaderCommandID: {"u-1"}, HeaderOriginalSubject: {subj.Update("cus_1")}}}
+	r := l.Record(subj)
+	if r.Body != nil || r.BodyBase64 != "/wA=" || r.CustomerID != "cus_1" || r.Op != "update" || r.CommandID != "u-1" {
+		t.Errorf("got %+v", r)
+	}
+	if r := (Letter{Subject: "crm.customer.dlq.create", Data: []byte("{}")}).Record(subj); r.Headers == nil || r.Body == nil || *r.Body != "{}" {
+		t.Errorf("got %+v, want empty headers and the body", r)
+	}
+}
