@@ -41,6 +41,14 @@ func (c *clientFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "how long to wait for NATS and for answers")
 }
 
+// clientFlagSet returns the flag set of a client subcommand (flagSet),
+// with the clientFlags registered.
+func clientFlagSet(e env, name, usage string) (*flag.FlagSet, *clientFlags) {
+	fs, cf := flagSet(e, name, usage), &clientFlags{}
+	cf.register(fs, e.getenv)
+	return fs, cf
+}
+
 // connect dials NATS once (client.Config.Connect) as subcommand name.
 func (c clientFlags) connect(name string) (*nats.Conn, jetstream.JetStream, error) {
 	return c.Connect("crm-bridge " + name + " " + version)

@@ -44,15 +44,13 @@ func runDLQ(ctx context.Context, e env, args []string) error {
 // runDLQList is `bridge dlq list`: the dead letters, oldest first, a table
 // row or (--json) a JSON object each, or "no dead letters in CRM_DLQ".
 func runDLQList(ctx context.Context, e env, args []string) error {
-	fs := flagSet(e, "bridge dlq list", dlqListUsage)
-	var cf clientFlags
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge dlq list", dlqListUsage)
 	asJSON := fs.Bool("json", false, "one JSON object per line, with the command's headers and body")
 	op := fs.String("op", "", "only the dead letters of this op: create, update, delete or unknown")
 	limit := fs.Int("limit", 0, "show at most N dead letters, the oldest first (0: all)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
+		return err
 	}
 	switch {
 	case len(pos) > 0:

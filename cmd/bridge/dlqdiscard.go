@@ -26,15 +26,13 @@ const dlqDiscardUsage = "bridge dlq discard (--all | SEQ|COMMAND-ID ...) --reaso
 // op, customer) and why (the reason); stdout gets a line per dead letter
 // and a summary. It fails naming each dead letter it could not remove.
 func runDLQDiscard(ctx context.Context, e env, args []string) error {
-	fs := flagSet(e, "bridge dlq discard", dlqDiscardUsage)
-	var cf clientFlags
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge dlq discard", dlqDiscardUsage)
 	all := fs.Bool("all", false, "discard every dead letter")
 	reason := fs.String("reason", "", "why the dead letters are discarded; logged with each (required)")
 	dryRun := fs.Bool("dry-run", false, "print what would be discarded, and change nothing")
 	sel, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
+		return err
 	}
 	if err := checkSelection("discard", sel, *all); err != nil {
 		return err

@@ -27,14 +27,12 @@ const (
 // commands for its customer (see deadletter.Newer), and replays them all
 // the same.
 func runDLQReplay(ctx context.Context, e env, args []string) error {
-	fs := flagSet(e, "bridge dlq replay", dlqReplayUsage)
-	var cf clientFlags
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge dlq replay", dlqReplayUsage)
 	all := fs.Bool("all", false, "replay every dead letter")
 	dryRun := fs.Bool("dry-run", false, "print what would be replayed, and change nothing")
 	sel, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
+		return err
 	}
 	if err := checkSelection("replay", sel, *all); err != nil {
 		return err

@@ -36,14 +36,12 @@ once a bridge runs); 2 for a wrong command line. Flags may come before or
 after the arguments.`
 
 func runPublish(ctx context.Context, e env, args []string) error {
-	var cf clientFlags
-	fs := flagSet(e, "bridge publish", publishUsage)
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge publish", publishUsage)
 	id := fs.String("id", "", "command id, sent as Nats-Msg-Id (default: a fresh unique id)")
 	asJSON := fs.Bool("json", false, "print the result as JSON, as the bridge sent it")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
+		return err
 	}
 	req, err := parsePublishArgs(pos, e.stdin, e.stderr)
 	if err != nil {

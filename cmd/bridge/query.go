@@ -40,14 +40,12 @@ next page (--after CURSOR). --limit is 1 to 1000 (default 100). --json
 prints the query's reply as it came: {"items": [...], "next": "..."}.`
 
 func runGet(ctx context.Context, e env, args []string) error {
-	var cf clientFlags
-	fs := flagSet(e, "bridge get", getUsage)
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge get", getUsage)
 	fresh := fs.Bool("fresh", false, "read the CRM instead of the read model")
 	asJSON := fs.Bool("json", false, "print the reply as JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
+		return err
 	}
 	if len(pos) != 1 || pos[0] == "" {
 		return usagef("get: want one customer ID, got %d arguments", len(pos))
@@ -85,15 +83,13 @@ func runGet(ctx context.Context, e env, args []string) error {
 }
 
 func runFind(ctx context.Context, e env, args []string) error {
-	var cf clientFlags
-	fs := flagSet(e, "bridge find", findUsage)
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge find", findUsage)
 	phone := fs.String("phone", "", "find by phone digits")
 	email := fs.String("email", "", "find by email, in any case")
 	asJSON := fs.Bool("json", false, "print the reply as JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
+		return err
 	}
 	switch {
 	case len(pos) > 0:
@@ -121,15 +117,13 @@ func runFind(ctx context.Context, e env, args []string) error {
 }
 
 func runList(ctx context.Context, e env, args []string) error {
-	var cf clientFlags
-	fs := flagSet(e, "bridge list", listUsage)
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge list", listUsage)
 	limit := fs.Int("limit", 100, "customers in the page, 1 to 1000")
 	after := fs.String("after", "", "the cursor a previous page gave (its next)")
 	asJSON := fs.Bool("json", false, "print the reply as JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
+		return err
 	}
 	switch {
 	case len(pos) > 0:
@@ -159,7 +153,7 @@ func runList(ctx context.Context, e env, args []string) error {
 
 // query sends one request to the crm-bridge service (client.Config.Query)
 // and returns its reply; what names the subcommand.
-func query(ctx context.Context, cf clientFlags, what, subject string, body []byte) ([]byte, error) {
+func query(ctx context.Context, cf *clientFlags, what, subject string, body []byte) ([]byte, error) {
 	nc, _, err := cf.connect(what)
 	if err != nil {
 		return nil, err
