@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/client"
-	"github.com/gormic/crm-bridge/internal/streams"
 	"github.com/gormic/crm-bridge/internal/term"
 )
 
@@ -51,22 +50,15 @@ func runGet(ctx context.Context, e env, args []string) error {
 		return usagef("get: want one customer ID, got %d arguments", len(pos))
 	}
 	id := pos[0]
-	var body []byte
-	if *fresh {
-		body = []byte(`{"fresh":true}`)
-	}
-	reply, err := query(ctx, cf, "get", cf.Prefix+".customer.get."+streams.EncodeToken(id), body)
+	subject, body := cf.GetRequest(id, *fresh)
+	reply, err := query(ctx, cf, "get", subject, body)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printLine(e.stdout, reply)
 	}
-	var r struct {
-		Customer json.RawMessage `json:"customer"`
-		Source   string          `json:"source"`
-		AsOf     time.Time       `json:"asOf"`
-	}
+	var r client.Found
 	if err := json.Unmarshal(reply, &r); err != nil {
 		return fmt.Errorf("get: unreadable reply: %w", err)
 	}
@@ -97,20 +89,16 @@ func runFind(ctx context.Context, e env, args []string) error {
 	case (*phone == "") == (*email == ""):
 		return usagef("find: give exactly one of --phone and --email")
 	}
-	q := map[string]string{"phone": *phone}
-	if *email != "" {
-		q = map[string]string{"email": *email}
-	}
-	body, _ := json.Marshal(q)
-	reply, err := query(ctx, cf, "find", cf.Prefix+".customer.find", body)
+	subject, body := cf.FindRequest(*phone, *email)
+	reply, err := query(ctx, cf, "find", subject, body)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printLine(e.stdout, reply)
 	}
-	n, err := printItems(e.stdout, reply)
-	if err == nil && n == 0 {
+	page, err := printItems(e.stdout, reply)
+	if err == nil && len(page.Items) == 0 {
 		fmt.Fprintln(e.stderr, "bridge find: no customer found")
 	}
 	return err
@@ -131,22 +119,20 @@ func runList(ctx context.Context, e env, args []string) error {
 	case *limit < 1 || *limit > 1000:
 		return usagef("list: --limit must be 1 to 1000, not %d", *limit)
 	}
-	body, _ := json.Marshal(map[string]any{"limit": *limit, "after": *after})
-	reply, err := query(ctx, cf, "list", cf.Prefix+".customer.list", body)
+	subject, body := cf.ListRequest(*limit, *after)
+	reply, err := query(ctx, cf, "list", subject, body)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printLine(e.stdout, reply)
 	}
-	if _, err := printItems(e.stdout, reply); err != nil {
+	page, err := printItems(e.stdout, reply)
+	if err != nil {
 		return err
 	}
-	var r struct {
-		Next string `json:"next"`
-	}
-	if json.Unmarshal(reply, &r) == nil && r.Next != "" {
-		fmt.Fprintf(e.stderr, "bridge list: more follow: bridge list --after %s\n", r.Next)
+	if page.Next != "" {
+		fmt.Fprintf(e.stderr, "bridge list: more follow: bridge list --after %s\n", page.Next)
 	}
 	return nil
 }
@@ -170,21 +156,11 @@ func query(ctx context.Context, cf *clientFlags, what, subject string, body []by
 }
 
 // printItems prints the items of a find or list reply, one line each, and
-// returns how many.
-func printItems(w io.Writer, reply []byte) (int, error) {
-	var r struct {
-		Items []struct {
-			ID                  string  `json:"id"`
-			FirstName           string  `json:"firstName"`
-			LastName            *string `json:"lastName"`
-			Phone               string  `json:"phone"`
-			PhoneCountryCalling string  `json:"phoneCountryCalling"`
-			Email               string  `json:"email"`
-			ArchivedAt          *string `json:"archivedAt"`
-		} `json:"items"`
-	}
+// returns the reply.
+func printItems(w io.Writer, reply []byte) (client.Page, error) {
+	var r client.Page
 	if err := json.Unmarshal(reply, &r); err != nil {
-		return 0, fmt.Errorf("unreadable reply: %w", err)
+		return r, fmt.Errorf("unreadable reply: %w", err)
 	}
 	var b strings.Builder
 	for _, c := range r.Items {
@@ -203,7 +179,7 @@ func printItems(w io.Writer, reply []byte) (int, error) {
 		b.WriteString(term.Clean(strings.TrimRight(line, " ")) + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
-	return len(r.Items), err
+	return r, err
 }
 
 func printLine(w io.Writer, b []byte) error {

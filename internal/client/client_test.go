@@ -149,3 +149,25 @@ func TestWhoami(t *testing.T) {
 		t.Errorf("got %+v, want the server's default account", o)
 	}
 }
+
+func TestRequests(t *testing.T) {
+	c := Config{Prefix: "crm"}
+	tests := []struct {
+		name              string
+		req               func() (string, []byte)
+		wantSubject, want string
+	}{
+		{"get", func() (string, []byte) { return c.GetRequest("a.b", false) }, "crm.customer.get.a%2Eb", ""},
+		{"get fresh", func() (string, []byte) { return c.GetRequest("cus_1", true) }, "crm.customer.get.cus_1", `{"fresh":true}`},
+		{"find by phone", func() (string, []byte) { return c.FindRequest("555", "") }, "crm.customer.find", `{"phone":"555"}`},
+		{"find by email", func() (string, []byte) { return c.FindRequest("", "a@b") }, "crm.customer.find", `{"email":"a@b"}`},
+		{"list", func() (string, []byte) { return c.ListRequest(5, "x") }, "crm.customer.list", `{"after":"x","limit":5}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if subject, body := tt.req(); subject != tt.wantSubject || string(body) != tt.want {
+				t.Errorf("got %s %s, want %s %s", subject, body, tt.wantSubject, tt.want)
+			}
+		})
+	}
+}
