@@ -90,21 +90,15 @@ type discarder struct {
 	timeout  time.Duration
 }
 
-// run removes each of chosen, in order, and returns an error naming those
-// it did not remove. One that is gone already (removed meanwhile by a
+// run removes each of chosen, in order (deadletter.Discard), and returns
+// an error naming those it did not remove. One that is gone already (removed meanwhile by a
 // replay or another discard) is reported as such, and is no error.
 func (d discarder) run(ctx context.Context, chosen []deadletter.Letter) error {
 	var removed, gone int
 	var failures []string
-	for _, l := range chosen {
+	deadletter.Discard(ctx, d.dlq, chosen, d.timeout, func(l deadletter.Letter, err error) {
 		attrs := []any{"seq", l.Seq, "command_id", l.CommandID(), "op", l.Op(), "customer_id", l.CustomerID(d.subjects),
 			"dlq_status", l.Status(), "dlq_reason", l.Reason()}
-		err := context.Cause(ctx)
-		if err == nil {
-			rctx, cancel := context.WithTimeout(ctx, d.timeout)
-			err = deadletter.Remove(rctx, d.dlq, l.Seq)
-			cancel()
-		}
 		head := dlqHead(l)
 		switch {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
@@ -120,7 +114,7 @@ func (d discarder) run(ctx context.Context, chosen []deadletter.Letter) error {
 			fmt.Fprintf(d.out, "%s: discarded\n", head)
 			d.log.Info("dead letter discarded", attrs...)
 		}
-	}
+	})
 	fmt.Fprintf(d.out, "dlq discard: %d dead letters: %d discarded, %d gone already, %d failed\n", len(chosen), removed, gone, len(failures))
 	if len(failures) > 0 {
 		return fmt.Errorf("dlq discard: %d not discarded (the others were):\n  %s", len(failures), strings.Join(failures, "\n  "))

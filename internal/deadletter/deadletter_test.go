@@ -286,3 +286,35 @@ func TestRecord(t *testing.T) {
 		t.Errorf("got %+v, want empty headers and the body", r)
 	}
 }
+
+// Discard removes the chosen dead letters, says which were gone already,
+// and removes nothing once its context ends.
+func TestDiscard(t *testing.T) {
+	q := queue(t)
+	store(t, q, rejected("a", subj.Create(), nil), rejected("b", subj.Create(), nil), rejected("c", subj.Create(), nil))
+	letters, err := q.All(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := q.Stream(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteMsg(context.Background(), letters[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]error{}
+	Discard(context.Background(), st, letters[:2], 5*time.Second, func(l Letter, err error) { got[l.CommandID()] = err })
+	if !errors.Is(got["a"], jetstream.ErrMsgNotFound) || got["b"] != nil || len(got) != 2 {
+		t.Errorf("got %v, want a gone already and b removed", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	Discard(ctx, st, letters[2:], 5*time.Second, func(l Letter, err error) { got[l.CommandID()] = err })
+	if !errors.Is(got["c"], context.Canceled) {
+		t.Errorf("after the context ended: got %v for c, want context.Canceled", got["c"])
+	}
+	if left, err := q.All(context.Background()); err != nil || len(left) != 1 || left[0].CommandID() != "c" {
+		t.Errorf("left: got %d, %v; want c alone", len(left), err)
+	}
+}

@@ -106,3 +106,20 @@ func Remove(ctx context.Context, st jetstream.Stream, seq uint64) error {
 	}
 	return err
 }
+
+// Discard removes each of chosen from st (CRM_DLQ), in order, each
+// removal bounded by timeout, and calls fn with each and what became of
+// it: nil when it was removed, an error that is jetstream.ErrMsgNotFound
+// when it was gone already, or why it was not removed (ctx's cause for
+// each one left once ctx ends).
+func Discard(ctx context.Context, st jetstream.Stream, chosen []Letter, timeout time.Duration, fn func(Letter, error)) {
+	for _, l := range chosen {
+		err := context.Cause(ctx)
+		if err == nil {
+			rctx, cancel := context.WithTimeout(ctx, timeout)
+			err = Remove(rctx, st, l.Seq)
+			cancel()
+		}
+		fn(l, err)
+	}
+}
