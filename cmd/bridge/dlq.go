@@ -60,11 +60,11 @@ func runDLQList(ctx context.Context, e env, args []string) error {
 	case *limit < 0:
 		return usagef("dlq list: --limit %d: want 0 (all) or more", *limit)
 	}
-	q, close, err := cf.queue("dlq list")
+	q, closeNATS, err := cf.queue("dlq list")
 	if err != nil {
 		return err
 	}
-	defer close()
+	defer closeNATS()
 	p := dlqPrinter{w: e.stdout, subjects: cf.Subjects(), json: *asJSON}
 	if !p.json {
 		p.tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)

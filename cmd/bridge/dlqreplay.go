@@ -37,11 +37,11 @@ func runDLQReplay(ctx context.Context, e env, args []string) error {
 	if err := checkSelection("replay", sel, *all); err != nil {
 		return err
 	}
-	q, close, err := cf.queue("dlq replay")
+	q, closeNATS, err := cf.queue("dlq replay")
 	if err != nil {
 		return err
 	}
-	defer close()
+	defer closeNATS()
 	letters, err := q.All(ctx)
 	if err != nil {
 		return fmt.Errorf("dlq replay: %w", err)

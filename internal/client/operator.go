@@ -33,9 +33,16 @@ func Whoami(nc *nats.Conn, timeout time.Duration) Operator {
 	if h, err := os.Hostname(); err == nil {
 		o.Host = h
 	}
+	o.NATSUser, o.NATSAccount = natsIdentity(nc, timeout)
+	return o
+}
+
+// natsIdentity returns the user and account that the server knows nc as,
+// each with its name when it has one; "unknown" when it does not say.
+func natsIdentity(nc *nats.Conn, timeout time.Duration) (natsUser, account string) {
 	m, err := nc.Request(userInfoSubject, nil, min(timeout, 2*time.Second))
 	if err != nil {
-		return o
+		return "unknown", "unknown"
 	}
 	var r struct {
 		Data *struct {
@@ -46,15 +53,14 @@ func Whoami(nc *nats.Conn, timeout time.Duration) Operator {
 		} `json:"data"`
 	}
 	if json.Unmarshal(m.Data, &r) != nil || r.Data == nil {
-		return o
+		return "unknown", "unknown"
 	}
-	o.NATSUser = r.Data.User
+	natsUser, account = r.Data.User, r.Data.Account
 	if r.Data.UserName != "" {
-		o.NATSUser = r.Data.UserName + " (" + r.Data.User + ")"
+		natsUser = r.Data.UserName + " (" + r.Data.User + ")"
 	}
-	o.NATSAccount = r.Data.Account
 	if r.Data.AccountName != "" && r.Data.AccountName != r.Data.Account {
-		o.NATSAccount = r.Data.AccountName + " (" + r.Data.Account + ")"
+		account = r.Data.AccountName + " (" + r.Data.Account + ")"
 	}
-	return o
+	return natsUser, account
 }

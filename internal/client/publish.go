@@ -36,24 +36,13 @@ type Command struct {
 // when the publish was a duplicate. Its errors say what became of the
 // command: not stored, or stored and still to be applied.
 func (c Config) Publish(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cmd Command, notes io.Writer) ([]byte, error) {
-	subj := c.Subjects()
-	m := nats.NewMsg(subj.Create())
-	switch cmd.Op {
-	case streams.OpUpdate:
-		m.Subject = subj.Update(cmd.CustomerID)
-	case streams.OpDelete:
-		m.Subject = subj.Delete(cmd.CustomerID)
-	}
 	inbox := nc.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to the reply inbox: %w", err)
 	}
 	defer sub.Unsubscribe()
-	m.Header.Set(nats.MsgIdHdr, cmd.ID)
-	m.Header.Set(commands.HeaderReplyTo, inbox)
-	m.Data = cmd.Body
-
+	m := c.message(cmd, inbox)
 	wctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	// A bridge that has just started may not have made its streams yet: a
@@ -69,19 +58,42 @@ func (c Config) Publish(ctx context.Context, nc *nats.Conn, js jetstream.JetStre
 	var data []byte
 	if ack.Duplicate {
 		fmt.Fprintf(notes, "bridge publish: command %s was already published in the last %v; JetStream dropped this copy, showing the first one's result\n", cmd.ID, streams.CommandsDuplicates)
-		data, err = storedResult(wctx, js, subj, cmd.ID)
+		data, err = storedResult(wctx, js, c.Subjects(), cmd.ID)
 	} else {
 		data, err = awaitReply(ctx, wctx, sub, cmd.ID, notes)
 	}
-	switch {
-	case err == nil:
-		return data, nil
-	case ctx.Err() != nil:
-		return nil, fmt.Errorf("interrupted before the result of command %s came; the command is stored in %s and will be applied", cmd.ID, streams.Commands)
-	case wctx.Err() != nil:
-		return nil, fmt.Errorf("no result for command %s after %v: is a bridge running? (the command is stored in %s and will be applied once one runs; --timeout waits longer)", cmd.ID, c.Timeout, streams.Commands)
+	if err != nil {
+		return nil, c.waitError(ctx, wctx, cmd.ID, err)
 	}
-	return nil, fmt.Errorf("wait for the result of command %s: %w", cmd.ID, err)
+	return data, nil
+}
+
+// message returns cmd as a message, with inbox as its Reply-To.
+func (c Config) message(cmd Command, inbox string) *nats.Msg {
+	subj := c.Subjects()
+	m := nats.NewMsg(subj.Create())
+	switch cmd.Op {
+	case streams.OpUpdate:
+		m.Subject = subj.Update(cmd.CustomerID)
+	case streams.OpDelete:
+		m.Subject = subj.Delete(cmd.CustomerID)
+	}
+	m.Header.Set(nats.MsgIdHdr, cmd.ID)
+	m.Header.Set(commands.HeaderReplyTo, inbox)
+	m.Data = cmd.Body
+	return m
+}
+
+// waitError explains why the result of stored command id did not come:
+// ctx ended (interrupted), wctx did (no bridge answered in time), or err.
+func (c Config) waitError(ctx, wctx context.Context, id string, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted before the result of command %s came; the command is stored in %s and will be applied", id, streams.Commands)
+	case wctx.Err() != nil:
+		return fmt.Errorf("no result for command %s after %v: is a bridge running? (the command is stored in %s and will be applied once one runs; --timeout waits longer)", id, c.Timeout, streams.Commands)
+	}
+	return fmt.Errorf("wait for the result of command %s: %w", id, err)
 }
 
 // awaitReply waits for the result on sub until wctx ends. When none came

@@ -156,18 +156,7 @@ func Decode(m jetstream.Msg, subj streams.Subjects, now time.Time) Message {
 // body that is not a JSON object is invalidBody, a string.
 func (m Message) JSON() []byte {
 	var b bytes.Buffer
-	add := func(name string, v any) {
-		if b.Len() == 0 {
-			b.WriteByte('{')
-		} else {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(name)
-		val, _ := json.Marshal(v)
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(val)
-	}
+	add := func(name string, v any) { addMember(&b, name, v) }
 	add("type", m.Kind)
 	add("seq", m.Seq)
 	add("storedAt", m.Stored.UTC().Format(time.RFC3339Nano))
@@ -188,4 +177,19 @@ func (m Message) JSON() []byte {
 	}
 	b.WriteString("}\n")
 	return b.Bytes()
+}
+
+// addMember writes name and v to b as the next member of a JSON object,
+// opening the object when b is empty.
+func addMember(b *bytes.Buffer, name string, v any) {
+	if b.Len() == 0 {
+		b.WriteByte('{')
+	} else {
+		b.WriteByte(',')
+	}
+	k, _ := json.Marshal(name)
+	val, _ := json.Marshal(v)
+	b.Write(k)
+	b.WriteByte(':')
+	b.Write(val)
 }

@@ -111,28 +111,7 @@ func (f *StateFile) Keep(ctx context.Context, sim *Simulator) (stop func() error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTimer(stateSaveEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			wait := stateSaveEvery
-			if sim.ChangeSeq() != f.saved {
-				start := time.Now()
-				err := f.Save(sim)
-				took := time.Since(start)
-				if err != nil {
-					f.log().Error("simulator state not saved", "path", f.Path, "err", err)
-				} else {
-					f.log().Debug("simulator state saved", "path", f.Path, "took", took)
-				}
-				wait = max(wait, 10*took)
-			}
-			t.Reset(wait)
-		}
+		f.saveWhileChanged(ctx, sim)
 	}()
 	return func() error {
 		cancel()
@@ -145,5 +124,32 @@ func (f *StateFile) Keep(ctx context.Context, sim *Simulator) (stop func() error
 		}
 		f.log().Info("simulator state saved", "customers", sim.Len(), "path", f.Path)
 		return nil
+	}
+}
+
+// saveWhileChanged saves sim every stateSaveEvery while it has changed,
+// or ten times as long as the last save took, until ctx ends.
+func (f *StateFile) saveWhileChanged(ctx context.Context, sim *Simulator) {
+	t := time.NewTimer(stateSaveEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		wait := stateSaveEvery
+		if sim.ChangeSeq() != f.saved {
+			start := time.Now()
+			err := f.Save(sim)
+			took := time.Since(start)
+			if err != nil {
+				f.log().Error("simulator state not saved", "path", f.Path, "err", err)
+			} else {
+				f.log().Debug("simulator state saved", "path", f.Path, "took", took)
+			}
+			wait = max(wait, 10*took)
+		}
+		t.Reset(wait)
 	}
 }

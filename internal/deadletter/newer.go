@@ -28,13 +28,7 @@ const newerWorkers = 8
 // cannot be read gets a warning that says so. timeout bounds each read.
 func Newer(ctx context.Context, js jetstream.JetStream, plan []Plan, letters []Letter, subj streams.Subjects, timeout time.Duration) []string {
 	warnings := make([]string, len(plan))
-	byToken := map[string][]int{} // plan indices, by customer token
-	for i, p := range plan {
-		if op, _, err := subj.ParseCommand(p.Subject); p.Err == nil && p.Done == "" && err == nil && op != streams.OpCreate {
-			tok := p.Subject[strings.LastIndexByte(p.Subject, '.')+1:]
-			byToken[tok] = append(byToken[tok], i)
-		}
-	}
+	byToken := republished(plan, subj)
 	if len(byToken) == 0 {
 		return warnings
 	}
@@ -45,6 +39,26 @@ func Newer(ctx context.Context, js jetstream.JetStream, plan []Plan, letters []L
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	nc.commands, nc.err = js.Stream(sctx, streams.Commands)
 	cancel()
+	nc.check(ctx, plan, byToken, warnings)
+	return warnings
+}
+
+// republished returns the indices of the updates and deletes of plan that
+// would be republished, by customer token.
+func republished(plan []Plan, subj streams.Subjects) map[string][]int {
+	byToken := map[string][]int{}
+	for i, p := range plan {
+		if op, _, err := subj.ParseCommand(p.Subject); p.Err == nil && p.Done == "" && err == nil && op != streams.OpCreate {
+			tok := p.Subject[strings.LastIndexByte(p.Subject, '.')+1:]
+			byToken[tok] = append(byToken[tok], i)
+		}
+	}
+	return byToken
+}
+
+// check sets the warnings of the plan's dead letters of each customer
+// token of byToken, newerWorkers customers at a time.
+func (nc newerCheck) check(ctx context.Context, plan []Plan, byToken map[string][]int, warnings []string) {
 	work := make(chan string)
 	var wg sync.WaitGroup
 	for range min(newerWorkers, len(byToken)) {
@@ -59,7 +73,6 @@ func Newer(ctx context.Context, js jetstream.JetStream, plan []Plan, letters []L
 	}
 	close(work)
 	wg.Wait()
-	return warnings
 }
 
 // newerCheck looks for commands newer than dead-lettered ones.

@@ -22,13 +22,25 @@ func Choose(letters []Letter, sel []string, all bool) (chosen []Letter, missing 
 	if all {
 		return letters, nil
 	}
+	pick, missing := picks(letters, sel)
+	for i, l := range letters {
+		if pick[i] {
+			chosen = append(chosen, l)
+		}
+	}
+	return chosen, missing
+}
+
+// picks returns which of letters sel names, by index, and the selectors
+// that name none (see Choose).
+func picks(letters []Letter, sel []string) (pick []bool, missing []string) {
 	bySeq := map[uint64]int{}
 	byID := map[string][]int{}
 	for i, l := range letters {
 		bySeq[l.Seq] = i
 		byID[l.CommandID()] = append(byID[l.CommandID()], i)
 	}
-	pick := make([]bool, len(letters))
+	pick = make([]bool, len(letters))
 	for _, s := range sel {
 		if n, err := strconv.ParseUint(s, 10, 64); err == nil {
 			if i, ok := bySeq[n]; ok {
@@ -44,12 +56,7 @@ func Choose(letters []Letter, sel []string, all bool) (chosen []Letter, missing 
 			pick[i] = true
 		}
 	}
-	for i, l := range letters {
-		if pick[i] {
-			chosen = append(chosen, l)
-		}
-	}
-	return chosen, missing
+	return pick, missing
 }
 
 // Plan is what a replay makes of one dead letter.
@@ -70,13 +77,7 @@ type Plan struct {
 // command again leaves the first dead letter in the queue only when its
 // removal failed, and its replay then took place and failed again.
 func PlanReplays(letters, chosen []Letter, subj streams.Subjects) []Plan {
-	deepest := map[string]Letter{}
-	for _, l := range letters {
-		root, gen := l.Lineage()
-		if d, ok := deepest[root]; !ok || gen > d.depth() {
-			deepest[root] = l
-		}
-	}
+	deepest := deepestReplays(letters)
 	ids := map[string]uint64{}
 	plan := make([]Plan, 0, len(chosen))
 	for _, l := range chosen {
@@ -102,6 +103,19 @@ func PlanReplays(letters, chosen []Letter, subj streams.Subjects) []Plan {
 		plan = append(plan, p)
 	}
 	return plan
+}
+
+// deepestReplays returns the dead letter of the deepest replay of each
+// command that letters hold a dead letter of, by the command's id.
+func deepestReplays(letters []Letter) map[string]Letter {
+	deepest := map[string]Letter{}
+	for _, l := range letters {
+		root, gen := l.Lineage()
+		if d, ok := deepest[root]; !ok || gen > d.depth() {
+			deepest[root] = l
+		}
+	}
+	return deepest
 }
 
 // Msg returns the command to republish: the dead letter's body and the

@@ -29,13 +29,9 @@ type Queue struct {
 func (q Queue) Read(ctx context.Context, op string, fn func(Letter) bool) (total int, err error) {
 	cctx, cancel := context.WithTimeout(ctx, q.Timeout)
 	defer cancel()
-	filter := q.Subjects.DLQ(cmp.Or(op, "*"))
-	c, err := q.JS.OrderedConsumer(cctx, streams.DLQ, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return 0, fmt.Errorf("no stream %s: has a bridge run with this NATS? (%w)", streams.DLQ, err)
-	}
+	c, err := q.consumer(cctx, op)
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", streams.DLQ, err)
+		return 0, err
 	}
 	defer func() { // rather than leave it to the server's inactivity threshold
 		if ci := c.CachedInfo(); ci != nil {
@@ -47,14 +43,33 @@ func (q Queue) Read(ctx context.Context, op string, fn func(Letter) bool) (total
 		return 0, fmt.Errorf("read %s: %w", streams.DLQ, err)
 	}
 	total = int(info.NumPending)
+	return total, q.fetch(ctx, c, total, fn)
+}
+
+// consumer returns an ordered consumer of the dead letters of op.
+func (q Queue) consumer(ctx context.Context, op string) (jetstream.Consumer, error) {
+	filter := q.Subjects.DLQ(cmp.Or(op, "*"))
+	c, err := q.JS.OrderedConsumer(ctx, streams.DLQ, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("no stream %s: has a bridge run with this NATS? (%w)", streams.DLQ, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", streams.DLQ, err)
+	}
+	return c, nil
+}
+
+// fetch calls fn with the first total messages of c, in batches, until fn
+// returns false or c has no more.
+func (q Queue) fetch(ctx context.Context, c jetstream.Consumer, total int, fn func(Letter) bool) error {
 	seen, more := 0, true
 	for more && seen < total {
 		if err := ctx.Err(); err != nil {
-			return total, err
+			return err
 		}
 		batch, err := c.Fetch(min(total-seen, 500), jetstream.FetchMaxWait(min(q.Timeout, 5*time.Second)))
 		if err != nil {
-			return total, fmt.Errorf("read %s: %w", streams.DLQ, err)
+			return fmt.Errorf("read %s: %w", streams.DLQ, err)
 		}
 		got := 0
 		for m := range batch.Messages() { // read the whole batch, also after fn said stop
@@ -67,13 +82,13 @@ func (q Queue) Read(ctx context.Context, op string, fn func(Letter) bool) (total
 			more = fn(Letter{Seq: meta.Sequence.Stream, Stored: meta.Timestamp, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}) && meta.NumPending > 0
 		}
 		if err := batch.Error(); err != nil {
-			return total, fmt.Errorf("read %s: %w", streams.DLQ, err)
+			return fmt.Errorf("read %s: %w", streams.DLQ, err)
 		}
 		if got == 0 { // removed since reading began
-			break
+			return nil
 		}
 	}
-	return total, nil
+	return nil
 }
 
 // All returns every dead letter, oldest first (see Read).
