@@ -52,13 +52,8 @@ func runDLQList(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(pos) > 0:
-		return usagef("dlq list: unexpected argument %q", pos[0])
-	case *op != "" && !slices.Contains(deadletter.Ops, *op):
-		return usagef("dlq list: --op %q: want create, update, delete or unknown", *op)
-	case *limit < 0:
-		return usagef("dlq list: --limit %d: want 0 (all) or more", *limit)
+	if err := checkList(pos, *op, *limit); err != nil {
+		return err
 	}
 	q, closeNATS, err := cf.queue("dlq list")
 	if err != nil {
@@ -66,22 +61,7 @@ func runDLQList(ctx context.Context, e env, args []string) error {
 	}
 	defer closeNATS()
 	p := dlqPrinter{w: e.stdout, subjects: cf.Subjects(), json: *asJSON}
-	if !p.json {
-		p.tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(p.tw, "SEQ\tTIME\tOP\tCOMMAND\tCUSTOMER\tSTATUS\tREASON")
-	}
-	shown := 0
-	total, err := q.Read(ctx, *op, func(l deadletter.Letter) bool {
-		if p.err = p.print(l); p.err != nil {
-			return false
-		}
-		shown++
-		return *limit == 0 || shown < *limit
-	})
-	err = errors.Join(err, p.err)
-	if p.tw != nil && shown > 0 {
-		err = errors.Join(err, p.tw.Flush())
-	}
+	shown, total, err := p.list(ctx, q, *op, *limit)
 	if err != nil {
 		return fmt.Errorf("dlq list: %w", err)
 	}
@@ -89,12 +69,32 @@ func runDLQList(ctx context.Context, e env, args []string) error {
 	if p.json {
 		note = e.stderr // stdout holds JSON alone
 	}
-	what := strings.TrimSpace(*op + " dead letters")
+	listNote(note, *op, shown, total)
+	return nil
+}
+
+// listNote says on w that there are no dead letters of op ("" for all),
+// or how many of them were shown.
+func listNote(w io.Writer, op string, shown, total int) {
+	what := strings.TrimSpace(op + " dead letters")
 	switch {
 	case total == 0:
-		fmt.Fprintf(note, "no %s in %s\n", what, streams.DLQ)
+		fmt.Fprintf(w, "no %s in %s\n", what, streams.DLQ)
 	case shown < total:
-		fmt.Fprintf(note, "(%d of %d %s shown)\n", shown, total, what)
+		fmt.Fprintf(w, "(%d of %d %s shown)\n", shown, total, what)
+	}
+}
+
+// checkList refuses the arguments of a dlq list: any, an unknown op, or a
+// negative limit.
+func checkList(pos []string, op string, limit int) error {
+	switch {
+	case len(pos) > 0:
+		return usagef("dlq list: unexpected argument %q", pos[0])
+	case op != "" && !slices.Contains(deadletter.Ops, op):
+		return usagef("dlq list: --op %q: want create, update, delete or unknown", op)
+	case limit < 0:
+		return usagef("dlq list: --limit %d: want 0 (all) or more", limit)
 	}
 	return nil
 }
@@ -107,6 +107,28 @@ type dlqPrinter struct {
 	subjects streams.Subjects
 	json     bool
 	err      error
+}
+
+// list prints up to limit (0: all) dead letters of op from q, under a
+// table's header unless p prints JSON, and returns how many it printed
+// and how many q held.
+func (p *dlqPrinter) list(ctx context.Context, q deadletter.Queue, op string, limit int) (shown, total int, err error) {
+	if !p.json {
+		p.tw = tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(p.tw, "SEQ\tTIME\tOP\tCOMMAND\tCUSTOMER\tSTATUS\tREASON")
+	}
+	total, err = q.Read(ctx, op, func(l deadletter.Letter) bool {
+		if p.err = p.print(l); p.err != nil {
+			return false
+		}
+		shown++
+		return limit == 0 || shown < limit
+	})
+	err = errors.Join(err, p.err)
+	if p.tw != nil && shown > 0 {
+		err = errors.Join(err, p.tw.Flush())
+	}
+	return shown, total, err
 }
 
 func (p *dlqPrinter) print(l deadletter.Letter) error {

@@ -34,11 +34,8 @@ func runDLQDiscard(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkSelection("discard", sel, *all); err != nil {
+	if err := checkDiscard(sel, *all, *reason); err != nil {
 		return err
-	}
-	if strings.TrimSpace(*reason) == "" {
-		return usagef("dlq discard: --reason is required: say why the dead letters are discarded (it is logged with each)")
 	}
 	nc, js, err := cf.connect("dlq discard")
 	if err != nil {
@@ -46,29 +43,37 @@ func runDLQDiscard(ctx context.Context, e env, args []string) error {
 	}
 	defer nc.Close()
 	q := deadletter.Queue{JS: js, Subjects: cf.Subjects(), Timeout: cf.Timeout}
-	letters, err := q.All(ctx)
-	if err != nil {
-		return fmt.Errorf("dlq discard: %w", err)
-	}
-	chosen, missing := deadletter.Choose(letters, sel, *all)
-	if len(missing) > 0 {
-		return fmt.Errorf("dlq discard: nothing discarded: %s", notFound(missing))
-	}
-	if len(letters) == 0 {
-		fmt.Fprintf(e.stdout, "no dead letters in %s\n", streams.DLQ)
-		return nil
-	}
 	d := discarder{out: e.stdout, subjects: cf.Subjects(), timeout: cf.Timeout}
+	chosen, err := d.choose(ctx, q, sel, *all)
+	if err != nil || len(chosen) == 0 {
+		return err
+	}
 	if *dryRun {
 		return d.dryRun(chosen)
 	}
-	who := client.Whoami(nc, cf.Timeout)
-	d.log = newLogger(clientLogFormat(e.getenv), slog.LevelInfo, e.stderr).With(
-		"os_user", who.OSUser, "host", who.Host, "nats_user", who.NATSUser, "nats_account", who.NATSAccount, "discard_reason", *reason)
+	d.log = discardLog(e, client.Whoami(nc, cf.Timeout), *reason)
 	if d.dlq, err = q.Stream(ctx); err != nil {
 		return fmt.Errorf("dlq discard: %w", err)
 	}
 	return d.run(ctx, chosen)
+}
+
+// checkDiscard refuses a selection that checkSelection refuses, and a
+// discard without a reason.
+func checkDiscard(sel []string, all bool, reason string) error {
+	if err := checkSelection("discard", sel, all); err != nil {
+		return err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return usagef("dlq discard: --reason is required: say why the dead letters are discarded (it is logged with each)")
+	}
+	return nil
+}
+
+// discardLog returns the logger of a discard by who for reason.
+func discardLog(e env, who client.Operator, reason string) *slog.Logger {
+	return newLogger(clientLogFormat(e.getenv), slog.LevelInfo, e.stderr).With(
+		"os_user", who.OSUser, "host", who.Host, "nats_user", who.NATSUser, "nats_account", who.NATSAccount, "discard_reason", reason)
 }
 
 // notFound says that no dead letter has any of sel as stream sequence or
@@ -88,6 +93,24 @@ type discarder struct {
 	out      io.Writer    // a line per dead letter, and the summary
 	subjects streams.Subjects
 	timeout  time.Duration
+}
+
+// choose reads the dead letters and returns those that sel names, or all
+// (deadletter.Choose); none, having said so, when there are none. It
+// fails, having removed nothing, when a selector names none.
+func (d discarder) choose(ctx context.Context, q deadletter.Queue, sel []string, all bool) ([]deadletter.Letter, error) {
+	letters, err := q.All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dlq discard: %w", err)
+	}
+	chosen, missing := deadletter.Choose(letters, sel, all)
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("dlq discard: nothing discarded: %s", notFound(missing))
+	}
+	if len(letters) == 0 {
+		fmt.Fprintf(d.out, "no dead letters in %s\n", streams.DLQ)
+	}
+	return chosen, nil
 }
 
 // run removes each of chosen, in order (deadletter.Discard), and returns

@@ -51,20 +51,28 @@ func runDLQReplay(ctx context.Context, e env, args []string) error {
 	warnNewer(e.stderr, plan, deadletter.Newer(ctx, q.JS, plan, letters, cf.Subjects(), cf.Timeout))
 	r := &replayReport{out: e.stdout, log: e.stderr, total: len(plan), dryRun: *dryRun, start: time.Now()}
 	r.logged = r.start
-	switch {
-	case len(letters) == 0:
+	if len(letters) == 0 {
 		fmt.Fprintf(e.stdout, "no dead letters in %s\n", streams.DLQ)
-	case *dryRun:
-		deadletter.DryRun(plan, r.report)
-	default:
-		st, err := q.Stream(ctx)
-		if err != nil {
-			return fmt.Errorf("dlq replay: %w", err)
-		}
-		rp := deadletter.Replayer{JS: q.JS, Stream: st, Timeout: cf.Timeout, Report: r.report}
-		rp.Run(ctx, plan)
+	} else if err := r.replay(ctx, q, plan); err != nil {
+		return err
 	}
 	return r.result(missing)
+}
+
+// replay replays plan from q (or with dryRun, says what it would do),
+// reporting on each dead letter.
+func (r *replayReport) replay(ctx context.Context, q deadletter.Queue, plan []deadletter.Plan) error {
+	if r.dryRun {
+		deadletter.DryRun(plan, r.report)
+		return nil
+	}
+	st, err := q.Stream(ctx)
+	if err != nil {
+		return fmt.Errorf("dlq replay: %w", err)
+	}
+	rp := deadletter.Replayer{JS: q.JS, Stream: st, Timeout: q.Timeout, Report: r.report}
+	rp.Run(ctx, plan)
+	return nil
 }
 
 // warnNewer prints the warnings of deadletter.Newer, by plan index.

@@ -85,25 +85,29 @@ func parsePublishArgs(pos []string, stdin io.Reader, stderr io.Writer) (client.C
 	if len(rest) > 1 {
 		return req, usagef("publish %s: unexpected argument %q (quote the body as one argument)", req.Op, rest[1])
 	}
+	body, err := readBody(rest, req.Op, stdin, stderr)
+	req.Body = body
+	return req, err
+}
+
+// readBody returns the body that rest (none, or one argument) gives a
+// command of op: the argument, or else, unless op is a delete without
+// one, standard input ("-", or none at all).
+func readBody(rest []string, op string, stdin io.Reader, stderr io.Writer) ([]byte, error) {
 	switch {
 	case len(rest) == 1 && rest[0] != "-":
-		req.Body = []byte(rest[0])
-	case len(rest) == 0 && req.Op == streams.OpDelete:
-		// an empty body
-	default:
-		if stdin == nil {
-			return req, nil
-		}
-		if term.IsTerminal(stdin) {
-			fmt.Fprintln(stderr, "bridge publish: reading the body from standard input; end it with Ctrl-D")
-		}
-		body, err := io.ReadAll(stdin)
-		if err != nil {
-			return req, fmt.Errorf("publish: read the body from standard input: %w", err)
-		}
-		req.Body = body
+		return []byte(rest[0]), nil
+	case len(rest) == 0 && op == streams.OpDelete, stdin == nil:
+		return nil, nil // an empty body
 	}
-	return req, nil
+	if term.IsTerminal(stdin) {
+		fmt.Fprintln(stderr, "bridge publish: reading the body from standard input; end it with Ctrl-D")
+	}
+	body, err := io.ReadAll(stdin)
+	if err != nil {
+		return nil, fmt.Errorf("publish: read the body from standard input: %w", err)
+	}
+	return body, nil
 }
 
 // statusError is bridge publish's error for a command that was not

@@ -58,6 +58,12 @@ func runGet(ctx context.Context, e env, args []string) error {
 	if *asJSON {
 		return printLine(e.stdout, reply)
 	}
+	return printFound(e.stdout, id, reply)
+}
+
+// printFound prints the reply to a get of customer id for a person: where
+// it comes from and as of when, then the record, indented.
+func printFound(w io.Writer, id string, reply []byte) error {
 	var r client.Found
 	if err := json.Unmarshal(reply, &r); err != nil {
 		return fmt.Errorf("get: unreadable reply: %w", err)
@@ -70,7 +76,7 @@ func runGet(ctx context.Context, e env, args []string) error {
 	if r.Source == "crm" {
 		from = "the CRM"
 	}
-	_, err = fmt.Fprintf(e.stdout, "customer %s from %s as of %s\n%s\n", term.Clean(id), from, r.AsOf.Local().Format(time.DateTime), rec.Bytes())
+	_, err := fmt.Fprintf(w, "customer %s from %s as of %s\n%s\n", term.Clean(id), from, r.AsOf.Local().Format(time.DateTime), rec.Bytes())
 	return err
 }
 

@@ -43,28 +43,40 @@ for example
 A message whose body is not a JSON object has "invalidBody" (the body as a
 string) in place of the body's fields.`
 
-func runWatch(ctx context.Context, e env, args []string) error {
-	var cf clientFlags
-	var w client.Watch
-	var asJSON bool
-	var limit int
-	fs := flagSet(e, "bridge watch", watchUsage)
-	cf.register(fs, e.getenv)
-	fs.BoolVar(&asJSON, "json", false, "print JSON lines instead of lines for a person")
+// watchFlags are bridge watch's own flags.
+type watchFlags struct {
+	client.Watch
+	json  bool
+	limit int
+}
+
+// parseWatch parses bridge watch's command line.
+func parseWatch(e env, args []string) (*clientFlags, watchFlags, error) {
+	var w watchFlags
+	fs, cf := clientFlagSet(e, "bridge watch", watchUsage)
+	fs.BoolVar(&w.json, "json", false, "print JSON lines instead of lines for a person")
 	fs.BoolVar(&w.All, "all", false, "start at the beginning of the stream")
 	fs.DurationVar(&w.Since, "since", 0, "start with the messages stored this long ago, e.g. 10m")
 	fs.StringVar(&w.Customer, "customer", "", "only this customer's events and results")
-	fs.IntVar(&limit, "limit", 0, "stop after printing this many lines (0: never)")
+	fs.IntVar(&w.limit, "limit", 0, "stop after printing this many lines (0: never)")
 	if err := fs.Parse(args); err != nil {
-		return parseErr(err)
+		return nil, w, parseErr(err)
 	}
 	switch {
 	case fs.NArg() > 0:
-		return usagef("watch: unexpected argument %q", fs.Arg(0))
+		return nil, w, usagef("watch: unexpected argument %q", fs.Arg(0))
 	case w.All && w.Since != 0:
-		return usagef("watch: --all and --since exclude each other")
-	case w.Since < 0 || limit < 0:
-		return usagef("watch: --since and --limit cannot be negative")
+		return nil, w, usagef("watch: --all and --since exclude each other")
+	case w.Since < 0 || w.limit < 0:
+		return nil, w, usagef("watch: --since and --limit cannot be negative")
+	}
+	return cf, w, nil
+}
+
+func runWatch(ctx context.Context, e env, args []string) error {
+	cf, w, err := parseWatch(e, args)
+	if err != nil {
+		return err
 	}
 	nc, js, err := cf.connect("watch")
 	if err != nil {
@@ -75,12 +87,12 @@ func runWatch(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	started := func(filters []string) {
-		fmt.Fprintf(e.stderr, "bridge watch: watching %s on %s (%s); Ctrl-C to stop\n", strings.Join(filters, " and "), config.RedactURL(cf.URL), watchFrom(w))
+		fmt.Fprintf(e.stderr, "bridge watch: watching %s on %s (%s); Ctrl-C to stop\n", strings.Join(filters, " and "), config.RedactURL(cf.URL), watchFrom(w.Watch))
 	}
 	p, printed := newPalette(e.stdout, e.getenv), 0
 	return w.Follow(ctx, js, cf.Subjects(), started, func(m client.Message) (bool, error) {
 		var line []byte
-		if asJSON {
+		if w.json {
 			line = m.JSON()
 		} else {
 			line = watchLine(p, m, time.Now())
@@ -89,7 +101,7 @@ func runWatch(ctx context.Context, e env, args []string) error {
 			return false, err
 		}
 		printed++
-		return limit == 0 || printed < limit, nil
+		return w.limit == 0 || printed < w.limit, nil
 	})
 }
 
