@@ -56,16 +56,11 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 			Logger: simLog,
 		}
 		var sim *crmsim.Simulator
-		sim, err = crmsim.Launch(ctx, opts, crmsim.Faults{}, simAddr,
-			func(sim *crmsim.Simulator) error { return state.Restore(sim, seed) })
-		if err != nil {
+		var closeSim func() error
+		if sim, closeSim, err = state.Launch(ctx, opts, simAddr); err != nil {
 			return err
 		}
-		stopKeeping := state.Keep(ctx, sim)
-		defer func() { // err is runDev's result
-			_ = sim.Close() // no more changes over HTTP: the last save follows
-			err = errors.Join(err, stopKeeping())
-		}()
+		defer func() { err = errors.Join(err, closeSim()) }() // err is runDev's result
 		cfg.CRMURL = sim.URL()
 		statePath = state.Path
 	}

@@ -39,6 +39,24 @@ func (f *StateFile) log() *slog.Logger {
 	return f.Log
 }
 
+// Launch launches a simulator with opts on addr (see the package's
+// Launch), restored from the file or, when there is none, seeded with
+// opts.SeedCustomers (Restore), and keeps it in the file until ctx ends
+// (Keep). closeSim closes the simulator, then saves it a last time if it
+// changed and returns that save's error: call it once, after whatever
+// else changes the simulator has stopped.
+func (f *StateFile) Launch(ctx context.Context, opts Options, addr string) (sim *Simulator, closeSim func() error, err error) {
+	sim, err = Launch(ctx, opts, Faults{}, addr, func(sim *Simulator) error { return f.Restore(sim, opts.SeedCustomers) })
+	if err != nil {
+		return nil, nil, err
+	}
+	stopKeeping := f.Keep(ctx, sim)
+	return sim, func() error {
+		_ = sim.Close() // no more changes over HTTP: the last save follows
+		return stopKeeping()
+	}, nil
+}
+
 // Restore loads the file into sim when there is one; otherwise it seeds n
 // customers and saves them at once. It makes the file's directory if need
 // be. A file it cannot load is an error (ErrBadState, wrapped, for one

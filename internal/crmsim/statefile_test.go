@@ -48,3 +48,29 @@ func TestStateFileKeep(t *testing.T) {
 		t.Errorf("loaded %d customers, %s among them: %v; want 4 with it", next.Len(), c.ID, ok)
 	}
 }
+
+// A launch seeds a first simulator and saves it; closing it saves a
+// change; the next launch on the same file carries on.
+func TestStateFileLaunch(t *testing.T) {
+	state := &StateFile{Path: filepath.Join(t.TempDir(), StateFileName)}
+	ctx := context.Background()
+	sim, closeSim, err := state.Launch(ctx, Options{SeedCustomers: 2}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := sim.CreateCustomer(crm.CreateParams{FirstName: "Late", Phone: "5550199"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closeSim(); err != nil {
+		t.Fatal(err)
+	}
+	next, closeNext, err := (&StateFile{Path: state.Path}).Launch(ctx, Options{SeedCustomers: 50}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeNext()
+	if _, ok := next.Customer(c.ID); !ok || next.Len() != 3 {
+		t.Errorf("launched again with %d customers, %s among them: %v; want 3 with it", next.Len(), c.ID, ok)
+	}
+}
