@@ -318,3 +318,48 @@ func TestDiscard(t *testing.T) {
 		t.Errorf("left: got %d, %v; want c alone", len(left), err)
 	}
 }
+
+// A replay stored already (a crash between its republish and the
+// removal) is dropped as a duplicate, and the dead letter removed; one
+// that no stream stores is kept.
+func TestReplayDuplicateAndUnstored(t *testing.T) {
+	q := queue(t)
+	store(t, q, rejected("k1", subj.Update("cus_1"), nil))
+	m := nats.NewMsg(subj.Update("cus_1"))
+	m.Header.Set(nats.MsgIdHdr, "k1-replay-1")
+	if _, err := q.JS.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	replay := func() Report {
+		t.Helper()
+		letters, err := q.All(context.Background())
+		if err != nil || len(letters) != 1 {
+			t.Fatalf("got %d dead letters, %v; want 1", len(letters), err)
+		}
+		st, err := q.Stream(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []Report
+		r := Replayer{JS: q.JS, Stream: st, Timeout: 3 * time.Second, Report: func(r Report) { got = append(got, r) }}
+		r.Run(context.Background(), PlanReplays(letters, letters, subj))
+		if len(got) != 1 {
+			t.Fatalf("got %d reports, want 1", len(got))
+		}
+		return got[0]
+	}
+	if r := replay(); r.Outcome != Removed || r.How != "k1-replay-1 was stored already, by an earlier replay; dead letter removed" {
+		t.Errorf("duplicate: got %v %q", r.Outcome, r.How)
+	}
+
+	store(t, q, rejected("k2", subj.Update("cus_2"), nil))
+	if err := q.JS.DeleteStream(context.Background(), streams.Commands); err != nil {
+		t.Fatal(err)
+	}
+	if r := replay(); r.Outcome != Kept || !strings.Contains(r.How, "k2-replay-1") || !strings.HasSuffix(r.How, "dead letter kept") {
+		t.Errorf("unstored: got %v %q, want kept", r.Outcome, r.How)
+	}
+	if left, err := q.All(context.Background()); err != nil || len(left) != 1 {
+		t.Errorf("got %d dead letters, %v; want k2's kept", len(left), err)
+	}
+}
