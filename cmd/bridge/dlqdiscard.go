@@ -20,11 +20,12 @@ const dlqDiscardUsage = "bridge dlq discard (--all | SEQ|COMMAND-ID ...) --reaso
 
 // runDLQDiscard is `bridge dlq discard`: it removes the chosen dead
 // letters for good, without replaying them. It chooses them as `dlq
-// replay` does (see deadletter.Choose), and removes nothing when a selector names
-// no dead letter. --reason is required. Each removal is logged on stderr
-// with who removed it (see client.Operator), what (stream sequence, command id,
-// op, customer) and why (the reason); stdout gets a line per dead letter
-// and a summary. It fails naming each dead letter it could not remove.
+// replay` does (see deadletter.Choose), and removes nothing when a
+// selector names no dead letter. --reason is required. Each removal is
+// logged on stderr with who removed it (see client.Operator), what
+// (stream sequence, command id, op, customer) and why (the reason);
+// stdout gets a line per dead letter and a summary. It fails naming each
+// dead letter it could not remove.
 func runDLQDiscard(ctx context.Context, e env, args []string) error {
 	fs, cf := clientFlagSet(e, "bridge dlq discard", dlqDiscardUsage)
 	all := fs.Bool("all", false, "discard every dead letter")
