@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/gormic/crm-bridge/internal/bridge"
 	"github.com/gormic/crm-bridge/internal/config"
@@ -16,7 +15,7 @@ import (
 )
 
 // stopTimeout bounds a graceful stop after SIGINT or SIGTERM.
-const stopTimeout = 30 * time.Second
+const stopTimeout = bridge.StopTimeout
 
 func runBridge(ctx context.Context, e env, args []string) error {
 	cfg, err := loadConfig(e, "run", args, nil, nil)
@@ -69,7 +68,7 @@ func loadConfig(e env, name string, args []string, extra func(*flag.FlagSet), ad
 }
 
 // serve runs a bridge until ctx ends, then stops it gracefully and
-// flushes its spans; natsPort is the embedded server's (see
+// flushes its spans (bridge.Run); natsPort is the embedded server's (see
 // bridge.Options.EmbeddedPort). It is the one place that builds the
 // tracer provider, from the OTEL_* variables of e.
 func serve(ctx context.Context, e env, cfg config.Config, log *slog.Logger, natsPort int) error {
@@ -79,23 +78,7 @@ func serve(ctx context.Context, e env, cfg config.Config, log *slog.Logger, nats
 	}
 	log.Info("crm-bridge starting", "version", version, "nats", natsDesc(cfg), "crm_url", config.RedactURL(cfg.CRMURL),
 		"org_id", cfg.CRMOrgID, "subject_prefix", cfg.SubjectPrefix, "concurrency", cfg.Concurrency, "traces", tracesDesc(tp))
-	b := bridge.New(cfg, bridge.Options{Logger: log, Version: version, EmbeddedPort: natsPort, TracerProvider: tp})
-	if err := b.Start(ctx); err != nil {
-		return errors.Join(err, tp.Shutdown(context.Background()))
-	}
-	<-ctx.Done()
-	log.Info("stopping", "timeout", stopTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-	defer cancel()
-	err = b.Stop(sctx)
-	if terr := tp.Shutdown(sctx); terr != nil {
-		log.Warn("spans not all exported", "err", terr)
-	}
-	if err != nil {
-		return fmt.Errorf("stop: %w", err)
-	}
-	log.Info("stopped")
-	return nil
+	return bridge.Run(ctx, cfg, bridge.Options{Logger: log, Version: version, EmbeddedPort: natsPort}, tp)
 }
 
 // tracesDesc says where spans go, fit to be logged.

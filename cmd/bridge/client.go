@@ -2,16 +2,12 @@ package main
 
 import (
 	"flag"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gormic/crm-bridge/internal/config"
-	"github.com/gormic/crm-bridge/internal/natsconn"
-	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/client"
 )
 
 // defaultClientNATS is where the client subcommands look for NATS when
@@ -24,11 +20,7 @@ const defaultClientNATS = "nats://127.0.0.1:4222"
 // in, and the subject prefix. Each flag's default comes from the bridge's
 // environment variable of the same name, so the same environment serves
 // the bridge and its tools.
-type clientFlags struct {
-	url, creds, user, password, prefix string
-	tlsCA, tlsCert, tlsKey             string
-	timeout                            time.Duration
-}
+type clientFlags struct{ client.Config }
 
 func (c *clientFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	env := func(name, def string) string {
@@ -37,44 +29,27 @@ func (c *clientFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		}
 		return def
 	}
-	fs.StringVar(&c.url, "nats-url", env("BRIDGE_NATS_URL", defaultClientNATS), "NATS server URL(s), comma separated (BRIDGE_NATS_URL)")
-	fs.StringVar(&c.creds, "nats-creds", env("BRIDGE_NATS_CREDS", ""), "NATS credentials file (BRIDGE_NATS_CREDS)")
-	fs.StringVar(&c.user, "nats-user", env("BRIDGE_NATS_USER", ""), "NATS user (BRIDGE_NATS_USER)")
-	fs.StringVar(&c.password, "nats-password", "", "NATS password (default: BRIDGE_NATS_PASSWORD)")
-	c.password = getenv("BRIDGE_NATS_PASSWORD")
-	fs.StringVar(&c.tlsCA, "nats-tls-ca", env("BRIDGE_NATS_TLS_CA", ""), "PEM file of CAs for the NATS servers' certificates (BRIDGE_NATS_TLS_CA)")
-	fs.StringVar(&c.tlsCert, "nats-tls-cert", env("BRIDGE_NATS_TLS_CERT", ""), "PEM file of the client certificate, for NATS servers that verify their clients (BRIDGE_NATS_TLS_CERT)")
-	fs.StringVar(&c.tlsKey, "nats-tls-key", env("BRIDGE_NATS_TLS_KEY", ""), "PEM file of the client certificate's private key (BRIDGE_NATS_TLS_KEY)")
-	fs.StringVar(&c.prefix, "subject-prefix", env("BRIDGE_SUBJECT_PREFIX", "crm"), "first subject token (BRIDGE_SUBJECT_PREFIX)")
-	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for NATS and for answers")
+	fs.StringVar(&c.URL, "nats-url", env("BRIDGE_NATS_URL", defaultClientNATS), "NATS server URL(s), comma separated (BRIDGE_NATS_URL)")
+	fs.StringVar(&c.Creds, "nats-creds", env("BRIDGE_NATS_CREDS", ""), "NATS credentials file (BRIDGE_NATS_CREDS)")
+	fs.StringVar(&c.User, "nats-user", env("BRIDGE_NATS_USER", ""), "NATS user (BRIDGE_NATS_USER)")
+	fs.StringVar(&c.Password, "nats-password", "", "NATS password (default: BRIDGE_NATS_PASSWORD)")
+	c.Password = getenv("BRIDGE_NATS_PASSWORD")
+	fs.StringVar(&c.TLSCA, "nats-tls-ca", env("BRIDGE_NATS_TLS_CA", ""), "PEM file of CAs for the NATS servers' certificates (BRIDGE_NATS_TLS_CA)")
+	fs.StringVar(&c.TLSCert, "nats-tls-cert", env("BRIDGE_NATS_TLS_CERT", ""), "PEM file of the client certificate, for NATS servers that verify their clients (BRIDGE_NATS_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "nats-tls-key", env("BRIDGE_NATS_TLS_KEY", ""), "PEM file of the client certificate's private key (BRIDGE_NATS_TLS_KEY)")
+	fs.StringVar(&c.Prefix, "subject-prefix", env("BRIDGE_SUBJECT_PREFIX", "crm"), "first subject token (BRIDGE_SUBJECT_PREFIX)")
+	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "how long to wait for NATS and for answers")
 }
 
-// subjects returns the subjects under the configured prefix.
-func (c clientFlags) subjects() streams.Subjects { return streams.Subjects{Prefix: c.prefix} }
+// clientFlagSet returns the flag set of a client subcommand (flagSet),
+// with the clientFlags registered.
+func clientFlagSet(e env, name, usage string) (*flag.FlagSet, *clientFlags) {
+	fs, cf := flagSet(e, name, usage), &clientFlags{}
+	cf.register(fs, e.getenv)
+	return fs, cf
+}
 
-// connect dials NATS once, failing at once with an error that says where
-// it looked; name is the connection's name, shown by the server.
+// connect dials NATS once (client.Config.Connect) as subcommand name.
 func (c clientFlags) connect(name string) (*nats.Conn, jetstream.JetStream, error) {
-	opts := []nats.Option{
-		nats.Name("crm-bridge " + name + " " + version),
-		nats.Timeout(min(c.timeout, 10*time.Second)),
-	}
-	auth := natsconn.Auth{Creds: c.creds, User: c.user, Password: c.password, CA: c.tlsCA, Cert: c.tlsCert, Key: c.tlsKey}
-	if err := auth.Check(); err != nil {
-		return nil, nil, err
-	}
-	opts = append(opts, auth.Options()...)
-	nc, err := nats.Connect(strings.ReplaceAll(c.url, " ", ""), opts...)
-	if err != nil {
-		if natsconn.TLSRefused(err) {
-			return nil, nil, natsconn.Explain(err, config.RedactURL(c.url))
-		}
-		return nil, nil, fmt.Errorf("cannot reach NATS at %s: %w (is the bridge or its NATS running? set BRIDGE_NATS_URL or --nats-url)", config.RedactURL(c.url), err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
-	}
-	return nc, js, nil
+	return c.Connect("crm-bridge " + name + " " + version)
 }

@@ -23,7 +23,7 @@ const (
 // runDev runs the embedded NATS server, a CRM simulator whose customers
 // change by themselves, and the bridge, in one process. The simulator is
 // seeded on a first start and keeps its customers in the data dir
-// (devStateFile), so that a second start carries on.
+// (crmsim.StateFileName), so that a second start carries on.
 func runDev(ctx context.Context, e env, args []string) (err error) {
 	simAddr := "127.0.0.1:8081"
 	seed := 100
@@ -31,7 +31,7 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	natsPort := 4222
 	extra := func(fs *flag.FlagSet) {
 		fs.StringVar(&simAddr, "crmsim-addr", simAddr, "address of the CRM simulator")
-		fs.IntVar(&seed, "seed-customers", seed, "customers the simulator starts with, when the data dir holds none ("+devStateFile+")")
+		fs.IntVar(&seed, "seed-customers", seed, "customers the simulator starts with, when the data dir holds none ("+crmsim.StateFileName+")")
 		fs.DurationVar(&churn, "churn-interval", churn, "a simulated CRM user changes a customer this often (0: never)")
 		fs.IntVar(&natsPort, "nats-port", natsPort, "port of the embedded NATS server, when BRIDGE_NATS_URL is not set (-1: any free port, see the log)")
 	}
@@ -49,25 +49,20 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	statePath := ""
 	if useSim {
 		simLog := log.With("component", "crmsim")
-		state := &devState{path: filepath.Join(cfg.DataDir, devStateFile), log: simLog}
+		state := &crmsim.StateFile{Path: filepath.Join(cfg.DataDir, crmsim.StateFileName), Log: simLog}
 		opts := crmsim.Options{
 			APIKey: devAPIKey, OrgID: devOrgID,
 			SeedCustomers: seed, ChurnInterval: churn, ChurnPerTick: 1,
 			Logger: simLog,
 		}
 		var sim *crmsim.Simulator
-		sim, err = startSimulator(ctx, opts, crmsim.Faults{}, simAddr,
-			func(sim *crmsim.Simulator) error { return state.restore(sim, seed) })
-		if err != nil {
+		var closeSim func() error
+		if sim, closeSim, err = state.Launch(ctx, opts, simAddr); err != nil {
 			return err
 		}
-		stopKeeping := state.keep(ctx, sim)
-		defer func() { // err is runDev's result
-			_ = sim.Close() // no more changes over HTTP: the last save follows
-			err = errors.Join(err, stopKeeping())
-		}()
+		defer func() { err = errors.Join(err, closeSim()) }() // err is runDev's result
 		cfg.CRMURL = sim.URL()
-		statePath = state.path
+		statePath = state.Path
 	}
 	banner(e.stdout, cfg, statePath, natsPort)
 	return serve(ctx, e, cfg, log, natsPort)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +35,7 @@ func TestDevCarriesOnAfterRestart(t *testing.T) {
 		"BRIDGE_LOG_FORMAT":    "json",
 	}
 	args := []string{"dev", "--crmsim-addr", "127.0.0.1:0", "--seed-customers", "7", "--churn-interval", "0"}
-	statePath := filepath.Join(dataDir, devStateFile)
+	statePath := filepath.Join(dataDir, crmsim.StateFileName)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -135,50 +134,11 @@ func changeEvents(t *testing.T, js jetstream.JetStream) int {
 	return natstest.Count(js, streams.Events, "crm.customer.changed.>")
 }
 
-// TestDevStateKeep checks the state file's life: seeded and saved on a
-// first start, saved on stop after a change, loaded on the next start,
-// with no temporary file left behind.
-func TestDevStateKeep(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	state := &devState{path: filepath.Join(dir, devStateFile), log: slog.New(slog.DiscardHandler)}
-	sim, err := crmsim.New(crmsim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := state.restore(sim, 3); err != nil {
-		t.Fatal(err)
-	}
-	stop := state.keep(context.Background(), sim)
-	c, err := sim.CreateCustomer(crm.CreateParams{FirstName: "Late", Phone: "5550199"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil || len(entries) != 1 || entries[0].Name() != devStateFile {
-		t.Errorf("data dir holds %v (%v), want only %s", entries, err, devStateFile)
-	}
-
-	next, err := crmsim.New(crmsim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	again := &devState{path: state.path, log: state.log}
-	if err := again.restore(next, 50); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := next.Customer(c.ID); !ok || next.Len() != 4 {
-		t.Errorf("loaded %d customers, %s among them: %v; want 4 with it", next.Len(), c.ID, ok)
-	}
-}
-
 // TestDevRefusesCorruptState checks that dev does not start, nor seed over
 // the file, when its simulator's state file is corrupt.
 func TestDevRefusesCorruptState(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, devStateFile)
+	path := filepath.Join(dir, crmsim.StateFileName)
 	if err := os.WriteFile(path, []byte("{not json\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

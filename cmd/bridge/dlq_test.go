@@ -14,6 +14,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/crmsim"
+	"github.com/gormic/crm-bridge/internal/deadletter"
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
@@ -32,7 +33,7 @@ func dlqOK(t *testing.T, vars map[string]string, args ...string) (stdout, stderr
 }
 
 // dlqLetter is a dead letter as internal/commands writes one (see
-// Processor.deadLetter): the command's headers and body, Nats-Msg-Id
+// deadletter.Message): the command's headers and body, Nats-Msg-Id
 // dlq-<command id>, Command-Id, Dlq-Status, Dlq-Reason, Original-Subject.
 type dlqLetter struct {
 	op, id, status, reason, original string
@@ -224,9 +225,9 @@ func checkDLQList(t *testing.T, vars map[string]string, seqs map[string]uint64, 
 	}
 
 	out, _ = dlqOK(t, vars, "dlq", "list", "--json")
-	var recs []dlqRecord
+	var recs []deadletter.Record
 	for line := range strings.Lines(out) {
-		var r dlqRecord
+		var r deadletter.Record
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("dlq list --json: %q: %v", line, err)
 		}
@@ -504,34 +505,6 @@ func TestDLQUsage(t *testing.T) {
 			_, _, err := cli(t, map[string]string{"BRIDGE_NATS_URL": "nats://127.0.0.1:1"}, "", tt.args...)
 			if exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v (status %d), want a usage error with %q", err, exitCode(err), tt.want)
-			}
-		})
-	}
-}
-
-func TestDLQLineage(t *testing.T) {
-	tests := []struct {
-		name, id, replayOf string
-		wantID, wantOf     string
-	}{
-		{"original", "8d1c", "", "8d1c-replay-1", "8d1c"},
-		{"first replay", "8d1c-replay-1", "8d1c", "8d1c-replay-2", "8d1c"},
-		{"tenth replay", "8d1c-replay-10", "8d1c", "8d1c-replay-11", "8d1c"},
-		{"stream sequence id", "1042", "", "1042-replay-1", "1042"},
-		{"looks like a replay, is none", "x-replay-3", "", "x-replay-3-replay-1", "x-replay-3"},
-		{"Replay-Of of another", "y-replay-1", "z", "y-replay-1-replay-1", "y-replay-1"},
-		{"not a number", "x-replay-two", "x", "x-replay-two-replay-1", "x-replay-two"},
-		{"leading zero", "x-replay-01", "x", "x-replay-01-replay-1", "x-replay-01"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := nats.Header{commands.HeaderCommandID: {tt.id}}
-			if tt.replayOf != "" {
-				h.Set(commands.HeaderReplayOf, tt.replayOf)
-			}
-			id, of := deadLetter{header: h}.replayID()
-			if id != tt.wantID || of != tt.wantOf {
-				t.Errorf("got %s, Replay-Of %s; want %s, Replay-Of %s", id, of, tt.wantID, tt.wantOf)
 			}
 		})
 	}

@@ -2,20 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/user"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gormic/crm-bridge/internal/commands"
+	"github.com/gormic/crm-bridge/internal/client"
+	"github.com/gormic/crm-bridge/internal/deadletter"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -23,59 +20,61 @@ const dlqDiscardUsage = "bridge dlq discard (--all | SEQ|COMMAND-ID ...) --reaso
 
 // runDLQDiscard is `bridge dlq discard`: it removes the chosen dead
 // letters for good, without replaying them. It chooses them as `dlq
-// replay` does (see chooseDLQ), and removes nothing when a selector names
-// no dead letter. --reason is required. Each removal is logged on stderr
-// with who removed it (see operator), what (stream sequence, command id,
-// op, customer) and why (the reason); stdout gets a line per dead letter
-// and a summary. It fails naming each dead letter it could not remove.
+// replay` does (see deadletter.Choose), and removes nothing when a
+// selector names no dead letter. --reason is required. Each removal is
+// logged on stderr with who removed it (see client.Operator), what
+// (stream sequence, command id, op, customer) and why (the reason);
+// stdout gets a line per dead letter and a summary. It fails naming each
+// dead letter it could not remove.
 func runDLQDiscard(ctx context.Context, e env, args []string) error {
-	fs := flagSet(e, "bridge dlq discard", dlqDiscardUsage)
-	var cf clientFlags
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge dlq discard", dlqDiscardUsage)
 	all := fs.Bool("all", false, "discard every dead letter")
 	reason := fs.String("reason", "", "why the dead letters are discarded; logged with each (required)")
 	dryRun := fs.Bool("dry-run", false, "print what would be discarded, and change nothing")
 	sel, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
-	}
-	if err := checkSelection("discard", sel, *all); err != nil {
 		return err
 	}
-	if strings.TrimSpace(*reason) == "" {
-		return usagef("dlq discard: --reason is required: say why the dead letters are discarded (it is logged with each)")
+	if err := checkDiscard(sel, *all, *reason); err != nil {
+		return err
 	}
 	nc, js, err := cf.connect("dlq discard")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	letters, err := allDeadLetters(ctx, js, cf)
-	if err != nil {
-		return fmt.Errorf("dlq discard: %w", err)
+	q := deadletter.Queue{JS: js, Subjects: cf.Subjects(), Timeout: cf.Timeout}
+	d := discarder{out: e.stdout, subjects: cf.Subjects(), timeout: cf.Timeout}
+	chosen, err := d.choose(ctx, q, sel, *all)
+	if err != nil || len(chosen) == 0 {
+		return err
 	}
-	chosen, missing := chooseDLQ(letters, sel, *all)
-	if len(missing) > 0 {
-		return fmt.Errorf("dlq discard: nothing discarded: %s", notFound(missing))
-	}
-	if len(letters) == 0 {
-		fmt.Fprintf(e.stdout, "no dead letters in %s\n", streams.DLQ)
-		return nil
-	}
-	d := discarder{out: e.stdout, subjects: cf.subjects(), timeout: cf.timeout}
 	if *dryRun {
 		return d.dryRun(chosen)
 	}
-	who := whoami(nc, cf.timeout)
-	d.log = newLogger(clientLogFormat(e.getenv), slog.LevelInfo, e.stderr).With(
-		"os_user", who.osUser, "host", who.host, "nats_user", who.natsUser, "nats_account", who.natsAccount, "discard_reason", *reason)
-	sctx, cancel := context.WithTimeout(ctx, cf.timeout)
-	d.dlq, err = js.Stream(sctx, streams.DLQ)
-	cancel()
-	if err != nil {
+	d.log = discardLog(e, client.Whoami(nc, cf.Timeout), *reason)
+	if d.dlq, err = q.Stream(ctx); err != nil {
 		return fmt.Errorf("dlq discard: %w", err)
 	}
 	return d.run(ctx, chosen)
+}
+
+// checkDiscard refuses a selection that checkSelection refuses, and a
+// discard without a reason.
+func checkDiscard(sel []string, all bool, reason string) error {
+	if err := checkSelection("discard", sel, all); err != nil {
+		return err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return usagef("dlq discard: --reason is required: say why the dead letters are discarded (it is logged with each)")
+	}
+	return nil
+}
+
+// discardLog returns the logger of a discard by who for reason.
+func discardLog(e env, who client.Operator, reason string) *slog.Logger {
+	return newLogger(clientLogFormat(e.getenv), slog.LevelInfo, e.stderr).With(
+		"os_user", who.OSUser, "host", who.Host, "nats_user", who.NATSUser, "nats_account", who.NATSAccount, "discard_reason", reason)
 }
 
 // notFound says that no dead letter has any of sel as stream sequence or
@@ -97,19 +96,34 @@ type discarder struct {
 	timeout  time.Duration
 }
 
-// run removes each of chosen, in order, and returns an error naming those
-// it did not remove. One that is gone already (removed meanwhile by a
+// choose reads the dead letters and returns those that sel names, or all
+// (deadletter.Choose); none, having said so, when there are none. It
+// fails, having removed nothing, when a selector names none.
+func (d discarder) choose(ctx context.Context, q deadletter.Queue, sel []string, all bool) ([]deadletter.Letter, error) {
+	letters, err := q.All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dlq discard: %w", err)
+	}
+	chosen, missing := deadletter.Choose(letters, sel, all)
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("dlq discard: nothing discarded: %s", notFound(missing))
+	}
+	if len(letters) == 0 {
+		fmt.Fprintf(d.out, "no dead letters in %s\n", streams.DLQ)
+	}
+	return chosen, nil
+}
+
+// run removes each of chosen, in order (deadletter.Discard), and returns
+// an error naming those it did not remove. One that is gone already (removed meanwhile by a
 // replay or another discard) is reported as such, and is no error.
-func (d discarder) run(ctx context.Context, chosen []deadLetter) error {
+func (d discarder) run(ctx context.Context, chosen []deadletter.Letter) error {
 	var removed, gone int
 	var failures []string
-	for _, l := range chosen {
-		attrs := d.what(l)
-		err := context.Cause(ctx)
-		if err == nil {
-			err = d.remove(ctx, l.seq)
-		}
-		head := fmt.Sprintf("seq %d command %s", l.seq, dlqCell(l.commandID()))
+	deadletter.Discard(ctx, d.dlq, chosen, d.timeout, func(l deadletter.Letter, err error) {
+		attrs := []any{"seq", l.Seq, "command_id", l.CommandID(), "op", l.Op(), "customer_id", l.CustomerID(d.subjects),
+			"dlq_status", l.Status(), "dlq_reason", l.Reason()}
+		head := dlqHead(l)
 		switch {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
 			gone++
@@ -124,7 +138,7 @@ func (d discarder) run(ctx context.Context, chosen []deadLetter) error {
 			fmt.Fprintf(d.out, "%s: discarded\n", head)
 			d.log.Info("dead letter discarded", attrs...)
 		}
-	}
+	})
 	fmt.Fprintf(d.out, "dlq discard: %d dead letters: %d discarded, %d gone already, %d failed\n", len(chosen), removed, gone, len(failures))
 	if len(failures) > 0 {
 		return fmt.Errorf("dlq discard: %d not discarded (the others were):\n  %s", len(failures), strings.Join(failures, "\n  "))
@@ -132,32 +146,10 @@ func (d discarder) run(ctx context.Context, chosen []deadLetter) error {
 	return nil
 }
 
-// remove deletes the dead letter at seq; it returns an error that is
-// jetstream.ErrMsgNotFound when the dead letter is gone already.
-func (d discarder) remove(ctx context.Context, seq uint64) error {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	err := d.dlq.DeleteMsg(ctx, seq)
-	if err == nil {
-		return nil
-	}
-	if _, gerr := d.dlq.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
-		return gerr
-	}
-	return err
-}
-
-// what returns the log attributes that say which dead letter l is.
-func (d discarder) what(l deadLetter) []any {
-	_, customer, _ := d.subjects.ParseCommand(l.header.Get(commands.HeaderOriginalSubject))
-	return []any{"seq", l.seq, "command_id", l.commandID(), "op", l.op(), "customer_id", customer,
-		"dlq_status", l.header.Get(commands.HeaderDlqStatus), "dlq_reason", l.header.Get(commands.HeaderDlqReason)}
-}
-
 // dryRun reports what run would remove.
-func (d discarder) dryRun(chosen []deadLetter) error {
+func (d discarder) dryRun(chosen []deadletter.Letter) error {
 	for _, l := range chosen {
-		fmt.Fprintf(d.out, "seq %d command %s: would be discarded\n", l.seq, dlqCell(l.commandID()))
+		fmt.Fprintf(d.out, "%s: would be discarded\n", dlqHead(l))
 	}
 	fmt.Fprintf(d.out, "dlq discard: %d dead letters would be discarded (dry run: nothing changed)\n", len(chosen))
 	return nil
@@ -170,52 +162,4 @@ func clientLogFormat(getenv func(string) string) string {
 		return f
 	}
 	return "auto"
-}
-
-// operator is who runs a client subcommand, as far as it can tell: the OS
-// user and host it runs as and on, and the NATS user and account that the
-// server authenticated its connection as (which, unlike the first two,
-// the person cannot choose by setting an environment variable). A part
-// that cannot be learnt is "unknown"; the NATS user is empty on a server
-// without authentication.
-type operator struct {
-	osUser, host, natsUser, natsAccount string
-}
-
-// userInfoSubject answers a connection with the user and account that the
-// server knows it as (nats-server 2.10 and later).
-const userInfoSubject = "$SYS.REQ.USER.INFO"
-
-func whoami(nc *nats.Conn, timeout time.Duration) operator {
-	o := operator{osUser: "unknown", host: "unknown", natsUser: "unknown", natsAccount: "unknown"}
-	if u, err := user.Current(); err == nil {
-		o.osUser = u.Username
-	}
-	if h, err := os.Hostname(); err == nil {
-		o.host = h
-	}
-	m, err := nc.Request(userInfoSubject, nil, min(timeout, 2*time.Second))
-	if err != nil {
-		return o
-	}
-	var r struct {
-		Data *struct {
-			User        string `json:"user"`
-			UserName    string `json:"user_name"`
-			Account     string `json:"account"`
-			AccountName string `json:"account_name"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(m.Data, &r) != nil || r.Data == nil {
-		return o
-	}
-	o.natsUser = r.Data.User
-	if r.Data.UserName != "" {
-		o.natsUser = r.Data.UserName + " (" + r.Data.User + ")"
-	}
-	o.natsAccount = r.Data.Account
-	if r.Data.AccountName != "" && r.Data.AccountName != r.Data.Account {
-		o.natsAccount = r.Data.AccountName + " (" + r.Data.Account + ")"
-	}
-	return o
 }

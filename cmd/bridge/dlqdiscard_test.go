@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gormic/crm-bridge/internal/deadletter"
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
@@ -132,18 +133,15 @@ func TestDLQDiscardGoneAndFailed(t *testing.T) {
 		dlqLetter{op: "create", id: "here", status: "rejected", reason: "VALIDATION: x", original: s.Create(), body: []byte(`{}`)},
 	)
 	ctx := context.Background()
-	var letters []deadLetter
-	if _, err := readDLQ(ctx, js, s.DLQ("*"), 10*time.Second, func(d deadLetter) bool {
-		letters = append(letters, d)
-		return true
-	}); err != nil || len(letters) != 2 {
+	letters, err := deadletter.Queue{JS: js, Subjects: s, Timeout: 10 * time.Second}.All(ctx)
+	if err != nil || len(letters) != 2 {
 		t.Fatalf("got %d dead letters, %v; want 2", len(letters), err)
 	}
 	st, err := js.Stream(ctx, streams.DLQ)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DeleteMsg(ctx, letters[0].seq); err != nil {
+	if err := st.DeleteMsg(ctx, letters[0].Seq); err != nil {
 		t.Fatal(err)
 	}
 	var out, logs bytes.Buffer
@@ -152,8 +150,8 @@ func TestDLQDiscardGoneAndFailed(t *testing.T) {
 		t.Fatalf("got %v, want nil", err)
 	}
 	for _, want := range []string{
-		fmt.Sprintf("seq %d command gone: gone already (removed meanwhile)\n", letters[0].seq),
-		fmt.Sprintf("seq %d command here: discarded\n", letters[1].seq),
+		fmt.Sprintf("seq %d command gone: gone already (removed meanwhile)\n", letters[0].Seq),
+		fmt.Sprintf("seq %d command here: discarded\n", letters[1].Seq),
 		"dlq discard: 2 dead letters: 1 discarded, 1 gone already, 0 failed\n",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -167,7 +165,7 @@ func TestDLQDiscardGoneAndFailed(t *testing.T) {
 	}
 	out.Reset()
 	err = d.run(ctx, letters[1:])
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("1 not discarded (the others were):\n  seq %d command here: ", letters[1].seq)) {
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("1 not discarded (the others were):\n  seq %d command here: ", letters[1].Seq)) {
 		t.Errorf("got %v, want an error naming here", err)
 	}
 	if !strings.Contains(out.String(), "command here: NOT DISCARDED: ") || len(discardLogs(t, logs.String(), "dead letter not discarded")) != 1 {

@@ -3,11 +3,11 @@ package main
 import (
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/lmittmann/tint"
-	"golang.org/x/term"
+
+	"github.com/gormic/crm-bridge/internal/term"
 )
 
 // newLogger returns the process's logger: coloured text through tint when
@@ -16,7 +16,7 @@ import (
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 	if format == "auto" {
 		format = "json"
-		if isTerminal(w) {
+		if term.IsTerminal(w) {
 			format = "text"
 		}
 	}
@@ -24,7 +24,7 @@ func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 		return slog.New(tint.NewTextHandler(w, &tint.Options{
 			Level:      level,
 			TimeFormat: time.TimeOnly,
-			NoColor:    !isTerminal(w),
+			NoColor:    !term.IsTerminal(w),
 		}))
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: readableDuration}))
@@ -37,9 +37,4 @@ func readableDuration(_ []string, a slog.Attr) slog.Attr {
 		a.Value = slog.StringValue(a.Value.Duration().String())
 	}
 	return a
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }

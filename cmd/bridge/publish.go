@@ -3,21 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
-	"golang.org/x/term"
 
+	"github.com/gormic/crm-bridge/internal/client"
 	"github.com/gormic/crm-bridge/internal/commands"
-	"github.com/gormic/crm-bridge/internal/config"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/term"
 )
 
 const publishUsage = `bridge publish [flags] create [BODY]
@@ -40,25 +35,13 @@ or no result came within --timeout (the command stays stored and is applied
 once a bridge runs); 2 for a wrong command line. Flags may come before or
 after the arguments.`
 
-// publishStreamWait is how long bridge publish waits for a stream to
-// store its command, at most half of --timeout.
-const publishStreamWait = 5 * time.Second
-
-// publishRequest is a command line of bridge publish, parsed.
-type publishRequest struct {
-	op, customerID string
-	body           []byte
-}
-
 func runPublish(ctx context.Context, e env, args []string) error {
-	var cf clientFlags
-	fs := flagSet(e, "bridge publish", publishUsage)
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge publish", publishUsage)
 	id := fs.String("id", "", "command id, sent as Nats-Msg-Id (default: a fresh unique id)")
 	asJSON := fs.Bool("json", false, "print the result as JSON, as the bridge sent it")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
+		return err
 	}
 	req, err := parsePublishArgs(pos, e.stdin, e.stderr)
 	if err != nil {
@@ -72,7 +55,8 @@ func runPublish(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	data, err := publishAndWait(ctx, nc, js, cf, req, *id, e.stderr)
+	req.ID = *id
+	data, err := cf.Publish(ctx, nc, js, req, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -82,169 +66,48 @@ func runPublish(ctx context.Context, e env, args []string) error {
 // parsePublishArgs checks the positional arguments of bridge publish and
 // reads the body, from stdin where it is "-" or absent (but not for a
 // delete). Its errors are usage errors, except a failed read of stdin.
-func parsePublishArgs(pos []string, stdin io.Reader, stderr io.Writer) (publishRequest, error) {
+func parsePublishArgs(pos []string, stdin io.Reader, stderr io.Writer) (client.Command, error) {
 	if len(pos) == 0 {
-		return publishRequest{}, usagef("publish: missing create, update or delete (bridge publish --help)")
+		return client.Command{}, usagef("publish: missing create, update or delete (bridge publish --help)")
 	}
-	req := publishRequest{op: pos[0]}
+	req := client.Command{Op: pos[0]}
 	rest := pos[1:]
-	switch req.op {
+	switch req.Op {
 	case streams.OpCreate:
 	case streams.OpUpdate, streams.OpDelete:
 		if len(rest) == 0 || rest[0] == "" {
-			return req, usagef("publish %s: missing the customer id (bridge publish %s ID [BODY])", req.op, req.op)
+			return req, usagef("publish %s: missing the customer id (bridge publish %s ID [BODY])", req.Op, req.Op)
 		}
-		req.customerID, rest = rest[0], rest[1:]
+		req.CustomerID, rest = rest[0], rest[1:]
 	default:
-		return req, usagef("publish: unknown operation %q: want create, update or delete", req.op)
+		return req, usagef("publish: unknown operation %q: want create, update or delete", req.Op)
 	}
 	if len(rest) > 1 {
-		return req, usagef("publish %s: unexpected argument %q (quote the body as one argument)", req.op, rest[1])
+		return req, usagef("publish %s: unexpected argument %q (quote the body as one argument)", req.Op, rest[1])
 	}
+	body, err := readBody(rest, req.Op, stdin, stderr)
+	req.Body = body
+	return req, err
+}
+
+// readBody returns the body that rest (none, or one argument) gives a
+// command of op: the argument, or else, unless op is a delete without
+// one, standard input ("-", or none at all).
+func readBody(rest []string, op string, stdin io.Reader, stderr io.Writer) ([]byte, error) {
 	switch {
 	case len(rest) == 1 && rest[0] != "-":
-		req.body = []byte(rest[0])
-	case len(rest) == 0 && req.op == streams.OpDelete:
-		// an empty body
-	default:
-		if stdin == nil {
-			return req, nil
-		}
-		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			fmt.Fprintln(stderr, "bridge publish: reading the body from standard input; end it with Ctrl-D")
-		}
-		body, err := io.ReadAll(stdin)
-		if err != nil {
-			return req, fmt.Errorf("publish: read the body from standard input: %w", err)
-		}
-		req.body = body
+		return []byte(rest[0]), nil
+	case len(rest) == 0 && op == streams.OpDelete, stdin == nil:
+		return nil, nil // an empty body
 	}
-	return req, nil
-}
-
-// publishAndWait publishes the command with id as its Nats-Msg-Id and a
-// fresh inbox as its Reply-To, and returns the result's JSON. Everything
-// is bounded by cf.timeout. When JetStream dropped the publish as a
-// duplicate of an earlier one with the same id, it looks for that
-// command's result in CRM_EVENTS instead.
-func publishAndWait(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cf clientFlags, req publishRequest, id string, stderr io.Writer) ([]byte, error) {
-	subj := cf.subjects()
-	m := nats.NewMsg(subj.Create())
-	switch req.op {
-	case streams.OpUpdate:
-		m.Subject = subj.Update(req.customerID)
-	case streams.OpDelete:
-		m.Subject = subj.Delete(req.customerID)
+	if term.IsTerminal(stdin) {
+		fmt.Fprintln(stderr, "bridge publish: reading the body from standard input; end it with Ctrl-D")
 	}
-	inbox := nc.NewInbox()
-	sub, err := nc.SubscribeSync(inbox)
+	body, err := io.ReadAll(stdin)
 	if err != nil {
-		return nil, fmt.Errorf("subscribe to the reply inbox: %w", err)
+		return nil, fmt.Errorf("publish: read the body from standard input: %w", err)
 	}
-	defer sub.Unsubscribe()
-	m.Header.Set(nats.MsgIdHdr, id)
-	m.Header.Set(commands.HeaderReplyTo, inbox)
-	m.Data = req.body
-
-	wctx, cancel := context.WithTimeout(ctx, cf.timeout)
-	defer cancel()
-	// A bridge that has just started may not have made its streams yet: a
-	// publish that no stream answers is retried for a few seconds. No
-	// WithExpectStream: the bridge copies a command's headers into its dead
-	// letter, whose publish to CRM_DLQ such a header would refuse.
-	const retryWait = 250 * time.Millisecond
-	ack, err := js.PublishMsg(wctx, m, jetstream.WithRetryWait(retryWait),
-		jetstream.WithRetryAttempts(int(min(cf.timeout/2, publishStreamWait)/retryWait)))
-	if err != nil {
-		return nil, publishError(ctx, err, m.Subject, cf)
-	}
-	var data []byte
-	if ack.Duplicate {
-		fmt.Fprintf(stderr, "bridge publish: command %s was already published in the last %v; JetStream dropped this copy, showing the first one's result\n", id, streams.CommandsDuplicates)
-		data, err = storedResult(wctx, js, subj, id)
-	} else {
-		data, err = awaitReply(ctx, wctx, sub, id, stderr)
-	}
-	switch {
-	case err == nil:
-		return data, nil
-	case ctx.Err() != nil:
-		return nil, fmt.Errorf("interrupted before the result of command %s came; the command is stored in %s and will be applied", id, streams.Commands)
-	case wctx.Err() != nil:
-		return nil, fmt.Errorf("no result for command %s after %v: is a bridge running? (the command is stored in %s and will be applied once one runs; --timeout waits longer)", id, cf.timeout, streams.Commands)
-	}
-	return nil, fmt.Errorf("wait for the result of command %s: %w", id, err)
-}
-
-// awaitReply waits for the result on sub until wctx ends. When none came
-// within a second it says on stderr that the command is stored and that it
-// waits, so that whoever watches knows what an interrupt leaves behind.
-func awaitReply(ctx, wctx context.Context, sub *nats.Subscription, id string, stderr io.Writer) ([]byte, error) {
-	first, cancel := context.WithTimeout(wctx, time.Second)
-	reply, err := sub.NextMsgWithContext(first)
-	cancel()
-	if err != nil && wctx.Err() == nil && ctx.Err() == nil {
-		fmt.Fprintf(stderr, "bridge publish: command %s is stored in %s; waiting for its result (Ctrl-C stops waiting, the command stays)\n", id, streams.Commands)
-		reply, err = sub.NextMsgWithContext(wctx)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return reply.Data, nil
-}
-
-// publishError explains a failed publish of a command to subject.
-func publishError(ctx context.Context, err error, subject string, cf clientFlags) error {
-	switch {
-	case errors.Is(err, jetstream.ErrNoStreamResponse):
-		return fmt.Errorf("publish %s: no stream stores it: has a bridge run against %s? (it creates the stream %s; the subject prefix is %q, --subject-prefix)", subject, config.RedactURL(cf.url), streams.Commands, cf.prefix)
-	case ctx.Err() != nil:
-		return fmt.Errorf("publish %s: interrupted", subject)
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("publish %s: JetStream did not confirm within %v", subject, cf.timeout)
-	}
-	return fmt.Errorf("publish %s: %w", subject, err)
-}
-
-// storedResult returns the first result in CRM_EVENTS for command id,
-// stored since the duplicate window before now, or the next one to come.
-func storedResult(ctx context.Context, js jetstream.JetStream, subj streams.Subjects, id string) ([]byte, error) {
-	start := time.Now().Add(-streams.CommandsDuplicates - time.Minute)
-	c, err := js.OrderedConsumer(ctx, streams.Events, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subj.Result()},
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   &start,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read the results in %s: %w", streams.Events, err)
-	}
-	it, err := c.Messages()
-	if err != nil {
-		return nil, fmt.Errorf("read the results in %s: %w", streams.Events, err)
-	}
-	defer it.Stop()
-	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			return nil, err
-		}
-		if resultCommandID(m.Headers(), m.Data()) == id {
-			return m.Data(), nil
-		}
-	}
-}
-
-// resultCommandID returns a result's command id: its Command-Id header, or
-// else its body's commandId.
-func resultCommandID(h nats.Header, data []byte) string {
-	if id := h.Get(commands.HeaderCommandID); id != "" {
-		return id
-	}
-	var r struct {
-		CommandID string `json:"commandId"`
-	}
-	_ = json.Unmarshal(data, &r)
-	return r.CommandID
+	return body, nil
 }
 
 // statusError is bridge publish's error for a command that was not
@@ -269,7 +132,7 @@ func printResult(e env, data []byte, asJSON bool) error {
 		out.WriteByte('\n')
 		if r.Error != nil && len(r.Error.Fields) > 1 { // the message names the first
 			for _, f := range r.Error.Fields {
-				fmt.Fprintf(&out, "  %s: %s (%s)\n", clean(f.Field), clean(f.Message), clean(f.Rule))
+				fmt.Fprintf(&out, "  %s: %s (%s)\n", term.Clean(f.Field), term.Clean(f.Message), term.Clean(f.Rule))
 			}
 		}
 	}
@@ -288,17 +151,17 @@ func printResult(e env, data []byte, asJSON bool) error {
 func resultLine(p palette, r commands.Result) string {
 	var b strings.Builder
 	b.WriteString(p.status(r.Status))
-	b.WriteString(" " + clean(r.Op))
+	b.WriteString(" " + term.Clean(r.Op))
 	if r.CustomerID != "" {
-		b.WriteString(" " + p.bold(clean(r.CustomerID)))
+		b.WriteString(" " + p.Bold(term.Clean(r.CustomerID)))
 	}
 	attempts := "attempts"
 	if r.Attempts == 1 {
 		attempts = "attempt"
 	}
-	fmt.Fprintf(&b, " (command %s, %d %s)", clean(r.CommandID), r.Attempts, attempts)
+	fmt.Fprintf(&b, " (command %s, %d %s)", term.Clean(r.CommandID), r.Attempts, attempts)
 	if r.Error != nil {
-		fmt.Fprintf(&b, ": %s: %s", p.paint(colourRed, clean(r.Error.Code)), clean(r.Error.Message))
+		fmt.Fprintf(&b, ": %s: %s", p.Paint(term.Red, term.Clean(r.Error.Code)), term.Clean(r.Error.Message))
 	}
 	return b.String()
 }

@@ -10,10 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
-
-	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/client"
+	"github.com/gormic/crm-bridge/internal/term"
 )
 
 const getUsage = `bridge get ID [--fresh] [--json] [flags]
@@ -41,35 +39,32 @@ next page (--after CURSOR). --limit is 1 to 1000 (default 100). --json
 prints the query's reply as it came: {"items": [...], "next": "..."}.`
 
 func runGet(ctx context.Context, e env, args []string) error {
-	var cf clientFlags
-	fs := flagSet(e, "bridge get", getUsage)
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge get", getUsage)
 	fresh := fs.Bool("fresh", false, "read the CRM instead of the read model")
 	asJSON := fs.Bool("json", false, "print the reply as JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
+		return err
 	}
 	if len(pos) != 1 || pos[0] == "" {
 		return usagef("get: want one customer ID, got %d arguments", len(pos))
 	}
 	id := pos[0]
-	var body []byte
-	if *fresh {
-		body = []byte(`{"fresh":true}`)
-	}
-	reply, err := query(ctx, cf, "get", cf.prefix+".customer.get."+streams.EncodeToken(id), body)
+	subject, body := cf.GetRequest(id, *fresh)
+	reply, err := query(ctx, cf, "get", subject, body)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printLine(e.stdout, reply)
 	}
-	var r struct {
-		Customer json.RawMessage `json:"customer"`
-		Source   string          `json:"source"`
-		AsOf     time.Time       `json:"asOf"`
-	}
+	return printFound(e.stdout, id, reply)
+}
+
+// printFound prints the reply to a get of customer id for a person: where
+// it comes from and as of when, then the record, indented.
+func printFound(w io.Writer, id string, reply []byte) error {
+	var r client.Found
 	if err := json.Unmarshal(reply, &r); err != nil {
 		return fmt.Errorf("get: unreadable reply: %w", err)
 	}
@@ -81,20 +76,18 @@ func runGet(ctx context.Context, e env, args []string) error {
 	if r.Source == "crm" {
 		from = "the CRM"
 	}
-	_, err = fmt.Fprintf(e.stdout, "customer %s from %s as of %s\n%s\n", clean(id), from, r.AsOf.Local().Format(time.DateTime), rec.Bytes())
+	_, err := fmt.Fprintf(w, "customer %s from %s as of %s\n%s\n", term.Clean(id), from, r.AsOf.Local().Format(time.DateTime), rec.Bytes())
 	return err
 }
 
 func runFind(ctx context.Context, e env, args []string) error {
-	var cf clientFlags
-	fs := flagSet(e, "bridge find", findUsage)
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge find", findUsage)
 	phone := fs.String("phone", "", "find by phone digits")
 	email := fs.String("email", "", "find by email, in any case")
 	asJSON := fs.Bool("json", false, "print the reply as JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
+		return err
 	}
 	switch {
 	case len(pos) > 0:
@@ -102,35 +95,29 @@ func runFind(ctx context.Context, e env, args []string) error {
 	case (*phone == "") == (*email == ""):
 		return usagef("find: give exactly one of --phone and --email")
 	}
-	q := map[string]string{"phone": *phone}
-	if *email != "" {
-		q = map[string]string{"email": *email}
-	}
-	body, _ := json.Marshal(q)
-	reply, err := query(ctx, cf, "find", cf.prefix+".customer.find", body)
+	subject, body := cf.FindRequest(*phone, *email)
+	reply, err := query(ctx, cf, "find", subject, body)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printLine(e.stdout, reply)
 	}
-	n, err := printItems(e.stdout, reply)
-	if err == nil && n == 0 {
+	page, err := printItems(e.stdout, reply)
+	if err == nil && len(page.Items) == 0 {
 		fmt.Fprintln(e.stderr, "bridge find: no customer found")
 	}
 	return err
 }
 
 func runList(ctx context.Context, e env, args []string) error {
-	var cf clientFlags
-	fs := flagSet(e, "bridge list", listUsage)
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge list", listUsage)
 	limit := fs.Int("limit", 100, "customers in the page, 1 to 1000")
 	after := fs.String("after", "", "the cursor a previous page gave (its next)")
 	asJSON := fs.Bool("json", false, "print the reply as JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
+		return err
 	}
 	switch {
 	case len(pos) > 0:
@@ -138,72 +125,48 @@ func runList(ctx context.Context, e env, args []string) error {
 	case *limit < 1 || *limit > 1000:
 		return usagef("list: --limit must be 1 to 1000, not %d", *limit)
 	}
-	body, _ := json.Marshal(map[string]any{"limit": *limit, "after": *after})
-	reply, err := query(ctx, cf, "list", cf.prefix+".customer.list", body)
+	subject, body := cf.ListRequest(*limit, *after)
+	reply, err := query(ctx, cf, "list", subject, body)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printLine(e.stdout, reply)
 	}
-	if _, err := printItems(e.stdout, reply); err != nil {
+	page, err := printItems(e.stdout, reply)
+	if err != nil {
 		return err
 	}
-	var r struct {
-		Next string `json:"next"`
-	}
-	if json.Unmarshal(reply, &r) == nil && r.Next != "" {
-		fmt.Fprintf(e.stderr, "bridge list: more follow: bridge list --after %s\n", r.Next)
+	if page.Next != "" {
+		fmt.Fprintf(e.stderr, "bridge list: more follow: bridge list --after %s\n", page.Next)
 	}
 	return nil
 }
 
-// query sends one request to the crm-bridge service and returns its
-// reply, or an error that says what went wrong: no bridge answering, a
-// timeout, or the service's error answer (code and message).
-func query(ctx context.Context, cf clientFlags, what, subject string, body []byte) ([]byte, error) {
+// query sends one request to the crm-bridge service (client.Config.Query)
+// and returns its reply; what names the subcommand.
+func query(ctx context.Context, cf *clientFlags, what, subject string, body []byte) ([]byte, error) {
 	nc, _, err := cf.connect(what)
 	if err != nil {
 		return nil, err
 	}
 	defer nc.Close()
-	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
-	defer cancel()
-	m, err := nc.RequestWithContext(ctx, subject, body)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return nil, fmt.Errorf("%s: no bridge answers %s (is a bridge running on this NATS, with this BRIDGE_SUBJECT_PREFIX?)", what, subject)
-	case err != nil:
-		return nil, fmt.Errorf("%s: %s: %w", what, subject, err)
+	reply, err := cf.Query(ctx, nc, subject, body)
+	if se := (*client.ServiceError)(nil); errors.As(err, &se) {
+		return nil, fmt.Errorf("%s: %s (%s): %s", what, term.Clean(se.Code), se.Status, term.Clean(se.Message))
 	}
-	if code := m.Header.Get(micro.ErrorCodeHeader); code != "" {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(m.Data, &e) != nil || e.Error.Message == "" {
-			e.Error.Code, e.Error.Message = m.Header.Get(micro.ErrorHeader), string(m.Data)
-		}
-		return nil, fmt.Errorf("%s: %s (%s): %s", what, clean(e.Error.Code), code, clean(e.Error.Message))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return m.Data, nil
+	return reply, nil
 }
 
 // printItems prints the items of a find or list reply, one line each, and
-// returns how many.
-func printItems(w io.Writer, reply []byte) (int, error) {
-	var r struct {
-		Items []struct {
-			ID                  string  `json:"id"`
-			FirstName           string  `json:"firstName"`
-			LastName            *string `json:"lastName"`
-			Phone               string  `json:"phone"`
-			PhoneCountryCalling string  `json:"phoneCountryCalling"`
-			Email               string  `json:"email"`
-			ArchivedAt          *string `json:"archivedAt"`
-		} `json:"items"`
-	}
+// returns the reply.
+func printItems(w io.Writer, reply []byte) (client.Page, error) {
+	var r client.Page
 	if err := json.Unmarshal(reply, &r); err != nil {
-		return 0, fmt.Errorf("unreadable reply: %w", err)
+		return r, fmt.Errorf("unreadable reply: %w", err)
 	}
 	var b strings.Builder
 	for _, c := range r.Items {
@@ -219,10 +182,10 @@ func printItems(w io.Writer, reply []byte) (int, error) {
 		if c.ArchivedAt != nil {
 			line += "  (archived)"
 		}
-		b.WriteString(clean(strings.TrimRight(line, " ")) + "\n")
+		b.WriteString(term.Clean(strings.TrimRight(line, " ")) + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
-	return len(r.Items), err
+	return r, err
 }
 
 func printLine(w io.Writer, b []byte) error {

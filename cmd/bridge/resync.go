@@ -26,12 +26,10 @@ answered within --timeout (no bridge is running, or none holds the
 poller's lease), or when its progress stopped coming for --timeout.`
 
 func runResync(ctx context.Context, e env, args []string) error {
-	var cf clientFlags
-	fs := flagSet(e, "bridge resync", resyncUsage)
-	cf.register(fs, e.getenv)
+	fs, cf := clientFlagSet(e, "bridge resync", resyncUsage)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return parseErr(err)
+		return err
 	}
 	if len(pos) > 0 {
 		return usagef("resync: unexpected argument %q", pos[0])
@@ -41,7 +39,7 @@ func runResync(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	c := poller.ResyncClient{NC: nc, Prefix: cf.prefix, Wait: cf.timeout, Silence: cf.timeout}
+	c := poller.ResyncClient{NC: nc, Prefix: cf.Prefix, Wait: cf.Timeout, Silence: cf.Timeout}
 	began := false
 	last, err := c.Run(ctx, func(pr poller.ResyncProgress) {
 		if !began {

@@ -107,12 +107,13 @@ func parseErr(err error) error {
 
 // parseInterspersed parses fs from args, allowing flags after positional
 // arguments too (`dlq replay 12 --dry-run`; everything after "--" is
-// positional), and returns the positional arguments.
+// positional), and returns the positional arguments; its error is a
+// usageError, or flag.ErrHelp (see parseErr).
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			return nil, parseErr(err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

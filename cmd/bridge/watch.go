@@ -1,22 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
-	"unicode"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/gormic/crm-bridge/internal/client"
 	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/config"
 	"github.com/gormic/crm-bridge/internal/poller"
-	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/term"
 )
 
 const watchUsage = `bridge watch [--json] [--all | --since DURATION] [--customer ID] [--limit N] [flags]
@@ -48,297 +43,131 @@ for example
 A message whose body is not a JSON object has "invalidBody" (the body as a
 string) in place of the body's fields.`
 
-// watchOptions are bridge watch's own flags.
-type watchOptions struct {
-	json, all bool
-	since     time.Duration
-	customer  string
-	limit     int
+// watchFlags are bridge watch's own flags.
+type watchFlags struct {
+	client.Watch
+	json  bool
+	limit int
 }
 
-func runWatch(ctx context.Context, e env, args []string) error {
-	var cf clientFlags
-	var o watchOptions
-	fs := flagSet(e, "bridge watch", watchUsage)
-	cf.register(fs, e.getenv)
-	fs.BoolVar(&o.json, "json", false, "print JSON lines instead of lines for a person")
-	fs.BoolVar(&o.all, "all", false, "start at the beginning of the stream")
-	fs.DurationVar(&o.since, "since", 0, "start with the messages stored this long ago, e.g. 10m")
-	fs.StringVar(&o.customer, "customer", "", "only this customer's events and results")
-	fs.IntVar(&o.limit, "limit", 0, "stop after printing this many lines (0: never)")
+// parseWatch parses bridge watch's command line.
+func parseWatch(e env, args []string) (*clientFlags, watchFlags, error) {
+	var w watchFlags
+	fs, cf := clientFlagSet(e, "bridge watch", watchUsage)
+	fs.BoolVar(&w.json, "json", false, "print JSON lines instead of lines for a person")
+	fs.BoolVar(&w.All, "all", false, "start at the beginning of the stream")
+	fs.DurationVar(&w.Since, "since", 0, "start with the messages stored this long ago, e.g. 10m")
+	fs.StringVar(&w.Customer, "customer", "", "only this customer's events and results")
+	fs.IntVar(&w.limit, "limit", 0, "stop after printing this many lines (0: never)")
 	if err := fs.Parse(args); err != nil {
-		return parseErr(err)
+		return nil, w, parseErr(err)
 	}
 	switch {
 	case fs.NArg() > 0:
-		return usagef("watch: unexpected argument %q", fs.Arg(0))
-	case o.all && o.since != 0:
-		return usagef("watch: --all and --since exclude each other")
-	case o.since < 0 || o.limit < 0:
-		return usagef("watch: --since and --limit cannot be negative")
+		return nil, w, usagef("watch: unexpected argument %q", fs.Arg(0))
+	case w.All && w.Since != 0:
+		return nil, w, usagef("watch: --all and --since exclude each other")
+	case w.Since < 0 || w.limit < 0:
+		return nil, w, usagef("watch: --since and --limit cannot be negative")
+	}
+	return cf, w, nil
+}
+
+func runWatch(ctx context.Context, e env, args []string) error {
+	cf, w, err := parseWatch(e, args)
+	if err != nil {
+		return err
 	}
 	nc, js, err := cf.connect("watch")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if err := waitStream(ctx, js, cf.timeout, e.stderr); err != nil || ctx.Err() != nil {
+	if err := client.WaitStream(ctx, js, cf.Timeout, e.stderr); err != nil || ctx.Err() != nil {
 		return err
 	}
-	w := watcher{subj: cf.subjects(), opts: o, palette: newPalette(e.stdout, e.getenv), now: time.Now}
-	c, err := js.OrderedConsumer(ctx, streams.Events, w.consumerConfig())
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", streams.Events, err)
+	started := func(filters []string) {
+		fmt.Fprintf(e.stderr, "bridge watch: watching %s on %s (%s); Ctrl-C to stop\n", strings.Join(filters, " and "), config.RedactURL(cf.URL), watchFrom(w.Watch))
 	}
-	it, err := c.Messages()
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", streams.Events, err)
-	}
-	defer it.Stop()
-	fmt.Fprintf(e.stderr, "bridge watch: watching %s on %s (%s); Ctrl-C to stop\n", strings.Join(w.consumerConfig().FilterSubjects, " and "), config.RedactURL(cf.url), w.from())
-	for printed := 0; o.limit == 0 || printed < o.limit; {
-		m, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("watch %s: %w", streams.Events, err)
-		}
-		line := w.line(m)
-		if line == nil {
-			continue
+	p, printed := newPalette(e.stdout, e.getenv), 0
+	return w.Follow(ctx, js, cf.Subjects(), started, func(m client.Message) (bool, error) {
+		var line []byte
+		if w.json {
+			line = m.JSON()
+		} else {
+			line = watchLine(p, m, time.Now())
 		}
 		if _, err := e.stdout.Write(line); err != nil {
-			return err
+			return false, err
 		}
 		printed++
-	}
-	return nil
+		return w.limit == 0 || printed < w.limit, nil
+	})
 }
 
-// waitStream waits up to timeout for CRM_EVENTS to exist, as it does not
-// until a bridge has started once; it returns nil when ctx ends first.
-func waitStream(ctx context.Context, js jetstream.JetStream, timeout time.Duration, stderr io.Writer) error {
-	deadline := time.Now().Add(timeout)
-	for noted := false; ; noted = true {
-		_, err := js.Stream(ctx, streams.Events)
-		switch {
-		case err == nil || ctx.Err() != nil:
-			return nil
-		case !errors.Is(err, jetstream.ErrStreamNotFound):
-			return fmt.Errorf("watch: look up the stream %s: %w", streams.Events, err)
-		case time.Now().After(deadline):
-			return fmt.Errorf("watch: no stream %s after %v: has a bridge run against this NATS? (it creates the stream)", streams.Events, timeout)
-		case !noted:
-			fmt.Fprintf(stderr, "bridge watch: no stream %s yet; waiting up to %v for a bridge to create it\n", streams.Events, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
-// watcher turns the messages of CRM_EVENTS into lines.
-type watcher struct {
-	subj    streams.Subjects
-	opts    watchOptions
-	palette palette
-	now     func() time.Time
-}
-
-func (w watcher) consumerConfig() jetstream.OrderedConsumerConfig {
-	changed := w.subj.AllChanged()
-	if w.opts.customer != "" {
-		changed = w.subj.Changed(w.opts.customer)
-	}
-	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{changed, w.subj.Result()},
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
-	}
+// watchFrom says where the watch starts, for a person.
+func watchFrom(w client.Watch) string {
 	switch {
-	case w.opts.all:
-		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
-	case w.opts.since > 0:
-		start := w.now().Add(-w.opts.since)
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
-	}
-	return cfg
-}
-
-// from says where the watch starts, for a person.
-func (w watcher) from() string {
-	switch {
-	case w.opts.all:
+	case w.All:
 		return "from the start"
-	case w.opts.since > 0:
-		return "from " + w.opts.since.String() + " ago"
+	case w.Since > 0:
+		return "from " + w.Since.String() + " ago"
 	}
 	return "new messages only; --all from the start"
 }
 
-// line returns m's line, ending in a newline, or nil when m is a result
-// of another customer than the one watched.
-func (w watcher) line(m jetstream.Msg) []byte {
-	kind := "event"
-	if m.Subject() == w.subj.Result() {
-		kind = "result"
-	}
-	// Only what a line shows is decoded, so that a field this version does
-	// not know cannot make a message unreadable.
-	var res commands.Result
-	var ev struct {
-		CustomerID string   `json:"customerId"`
-		Change     string   `json:"change"`
-		Fields     []string `json:"fields"`
-	}
-	var err error
-	if kind == "result" {
-		err = json.Unmarshal(m.Data(), &res)
-		if w.opts.customer != "" && res.CustomerID != w.opts.customer {
-			return nil
-		}
-	} else {
-		err = json.Unmarshal(m.Data(), &ev)
-	}
-	var seq uint64
-	stored := w.now()
-	if meta, err := m.Metadata(); err == nil {
-		seq, stored = meta.Sequence.Stream, meta.Timestamp
-	}
-	if w.opts.json {
-		return w.jsonLine(kind, m, seq, stored)
-	}
-	p := w.palette
+// watchLine returns m's line for a person, ending in a newline.
+func watchLine(p palette, m client.Message, now time.Time) []byte {
 	var b strings.Builder
-	b.WriteString(p.paint(colourDim, clock(stored, w.now())) + " ")
+	b.WriteString(p.Paint(term.Dim, term.Clock(m.Stored, now)) + " ")
 	switch {
-	case err != nil:
-		fmt.Fprintf(&b, "%-7s %s: unreadable body %.80q", kind, clean(m.Subject()), m.Data())
-	case kind == "result":
-		b.WriteString(p.paint(colourCyan, "result") + "  " + resultLine(p, res))
+	case m.Err != nil:
+		fmt.Fprintf(&b, "%-7s %s: unreadable body %.80q", m.Kind, term.Clean(m.Subject), m.Data)
+	case m.Kind == client.KindResult:
+		b.WriteString(p.Paint(term.Cyan, "result") + "  " + resultLine(p, m.Result))
 	default:
-		b.WriteString(p.change(ev.Change) + " " + p.bold(clean(ev.CustomerID)))
-		if len(ev.Fields) > 0 {
-			b.WriteString(" [" + clean(strings.Join(ev.Fields, " ")) + "]")
+		b.WriteString(p.change(m.Event.Change) + " " + p.Bold(term.Clean(m.Event.CustomerID)))
+		if len(m.Event.Fields) > 0 {
+			b.WriteString(" [" + term.Clean(strings.Join(m.Event.Fields, " ")) + "]")
 		}
 	}
 	b.WriteByte('\n')
 	return []byte(b.String())
 }
 
-// jsonLine returns m as one JSON object, described in watchUsage.
-func (w watcher) jsonLine(kind string, m jetstream.Msg, seq uint64, stored time.Time) []byte {
-	var b bytes.Buffer
-	add := func(name string, v any) {
-		if b.Len() == 0 {
-			b.WriteByte('{')
-		} else {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(name)
-		val, _ := json.Marshal(v)
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(val)
-	}
-	add("type", kind)
-	add("seq", seq)
-	add("storedAt", stored.UTC().Format(time.RFC3339Nano))
-	add("subject", m.Subject())
-	if kind == "event" {
-		for name, h := range map[string]string{"ceId": poller.HeaderID, "ceSource": poller.HeaderSource} {
-			if v := m.Headers().Get(h); v != "" {
-				add(name, v)
-			}
-		}
-	}
-	var body bytes.Buffer
-	if err := json.Compact(&body, m.Data()); err != nil || body.Len() < 2 || body.Bytes()[0] != '{' {
-		add("invalidBody", string(m.Data()))
-	} else if inner := body.Bytes()[1 : body.Len()-1]; len(inner) > 0 {
-		b.WriteByte(',')
-		b.Write(inner)
-	}
-	b.WriteString("}\n")
-	return b.Bytes()
-}
-
-// clock returns t in local time: the time of day, with the date unless t
-// is on now's day.
-func clock(t, now time.Time) string {
-	t, now = t.Local(), now.Local()
-	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
-		return t.Format(time.TimeOnly)
-	}
-	return t.Format(time.DateTime)
-}
-
-// clean replaces control characters, such as the escape that starts a
-// terminal's control sequence, so that text from messages is printed as
-// text.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
-}
-
-// ANSI SGR codes of the colours the subcommands use.
-const (
-	colourBold    = "1"
-	colourDim     = "2"
-	colourRed     = "31"
-	colourGreen   = "32"
-	colourYellow  = "33"
-	colourMagenta = "35"
-	colourCyan    = "36"
-)
-
-// palette colours text with ANSI escapes, or leaves it alone when off.
-type palette struct{ on bool }
+// palette is term.Palette with the colours of results' statuses and of
+// events' changes.
+type palette struct{ term.Palette }
 
 // newPalette returns a palette that is on when w is a terminal and the
-// NO_COLOR variable is empty (https://no-color.org).
+// NO_COLOR variable is empty (term.NewPalette).
 func newPalette(w io.Writer, getenv func(string) string) palette {
-	return palette{on: isTerminal(w) && getenv("NO_COLOR") == ""}
+	return palette{term.NewPalette(w, getenv)}
 }
-
-func (p palette) paint(code, s string) string {
-	if !p.on || s == "" {
-		return s
-	}
-	return "\x1b[" + code + "m" + s + "\x1b[0m"
-}
-
-func (p palette) bold(s string) string { return p.paint(colourBold, s) }
 
 // status colours a result's status.
 func (p palette) status(s string) string {
 	switch s {
 	case commands.StatusApplied:
-		return p.paint(colourGreen, s)
+		return p.Paint(term.Green, s)
 	case commands.StatusRejected:
-		return p.paint(colourRed, s)
+		return p.Paint(term.Red, s)
 	case commands.StatusFailed:
-		return p.paint(colourMagenta, s)
+		return p.Paint(term.Magenta, s)
 	}
-	return clean(s)
+	return term.Clean(s)
 }
 
 // change colours an event's change, padded to the width of the longest.
 func (p palette) change(c string) string {
-	padded := fmt.Sprintf("%-7s", clean(c))
+	padded := fmt.Sprintf("%-7s", term.Clean(c))
 	switch c {
 	case poller.Created:
-		return p.paint(colourGreen, padded)
+		return p.Paint(term.Green, padded)
 	case poller.Updated:
-		return p.paint(colourYellow, padded)
+		return p.Paint(term.Yellow, padded)
 	case poller.Deleted:
-		return p.paint(colourRed, padded)
+		return p.Paint(term.Red, padded)
 	}
 	return padded
 }

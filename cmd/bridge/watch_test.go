@@ -19,6 +19,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/poller"
 	"github.com/gormic/crm-bridge/internal/streams"
 	"github.com/gormic/crm-bridge/internal/syncbuf"
+	"github.com/gormic/crm-bridge/internal/term"
 	"github.com/gormic/crm-bridge/schemas"
 )
 
@@ -292,7 +293,7 @@ func TestWatchUsage(t *testing.T) {
 }
 
 func TestWatchColours(t *testing.T) {
-	p := palette{on: true}
+	p := palette{term.Palette{On: true}}
 	got := resultLine(p, commands.Result{CommandID: "c-1", Op: "create", Status: commands.StatusApplied, CustomerID: "cus_1", Attempts: 2})
 	if want := "\x1b[32mapplied\x1b[0m create \x1b[1mcus_1\x1b[0m (command c-1, 2 attempts)"; got != want {
 		t.Errorf("got %q, want %q", got, want)
@@ -304,26 +305,7 @@ func TestWatchColours(t *testing.T) {
 		t.Errorf("got %q from a palette that is off", got)
 	}
 	var out syncbuf.Buffer
-	if newPalette(&out, func(string) string { return "" }).on {
+	if newPalette(&out, func(string) string { return "" }).On {
 		t.Error("colours on for a buffer")
-	}
-}
-
-func TestClock(t *testing.T) {
-	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.Local)
-	tests := []struct {
-		name string
-		t    time.Time
-		want string
-	}{
-		{"today", now.Add(-time.Hour), "11:00:00"},
-		{"yesterday", now.Add(-24 * time.Hour), "2026-11-26 12:00:00"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := clock(tt.t, now); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
-			}
-		})
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/deadletter"
 	"github.com/gormic/crm-bridge/internal/lease"
 	"github.com/gormic/crm-bridge/internal/streams"
 	"github.com/gormic/crm-bridge/internal/tracing"
@@ -181,46 +181,17 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 	return nil
 }
 
-// isJetStreamHeader reports whether a header is one of JetStream's
-// publish conditions or controls (Nats-Expected-Stream,
-// Nats-Expected-Last-Sequence, Nats-Rollup, Nats-TTL, ...): they were meant
-// for CRM_COMMANDS, and CRM_DLQ would refuse a dead letter that carried
-// them, so the command would never finish. Nats-Msg-Id is set anew.
-func isJetStreamHeader(k string) bool {
-	return len(k) > 5 && strings.EqualFold(k[:5], "Nats-")
-}
-
-// isTraceHeader reports whether a header is traceparent or tracestate, in
-// any case.
-func isTraceHeader(k string) bool {
-	return strings.EqualFold(k, tracing.HeaderTraceparent) || strings.EqualFold(k, tracing.HeaderTracestate)
-}
-
-// deadLetter returns the dead letter of a command that was not applied:
-// its body and headers, with Nats-Msg-Id dlq-<command id> and the Dlq-*
-// headers of the contract, and the trace context of ctx (the command's
-// span) as traceparent and tracestate, in place of the command's own
-// (which are left out when they are not valid W3C trace context).
+// deadLetter returns the dead letter of a command that was not applied
+// (deadletter.Message), with the trace context of ctx: the command's span.
 func (p *Processor) deadLetter(ctx context.Context, c command, res Result) *nats.Msg {
-	m := nats.NewMsg(p.subjects.DLQ(c.op))
-	for k, v := range c.msg.Headers() {
-		if isJetStreamHeader(k) || isTraceHeader(k) {
-			continue
-		}
-		m.Header[k] = append([]string(nil), v...)
-	}
-	m.Header.Set(nats.MsgIdHdr, "dlq-"+c.id)
-	m.Header.Set(HeaderCommandID, c.id)
-	m.Header.Set(HeaderDlqStatus, res.Status)
 	reason := res.Status
 	if res.Error != nil {
 		reason = res.Error.Code + ": " + res.Error.Message
 	}
-	m.Header.Set(HeaderDlqReason, reason)
-	m.Header.Set(HeaderOriginalSubject, c.subject)
-	tracing.Inject(ctx, m.Header)
-	m.Data = c.msg.Data()
-	return m
+	return deadletter.Message(ctx, p.subjects, deadletter.Command{
+		ID: c.id, Op: c.op, Subject: c.subject, Header: c.msg.Headers(), Data: c.msg.Data(),
+		Status: res.Status, Reason: reason,
+	})
 }
 
 // publish stores m in JetStream, retrying until it is acknowledged or ctx

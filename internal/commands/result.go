@@ -3,6 +3,8 @@ package commands
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/gormic/crm-bridge/internal/deadletter"
 )
 
 // Statuses of a Result.
@@ -21,23 +23,25 @@ const (
 const CodeValidation = "VALIDATION"
 
 // Header names the bridge reads and writes on commands, results and dead
-// letters (see the contract's "Results").
+// letters (see the contract's "Results"). Those of dead letters are
+// package deadletter's; they are named here too for the readers of
+// results.
 const (
 	// HeaderCommandID carries the command id on results and dead letters.
-	HeaderCommandID = "Command-Id"
+	HeaderCommandID = deadletter.HeaderCommandID
 	// HeaderReplyTo is the optional subject a command's result is also
 	// published to.
 	HeaderReplyTo = "Reply-To"
 	// HeaderDlqReason is a dead letter's reason, for a person.
-	HeaderDlqReason = "Dlq-Reason"
+	HeaderDlqReason = deadletter.HeaderReason
 	// HeaderDlqStatus is a dead letter's result status: rejected or failed.
-	HeaderDlqStatus = "Dlq-Status"
+	HeaderDlqStatus = deadletter.HeaderStatus
 	// HeaderOriginalSubject is the subject a dead letter was published to
 	// as a command.
-	HeaderOriginalSubject = "Original-Subject"
+	HeaderOriginalSubject = deadletter.HeaderOriginalSubject
 	// HeaderReplayOf is the command id of the dead letter that a replayed
 	// command republishes.
-	HeaderReplayOf = "Replay-Of"
+	HeaderReplayOf = deadletter.HeaderReplayOf
 )
 
 // Result is the outcome of one command, as published on the result subject

@@ -1,10 +1,9 @@
-package main
+package deadletter
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,63 +12,53 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
 // newerWorkers read customers' commands concurrently.
 const newerWorkers = 8
 
-// warnNewer writes to w, before anything is replayed, a warning for each
-// update or delete of plan that would be republished while CRM_COMMANDS
-// holds newer commands for its customer (see newerWarning): the replay
-// is stored behind them, so it takes effect after them and may undo what
-// they did. It returns how many it warned of. It never stops the replay.
-func warnNewer(ctx context.Context, w io.Writer, js jetstream.JetStream, plan []replayPlan, letters []deadLetter, subj streams.Subjects, timeout time.Duration) int {
-	byToken := map[string][]int{} // plan indices, by customer token
-	for i, p := range plan {
-		if op, _, err := subj.ParseCommand(p.subject); p.err == nil && p.done == "" && err == nil && op != streams.OpCreate {
-			tok := p.subject[strings.LastIndexByte(p.subject, '.')+1:]
-			byToken[tok] = append(byToken[tok], i)
-		}
-	}
+// Newer returns, by index of plan, a warning for each update or delete
+// that would be republished while CRM_COMMANDS holds newer commands for
+// its customer, and "" for the others: the replay is stored behind them,
+// so it takes effect after them and may undo what they did. A command is
+// newer when it was stored after the dead-lettered one and is neither of
+// its lineage (the command it replays, its replays) nor dead-lettered
+// itself (one of letters: it took no effect). A customer whose commands
+// cannot be read gets a warning that says so. timeout bounds each read.
+func Newer(ctx context.Context, js jetstream.JetStream, plan []Plan, letters []Letter, subj streams.Subjects, timeout time.Duration) []string {
+	warnings := make([]string, len(plan))
+	byToken := republished(plan, subj)
 	if len(byToken) == 0 {
-		return 0
+		return warnings
 	}
 	nc := newerCheck{prefix: subj.Prefix, timeout: timeout, dead: map[string]bool{}}
-	for _, d := range letters {
-		nc.dead[d.commandID()] = true
+	for _, l := range letters {
+		nc.dead[l.CommandID()] = true
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	nc.commands, nc.err = js.Stream(sctx, streams.Commands)
 	cancel()
-	warnings := nc.check(ctx, plan, byToken)
-	n := 0
-	for i, s := range warnings {
-		if s != "" {
-			n++
-			fmt.Fprintf(w, "dlq replay: WARNING: seq %d command %s: %s\n", plan[i].dl.seq, dlqCell(plan[i].dl.commandID()), s)
+	nc.check(ctx, plan, byToken, warnings)
+	return warnings
+}
+
+// republished returns the indices of the updates and deletes of plan that
+// would be republished, by customer token.
+func republished(plan []Plan, subj streams.Subjects) map[string][]int {
+	byToken := map[string][]int{}
+	for i, p := range plan {
+		if op, _, err := subj.ParseCommand(p.Subject); p.Err == nil && p.Done == "" && err == nil && op != streams.OpCreate {
+			tok := p.Subject[strings.LastIndexByte(p.Subject, '.')+1:]
+			byToken[tok] = append(byToken[tok], i)
 		}
 	}
-	if n > 0 {
-		fmt.Fprintf(w, "dlq replay: WARNING: %d of %d dead letters may go behind newer commands for their customer (above)\n", n, len(plan))
-	}
-	return n
+	return byToken
 }
 
-// newerCheck looks for commands newer than dead-lettered ones.
-type newerCheck struct {
-	commands jetstream.Stream // CRM_COMMANDS, unless err
-	err      error
-	prefix   string
-	timeout  time.Duration
-	dead     map[string]bool // the command ids of every dead letter
-}
-
-// check returns the warning of each dead letter of plan, by index;
-// byToken holds the indices to check, by customer token.
-func (nc newerCheck) check(ctx context.Context, plan []replayPlan, byToken map[string][]int) []string {
-	warnings := make([]string, len(plan))
+// check sets the warnings of the plan's dead letters of each customer
+// token of byToken, newerWorkers customers at a time.
+func (nc newerCheck) check(ctx context.Context, plan []Plan, byToken map[string][]int, warnings []string) {
 	work := make(chan string)
 	var wg sync.WaitGroup
 	for range min(newerWorkers, len(byToken)) {
@@ -84,21 +73,29 @@ func (nc newerCheck) check(ctx context.Context, plan []replayPlan, byToken map[s
 	}
 	close(work)
 	wg.Wait()
-	return warnings
+}
+
+// newerCheck looks for commands newer than dead-lettered ones.
+type newerCheck struct {
+	commands jetstream.Stream // CRM_COMMANDS, unless err
+	err      error
+	prefix   string
+	timeout  time.Duration
+	dead     map[string]bool // the command ids of every dead letter
 }
 
 // customer sets warnings[i] for each i of idx, the plan's dead letters of
 // the customer of subject token tok. The customer's last command tells
 // whether one is newer, unless it is a dead-lettered command or a replay
 // of the same command; then every command of the customer is read.
-func (nc newerCheck) customer(ctx context.Context, tok string, plan []replayPlan, idx []int, warnings []string) {
+func (nc newerCheck) customer(ctx context.Context, tok string, plan []Plan, idx []int, warnings []string) {
 	last, err := nc.last(ctx, tok)
 	var all []storedCommand // read once, when needed
 	read := false
 	for _, i := range idx {
 		p := plan[i]
-		_, customer, _ := streams.Subjects{Prefix: nc.prefix}.ParseCommand(p.subject)
-		if err != nil || len(last) == 0 || last[0].id == p.dl.commandID() || nc.counts(p, last[0]) {
+		_, customer, _ := streams.Subjects{Prefix: nc.prefix}.ParseCommand(p.Subject)
+		if err != nil || len(last) == 0 || last[0].id == p.Letter.CommandID() || nc.counts(p, last[0]) {
 			warnings[i] = newerWarning(p, customer, last, nc.dead, err)
 			continue
 		}
@@ -131,8 +128,8 @@ func (nc newerCheck) last(ctx context.Context, tok string) ([]storedCommand, err
 // counts reports whether c, a command stored after p's dead-lettered
 // command, is newer than it: neither of its lineage (the command it
 // replays, its replays) nor dead-lettered itself (it took no effect).
-func (nc newerCheck) counts(p replayPlan, c storedCommand) bool {
-	return !nc.dead[c.id] && c.id != p.of && c.replayOf != p.of
+func (nc newerCheck) counts(p Plan, c storedCommand) bool {
+	return !nc.dead[c.id] && c.id != p.Of && c.replayOf != p.Of
 }
 
 // storedCommand is an update or delete that CRM_COMMANDS holds.
@@ -144,7 +141,7 @@ type storedCommand struct {
 }
 
 func newStoredCommand(seq uint64, stored time.Time, h nats.Header) storedCommand {
-	c := storedCommand{seq: seq, stored: stored, id: h.Get(nats.MsgIdHdr), replayOf: h.Get(commands.HeaderReplayOf)}
+	c := storedCommand{seq: seq, stored: stored, id: h.Get(nats.MsgIdHdr), replayOf: h.Get(HeaderReplayOf)}
 	if c.id == "" {
 		c.id = strconv.FormatUint(seq, 10)
 	}
@@ -186,13 +183,13 @@ func (nc newerCheck) filter(tok string) string { return nc.prefix + ".customer.*
 // command: stored after it (all of cmds when CRM_COMMANDS no longer holds
 // it: it is older than the stream's max age) and counted (see
 // newerCheck.counts). err is why cmds could not be read.
-func newerWarning(p replayPlan, customer string, cmds []storedCommand, dead map[string]bool, err error) string {
+func newerWarning(p Plan, customer string, cmds []storedCommand, dead map[string]bool, err error) string {
 	if err != nil {
 		return fmt.Sprintf("cannot tell whether customer %s has newer commands: %v", customer, err)
 	}
 	from := 0
 	for i, c := range cmds {
-		if c.id == p.dl.commandID() {
+		if c.id == p.Letter.CommandID() {
 			from = i + 1
 		}
 	}

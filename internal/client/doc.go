@@ -1,0 +1,7 @@
+// Package client is what the bridge's client subcommands (publish, watch,
+// get, find, list, dlq) do through NATS beside a running bridge: connect
+// (Config), publish a command and wait for its result (Publish), ask the
+// crm-bridge service (Query), read change events and results as they
+// arrive (Watch), and learn who the connection is (Whoami). It reads no
+// flags and prints nothing: cmd/bridge does, with what it returns.
+package client
