@@ -15,28 +15,8 @@ import (
 	"github.com/gormic/crm-bridge/internal/term"
 )
 
-const publishUsage = `bridge publish [flags] create [BODY]
-       bridge publish [flags] update ID [BODY]
-       bridge publish [flags] delete ID [BODY]
-
-Publishes one command to JetStream with a fresh command id (Nats-Msg-Id) and
-a Reply-To inbox, waits for the bridge's result and prints it. BODY is the
-command's JSON; "-", or no BODY for create and update, reads it from standard
-input; a delete without BODY has an empty body. The bridge validates the body.
-
-Output: one line such as
-  applied create cus_123 (command 8d1c..., 1 attempt)
-  rejected update cus_9 (command c-2, 0 attempts): VALIDATION: ...
-followed, for a body with several problems, by one line each; with --json,
-the result as the bridge sent it (schemas/result.schema.json).
-
-Exit status: 0 when the result is applied; 1 when it is rejected or failed,
-or no result came within --timeout (the command stays stored and is applied
-once a bridge runs); 2 for a wrong command line. Flags may come before or
-after the arguments.`
-
 func runPublish(ctx context.Context, e env, args []string) error {
-	fs, cf := clientFlagSet(e, "bridge publish", publishUsage)
+	fs, cf := clientFlagSet(e, "publish")
 	id := fs.String("id", "", "command id, sent as Nats-Msg-Id (default: a fresh unique id)")
 	asJSON := fs.Bool("json", false, "print the result as JSON, as the bridge sent it")
 	pos, err := parseInterspersed(fs, args)

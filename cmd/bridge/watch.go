@@ -14,35 +14,6 @@ import (
 	"github.com/gormic/crm-bridge/internal/term"
 )
 
-const watchUsage = `bridge watch [--json] [--all | --since DURATION] [--customer ID] [--limit N] [flags]
-
-Prints the change events and command results of the stream CRM_EVENTS as
-they arrive, one line each, until interrupted (exit status 0). By default
-only those stored from now on; --all starts at the beginning of the stream,
---since 10m with those stored in the last ten minutes. --customer ID shows that customer's events and
-the results of commands for it (an applied create's result included).
-
-A line for a person (coloured on a terminal, unless NO_COLOR is set):
-  15:04:05 created cus_124
-  15:04:05 updated cus_123 [email lastName]
-  15:04:05 result  applied create cus_124 (command 8d1c..., 1 attempt)
-  15:04:05 result  rejected update cus_9 (command c-2, 0 attempts): VALIDATION: ...
-The time is when the message was stored (local time; with the date unless
-it is today).
-
-With --json, one JSON object per line: the message's body (the event or
-the result, as in the contract), preceded by
-  "type"      "event" or "result"
-  "seq"       the message's sequence in CRM_EVENTS
-  "storedAt"  when it was stored (RFC 3339, UTC)
-  "subject"   its subject
-  "ceId", "ceSource"  for events: the CloudEvents id and source headers
-for example
-  {"type":"event","seq":7,"storedAt":"...","subject":"crm.customer.changed.cus_1","ceId":"...","ceSource":"gormic-crm/acme","customerId":"cus_1","change":"updated","fields":["email"],"before":{...},"after":{...},"updatedAt":"...","detectedAt":"..."}
-  {"type":"result","seq":8,"storedAt":"...","subject":"crm.customer.result","commandId":"c-1","op":"update","status":"applied","customerId":"cus_1","attempts":1,"error":null,"finishedAt":"..."}
-A message whose body is not a JSON object has "invalidBody" (the body as a
-string) in place of the body's fields.`
-
 // watchFlags are bridge watch's own flags.
 type watchFlags struct {
 	client.Watch
@@ -53,18 +24,16 @@ type watchFlags struct {
 // parseWatch parses bridge watch's command line.
 func parseWatch(e env, args []string) (*clientFlags, watchFlags, error) {
 	var w watchFlags
-	fs, cf := clientFlagSet(e, "bridge watch", watchUsage)
+	fs, cf := clientFlagSet(e, "watch")
 	fs.BoolVar(&w.json, "json", false, "print JSON lines instead of lines for a person")
 	fs.BoolVar(&w.All, "all", false, "start at the beginning of the stream")
 	fs.DurationVar(&w.Since, "since", 0, "start with the messages stored this long ago, e.g. 10m")
 	fs.StringVar(&w.Customer, "customer", "", "only this customer's events and results")
 	fs.IntVar(&w.limit, "limit", 0, "stop after printing this many lines (0: never)")
-	if err := fs.Parse(args); err != nil {
-		return nil, w, parseErr(err)
+	if err := parseFlags(fs, args, "watch"); err != nil {
+		return nil, w, err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return nil, w, usagef("watch: unexpected argument %q", fs.Arg(0))
 	case w.All && w.Since != 0:
 		return nil, w, usagef("watch: --all and --since exclude each other")
 	case w.Since < 0 || w.limit < 0:
