@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/nats-io/nuid"
 
@@ -103,45 +102,15 @@ func printResult(e env, data []byte, asJSON bool) error {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return fmt.Errorf("unreadable result %q: %w", data, err)
 	}
-	var out strings.Builder
-	if asJSON {
-		out.Write(data)
-		out.WriteByte('\n')
-	} else {
-		out.WriteString(resultLine(newPalette(e.stdout, e.getenv), r))
-		out.WriteByte('\n')
-		if r.Error != nil && len(r.Error.Fields) > 1 { // the message names the first
-			for _, f := range r.Error.Fields {
-				fmt.Fprintf(&out, "  %s: %s (%s)\n", term.Clean(f.Field), term.Clean(f.Message), term.Clean(f.Rule))
-			}
-		}
+	text := string(data) + "\n"
+	if !asJSON {
+		text = client.NewPalette(e.stdout, e.getenv).ResultText(r)
 	}
-	if _, err := io.WriteString(e.stdout, out.String()); err != nil {
+	if _, err := io.WriteString(e.stdout, text); err != nil {
 		return err
 	}
 	if r.Status != commands.StatusApplied {
 		return statusError{commandID: r.CommandID, status: r.Status}
 	}
 	return nil
-}
-
-// resultLine returns a result for a person, on one line: status, op,
-// customer id, command id, attempts and, unless applied, the error's code
-// and message.
-func resultLine(p palette, r commands.Result) string {
-	var b strings.Builder
-	b.WriteString(p.status(r.Status))
-	b.WriteString(" " + term.Clean(r.Op))
-	if r.CustomerID != "" {
-		b.WriteString(" " + p.Bold(term.Clean(r.CustomerID)))
-	}
-	attempts := "attempts"
-	if r.Attempts == 1 {
-		attempts = "attempt"
-	}
-	fmt.Fprintf(&b, " (command %s, %d %s)", term.Clean(r.CommandID), r.Attempts, attempts)
-	if r.Error != nil {
-		fmt.Fprintf(&b, ": %s: %s", p.Paint(term.Red, term.Clean(r.Error.Code)), term.Clean(r.Error.Message))
-	}
-	return b.String()
 }

@@ -3,15 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/client"
-	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/config"
-	"github.com/gormic/crm-bridge/internal/poller"
-	"github.com/gormic/crm-bridge/internal/term"
 )
 
 // watchFlags are bridge watch's own flags.
@@ -56,15 +52,15 @@ func runWatch(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	started := func(filters []string) {
-		fmt.Fprintf(e.stderr, "bridge watch: watching %s on %s (%s); Ctrl-C to stop\n", strings.Join(filters, " and "), config.RedactURL(cf.URL), watchFrom(w.Watch))
+		fmt.Fprintf(e.stderr, "bridge watch: watching %s on %s (%s); Ctrl-C to stop\n", strings.Join(filters, " and "), config.RedactURL(cf.URL), w.From())
 	}
-	p, printed := newPalette(e.stdout, e.getenv), 0
+	p, printed := client.NewPalette(e.stdout, e.getenv), 0
 	return w.Follow(ctx, js, cf.Subjects(), started, func(m client.Message) (bool, error) {
 		var line []byte
 		if w.json {
 			line = m.JSON()
 		} else {
-			line = watchLine(p, m, time.Now())
+			line = p.Line(m, time.Now())
 		}
 		if _, err := e.stdout.Write(line); err != nil {
 			return false, err
@@ -72,71 +68,4 @@ func runWatch(ctx context.Context, e env, args []string) error {
 		printed++
 		return w.limit == 0 || printed < w.limit, nil
 	})
-}
-
-// watchFrom says where the watch starts, for a person.
-func watchFrom(w client.Watch) string {
-	switch {
-	case w.All:
-		return "from the start"
-	case w.Since > 0:
-		return "from " + w.Since.String() + " ago"
-	}
-	return "new messages only; --all from the start"
-}
-
-// watchLine returns m's line for a person, ending in a newline.
-func watchLine(p palette, m client.Message, now time.Time) []byte {
-	var b strings.Builder
-	b.WriteString(p.Paint(term.Dim, term.Clock(m.Stored, now)) + " ")
-	switch {
-	case m.Err != nil:
-		fmt.Fprintf(&b, "%-7s %s: unreadable body %.80q", m.Kind, term.Clean(m.Subject), m.Data)
-	case m.Kind == client.KindResult:
-		b.WriteString(p.Paint(term.Cyan, "result") + "  " + resultLine(p, m.Result))
-	default:
-		b.WriteString(p.change(m.Event.Change) + " " + p.Bold(term.Clean(m.Event.CustomerID)))
-		if len(m.Event.Fields) > 0 {
-			b.WriteString(" [" + term.Clean(strings.Join(m.Event.Fields, " ")) + "]")
-		}
-	}
-	b.WriteByte('\n')
-	return []byte(b.String())
-}
-
-// palette is term.Palette with the colours of results' statuses and of
-// events' changes.
-type palette struct{ term.Palette }
-
-// newPalette returns a palette that is on when w is a terminal and the
-// NO_COLOR variable is empty (term.NewPalette).
-func newPalette(w io.Writer, getenv func(string) string) palette {
-	return palette{term.NewPalette(w, getenv)}
-}
-
-// status colours a result's status.
-func (p palette) status(s string) string {
-	switch s {
-	case commands.StatusApplied:
-		return p.Paint(term.Green, s)
-	case commands.StatusRejected:
-		return p.Paint(term.Red, s)
-	case commands.StatusFailed:
-		return p.Paint(term.Magenta, s)
-	}
-	return term.Clean(s)
-}
-
-// change colours an event's change, padded to the width of the longest.
-func (p palette) change(c string) string {
-	padded := fmt.Sprintf("%-7s", term.Clean(c))
-	switch c {
-	case poller.Created:
-		return p.Paint(term.Green, padded)
-	case poller.Updated:
-		return p.Paint(term.Yellow, padded)
-	case poller.Deleted:
-		return p.Paint(term.Red, padded)
-	}
-	return padded
 }
