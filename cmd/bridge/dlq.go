@@ -57,13 +57,12 @@ func runDLQList(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer closeNATS()
-	p := dlqPrinter{w: e.stdout, subjects: cf.Subjects(), json: *asJSON}
-	shown, total, err := p.list(ctx, q, *op, *limit)
+	shown, total, err := printDLQ(ctx, e.stdout, q, *op, *limit, *asJSON)
 	if err != nil {
 		return fmt.Errorf("dlq list: %w", err)
 	}
 	note := e.stdout
-	if p.json {
+	if *asJSON {
 		note = e.stderr // stdout holds JSON alone
 	}
 	listNote(note, *op, shown, total)
@@ -82,48 +81,41 @@ func listNote(w io.Writer, op string, shown, total int) {
 	}
 }
 
-// dlqPrinter prints dead letters as a table (deadletter.Columns) or as
-// JSON lines (deadletter.Record).
-type dlqPrinter struct {
-	w        io.Writer
-	tw       *tabwriter.Writer
-	subjects streams.Subjects
-	json     bool
-}
-
-// list prints up to limit (0: all) dead letters of op from q, under a
-// table's header unless p prints JSON, and returns how many it printed
-// and how many q held.
-func (p *dlqPrinter) list(ctx context.Context, q deadletter.Queue, op string, limit int) (shown, total int, err error) {
-	if !p.json {
-		p.tw = tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(p.tw, strings.Join(deadletter.Columns, "\t"))
+// printDLQ prints up to limit (0: all) dead letters of op from q on w: a
+// table (deadletter.Columns) or, asJSON, a deadletter.Record per line.
+// It returns how many it printed and how many q held.
+func printDLQ(ctx context.Context, w io.Writer, q deadletter.Queue, op string, limit int, asJSON bool) (shown, total int, err error) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) // flushed only when it holds a row
+	if !asJSON {
+		fmt.Fprintln(tw, strings.Join(deadletter.Columns, "\t"))
 	}
 	var printErr error
 	total, err = q.Read(ctx, op, func(l deadletter.Letter) bool {
-		if printErr = p.print(l); printErr != nil {
+		if asJSON {
+			printErr = printJSON(w, l.Record(q.Subjects))
+		} else {
+			_, printErr = fmt.Fprintln(tw, strings.Join(l.Cells(q.Subjects), "\t"))
+		}
+		if printErr != nil {
 			return false
 		}
 		shown++
 		return limit == 0 || shown < limit
 	})
 	err = errors.Join(err, printErr)
-	if p.tw != nil && shown > 0 {
-		err = errors.Join(err, p.tw.Flush())
+	if !asJSON && shown > 0 {
+		err = errors.Join(err, tw.Flush())
 	}
 	return shown, total, err
 }
 
-func (p *dlqPrinter) print(l deadletter.Letter) error {
-	if !p.json {
-		_, err := fmt.Fprintln(p.tw, strings.Join(l.Cells(p.subjects), "\t"))
-		return err
-	}
-	line, err := json.Marshal(l.Record(p.subjects))
+// printJSON prints v as JSON on a line of its own.
+func printJSON(w io.Writer, v any) error {
+	line, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return printLine(p.w, line)
+	return printLine(w, line)
 }
 
 // checkSelection refuses a selection of dead letters for verb (replay,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/gormic/crm-bridge/internal/client"
 	"github.com/gormic/crm-bridge/internal/term"
@@ -119,17 +118,13 @@ func printLine(w io.Writer, b []byte) error {
 	return err
 }
 
-// printItems prints the items of a find or list reply, one line each
-// (client.Customer.Line), and returns the reply.
+// printItems prints the items of a find or list reply (client.Page.Text),
+// and returns the reply.
 func printItems(w io.Writer, reply []byte) (client.Page, error) {
 	var page client.Page
 	if err := json.Unmarshal(reply, &page); err != nil {
 		return page, fmt.Errorf("unreadable reply: %w", err)
 	}
-	var b strings.Builder
-	for _, c := range page.Items {
-		b.WriteString(c.Line() + "\n")
-	}
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, page.Text())
 	return page, err
 }

@@ -70,6 +70,16 @@ type Page struct {
 	Next  string     `json:"next"`
 }
 
+// Text returns p's items for a person, a Line each, each ending in a
+// newline.
+func (p Page) Text() string {
+	var b strings.Builder
+	for _, c := range p.Items {
+		b.WriteString(c.Line() + "\n")
+	}
+	return b.String()
+}
+
 // Customer is what a Page shows of a customer.
 type Customer struct {
 	ID                  string  `json:"id"`

@@ -20,12 +20,18 @@ func TestCustomerLine(t *testing.T) {
 		{"archived", Customer{ID: "cus_3", FirstName: "Cy", ArchivedAt: &archived}, "cus_3  Cy      (archived)"},
 		{"escape", Customer{ID: "cus_4", FirstName: "\x1b[31mEve"}, "cus_4  ?[31mEve"},
 	}
+	var page Page
+	want := ""
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.c.Line(); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+		page.Items, want = append(page.Items, tt.c), want+tt.want+"\n"
+	}
+	if got := page.Text(); got != want {
+		t.Errorf("Page.Text: got %q, want %q", got, want)
 	}
 }
 
