@@ -38,15 +38,7 @@ func loadConfig(e env, name string, args []string, extra func(*flag.FlagSet), ad
 	}
 	cfg, err := config.Load(fs, args, e.getenv)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(e.stdout, "Usage: bridge %s [flags]\n\nEvery setting is an environment variable or the flag beside it; flags win.\n\n", name)
-		config.PrintUsage(e.stdout)
-		if extra != nil {
-			fmt.Fprintf(e.stdout, "\nFlags of bridge %s alone:\n", name)
-			own := flag.NewFlagSet(name, flag.ContinueOnError)
-			extra(own)
-			own.SetOutput(e.stdout)
-			own.PrintDefaults()
-		}
+		printConfigUsage(e.stdout, name, extra)
 		return cfg, err
 	}
 	if errors.Is(err, config.ErrFlags) {
@@ -65,6 +57,20 @@ func loadConfig(e env, name string, args []string, extra func(*flag.FlagSet), ad
 		return cfg, fmt.Errorf("invalid configuration (bridge %s --help lists the settings):\n  %s", name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
 	return cfg, nil
+}
+
+// printConfigUsage prints the help of bridge subcommand name: every
+// setting, then the flags that extra (may be nil) registers.
+func printConfigUsage(w io.Writer, name string, extra func(*flag.FlagSet)) {
+	fmt.Fprintf(w, "Usage: bridge %s [flags]\n\nEvery setting is an environment variable or the flag beside it; flags win.\n\n", name)
+	config.PrintUsage(w)
+	if extra != nil {
+		fmt.Fprintf(w, "\nFlags of bridge %s alone:\n", name)
+		own := flag.NewFlagSet(name, flag.ContinueOnError)
+		extra(own)
+		own.SetOutput(w)
+		own.PrintDefaults()
+	}
 }
 
 // serve runs a bridge until ctx ends, then stops it gracefully and

@@ -2,54 +2,37 @@ package main
 
 import (
 	"flag"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/client"
+	"github.com/gormic/crm-bridge/internal/deadletter"
 )
 
-// defaultClientNATS is where the client subcommands look for NATS when
-// BRIDGE_NATS_URL is not set: the embedded server of `bridge dev` and of a
-// bridge run without BRIDGE_NATS_URL.
-const defaultClientNATS = "nats://127.0.0.1:4222"
-
 // clientFlags are the settings of the subcommands that work through NATS
-// beside a running bridge (publish, watch, dlq): where NATS is, how to log
-// in, and the subject prefix. Each flag's default comes from the bridge's
-// environment variable of the same name, so the same environment serves
-// the bridge and its tools.
+// beside a running bridge (client.Config.RegisterFlags).
 type clientFlags struct{ client.Config }
 
-func (c *clientFlags) register(fs *flag.FlagSet, getenv func(string) string) {
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	fs.StringVar(&c.URL, "nats-url", env("BRIDGE_NATS_URL", defaultClientNATS), "NATS server URL(s), comma separated (BRIDGE_NATS_URL)")
-	fs.StringVar(&c.Creds, "nats-creds", env("BRIDGE_NATS_CREDS", ""), "NATS credentials file (BRIDGE_NATS_CREDS)")
-	fs.StringVar(&c.User, "nats-user", env("BRIDGE_NATS_USER", ""), "NATS user (BRIDGE_NATS_USER)")
-	fs.StringVar(&c.Password, "nats-password", "", "NATS password (default: BRIDGE_NATS_PASSWORD)")
-	c.Password = getenv("BRIDGE_NATS_PASSWORD")
-	fs.StringVar(&c.TLSCA, "nats-tls-ca", env("BRIDGE_NATS_TLS_CA", ""), "PEM file of CAs for the NATS servers' certificates (BRIDGE_NATS_TLS_CA)")
-	fs.StringVar(&c.TLSCert, "nats-tls-cert", env("BRIDGE_NATS_TLS_CERT", ""), "PEM file of the client certificate, for NATS servers that verify their clients (BRIDGE_NATS_TLS_CERT)")
-	fs.StringVar(&c.TLSKey, "nats-tls-key", env("BRIDGE_NATS_TLS_KEY", ""), "PEM file of the client certificate's private key (BRIDGE_NATS_TLS_KEY)")
-	fs.StringVar(&c.Prefix, "subject-prefix", env("BRIDGE_SUBJECT_PREFIX", "crm"), "first subject token (BRIDGE_SUBJECT_PREFIX)")
-	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "how long to wait for NATS and for answers")
-}
-
-// clientFlagSet returns the flag set of a client subcommand (flagSet),
-// with the clientFlags registered.
-func clientFlagSet(e env, name, usage string) (*flag.FlagSet, *clientFlags) {
-	fs, cf := flagSet(e, name, usage), &clientFlags{}
-	cf.register(fs, e.getenv)
+// clientFlagSet returns the flag set of client subcommand name ("get",
+// "dlq list"; see flagSet and usage), with the clientFlags registered.
+func clientFlagSet(e env, name string) (*flag.FlagSet, *clientFlags) {
+	fs, cf := flagSet(e, "bridge "+name, usage(name)), &clientFlags{}
+	cf.RegisterFlags(fs, e.getenv)
 	return fs, cf
 }
 
 // connect dials NATS once (client.Config.Connect) as subcommand name.
 func (c clientFlags) connect(name string) (*nats.Conn, jetstream.JetStream, error) {
 	return c.Connect("crm-bridge " + name + " " + version)
+}
+
+// queue connects to NATS as name and returns its dead-letter queue, and
+// the function that closes the connection.
+func (c clientFlags) queue(name string) (deadletter.Queue, func(), error) {
+	nc, js, err := c.connect(name)
+	if err != nil {
+		return deadletter.Queue{}, nil, err
+	}
+	return deadletter.Queue{JS: js, Subjects: c.Subjects(), Timeout: c.Timeout}, nc.Close, nil
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/config"
@@ -20,26 +22,32 @@ const (
 	devOrgID  = "dev-org"
 )
 
+// devFlags are bridge dev's own flags, beside the bridge's settings.
+type devFlags struct {
+	simAddr  string
+	seed     int
+	churn    time.Duration
+	natsPort int
+}
+
+func (d *devFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.simAddr, "crmsim-addr", "127.0.0.1:8081", "address of the CRM simulator")
+	fs.IntVar(&d.seed, "seed-customers", 100, "customers the simulator starts with, when the data dir holds none ("+crmsim.StateFileName+")")
+	fs.DurationVar(&d.churn, "churn-interval", 5*time.Second, "a simulated CRM user changes a customer this often (0: never)")
+	fs.IntVar(&d.natsPort, "nats-port", 4222, "port of the embedded NATS server, when BRIDGE_NATS_URL is not set (-1: any free port, see the log)")
+}
+
 // runDev runs the embedded NATS server, a CRM simulator whose customers
 // change by themselves, and the bridge, in one process. The simulator is
 // seeded on a first start and keeps its customers in the data dir
 // (crmsim.StateFileName), so that a second start carries on.
 func runDev(ctx context.Context, e env, args []string) (err error) {
-	simAddr := "127.0.0.1:8081"
-	seed := 100
-	churn := 5 * time.Second
-	natsPort := 4222
-	extra := func(fs *flag.FlagSet) {
-		fs.StringVar(&simAddr, "crmsim-addr", simAddr, "address of the CRM simulator")
-		fs.IntVar(&seed, "seed-customers", seed, "customers the simulator starts with, when the data dir holds none ("+crmsim.StateFileName+")")
-		fs.DurationVar(&churn, "churn-interval", churn, "a simulated CRM user changes a customer this often (0: never)")
-		fs.IntVar(&natsPort, "nats-port", natsPort, "port of the embedded NATS server, when BRIDGE_NATS_URL is not set (-1: any free port, see the log)")
-	}
+	var d devFlags
 	useSim := false
-	cfg, err := loadConfig(e, "dev", args, extra, func(c *config.Config) {
+	cfg, err := loadConfig(e, "dev", args, d.register, func(c *config.Config) {
 		if c.CRMURL == "" { // the simulator's, once it listens
 			useSim = true
-			c.CRMURL, c.CRMAPIKey, c.CRMOrgID = "http://"+simAddr, devAPIKey, devOrgID
+			c.CRMURL, c.CRMAPIKey, c.CRMOrgID = "http://"+d.simAddr, devAPIKey, devOrgID
 		}
 	})
 	if err != nil {
@@ -48,62 +56,67 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, e.stderr)
 	statePath := ""
 	if useSim {
-		simLog := log.With("component", "crmsim")
-		state := &crmsim.StateFile{Path: filepath.Join(cfg.DataDir, crmsim.StateFileName), Log: simLog}
+		state := &crmsim.StateFile{Path: filepath.Join(cfg.DataDir, crmsim.StateFileName), Log: log.With("component", "crmsim")}
 		opts := crmsim.Options{
 			APIKey: devAPIKey, OrgID: devOrgID,
-			SeedCustomers: seed, ChurnInterval: churn, ChurnPerTick: 1,
-			Logger: simLog,
+			SeedCustomers: d.seed, ChurnInterval: d.churn, ChurnPerTick: 1,
+			Logger: state.Log,
 		}
-		var sim *crmsim.Simulator
-		var closeSim func() error
-		if sim, closeSim, err = state.Launch(ctx, opts, simAddr); err != nil {
-			return err
+		sim, closeSim, launchErr := state.Launch(ctx, opts, d.simAddr)
+		if launchErr != nil {
+			return launchErr
 		}
 		defer func() { err = errors.Join(err, closeSim()) }() // err is runDev's result
-		cfg.CRMURL = sim.URL()
-		statePath = state.Path
+		cfg.CRMURL, statePath = sim.URL(), state.Path
 	}
-	banner(e.stdout, cfg, statePath, natsPort)
-	return serve(ctx, e, cfg, log, natsPort)
+	banner(e.stdout, cfg, statePath, d.natsPort)
+	return serve(ctx, e, cfg, log, d.natsPort)
+}
+
+//go:embed banner.tmpl
+var bannerText string
+
+var bannerTmpl = template.Must(template.New("banner").Parse(bannerText))
+
+// bannerData fills banner.tmpl: each a line of it, left out when "".
+type bannerData struct {
+	NATS, CRM, HTTPAddr, State string
+	Export                     string // the variables the client subcommands need, as `export` takes them
+	Prefix                     string
 }
 
 // banner tells where each part listens, where the state is kept, and what
 // to try next. simState is the simulator's state file, "" when dev runs
 // against another CRM.
 func banner(w io.Writer, cfg config.Config, simState string, natsPort int) {
-	var b strings.Builder
-	row := func(name, format string, args ...any) {
-		fmt.Fprintf(&b, "  %-9s "+format+"\n", append([]any{name}, args...)...)
-	}
-	b.WriteString("\ncrm-bridge dev mode\n")
-	if cfg.NATSURL == "" {
-		if natsPort < 0 {
-			row("NATS", "embedded, on a free port (the log says which)")
-		} else {
-			row("NATS", "nats://127.0.0.1:%d (embedded)", natsPort)
-		}
-	} else {
-		row("NATS", "%s", natsDesc(cfg))
+	d := bannerData{NATS: natsDesc(cfg), CRM: config.RedactURL(cfg.CRMURL), HTTPAddr: cfg.HTTPAddr, Prefix: cfg.SubjectPrefix}
+	switch {
+	case cfg.NATSURL != "":
+	case natsPort < 0:
+		d.NATS = "embedded, on a free port (the log says which)"
+	default:
+		d.NATS = fmt.Sprintf("nats://127.0.0.1:%d (embedded)", natsPort)
 	}
 	if simState != "" {
-		row("CRM", "%s (simulator, api-key %q, organization-id %q)", cfg.CRMURL, devAPIKey, devOrgID)
-	} else {
-		row("CRM", "%s", config.RedactURL(cfg.CRMURL))
-	}
-	if cfg.HTTPAddr != "" {
-		row("health", "http://%s/readyz   metrics http://%s/metrics", cfg.HTTPAddr, cfg.HTTPAddr)
+		d.CRM = fmt.Sprintf("%s (simulator, api-key %q, organization-id %q)", cfg.CRMURL, devAPIKey, devOrgID)
 	}
 	switch {
 	case cfg.NATSURL == "" && simState != "":
-		row("state", "%s (JetStream, and the simulator in %s): a restart carries on", cfg.DataDir, filepath.Base(simState))
+		d.State = fmt.Sprintf("%s (JetStream, and the simulator in %s)", cfg.DataDir, filepath.Base(simState))
 	case cfg.NATSURL == "":
-		row("state", "%s (JetStream): a restart carries on", cfg.DataDir)
+		d.State = cfg.DataDir + " (JetStream)"
 	case simState != "":
-		row("state", "%s (the simulator's): a restart carries on", simState)
+		d.State = simState + " (the simulator's)"
 	}
+	d.Export = strings.Join(clientVars(cfg, natsPort), " ")
+	var b strings.Builder
+	_ = bannerTmpl.Execute(&b, d) // its data is the template's own
+	_, _ = io.WriteString(w, b.String())
+}
 
-	// The client subcommands read the same variables as the bridge.
+// clientVars returns the variables, NAME=value, that the client
+// subcommands need beside bridge dev: they read the same as the bridge.
+func clientVars(cfg config.Config, natsPort int) []string {
 	var vars []string
 	switch {
 	case cfg.NATSURL != "":
@@ -116,30 +129,5 @@ func banner(w io.Writer, cfg config.Config, simState string, natsPort int) {
 	if cfg.SubjectPrefix != config.Default().SubjectPrefix {
 		vars = append(vars, "BRIDGE_SUBJECT_PREFIX="+cfg.SubjectPrefix)
 	}
-	tries := [][2]string{
-		{`publish create '{"firstName":"Ada","phone":"5550100"}'`, "prints the result"},
-		{"watch", "events and results as they arrive"},
-		{"list --limit 5", "customers from the read model (also get ID, find --phone P)"},
-		{"dlq list", "dead letters"},
-	}
-	width := 0
-	for _, t := range tries {
-		width = max(width, len(t[0]))
-	}
-	b.WriteString("\nTry, in another terminal (bin/bridge works the same after make build):\n")
-	if len(vars) > 0 {
-		fmt.Fprintf(&b, "  export %s\n", strings.Join(vars, " "))
-	}
-	for _, t := range tries {
-		fmt.Fprintf(&b, "  go run ./cmd/bridge %-*s  # %s\n", width, t[0], t[1])
-	}
-	fmt.Fprintf(&b, `Or with the nats CLI:
-  nats sub '%[1]s.customer.>'
-  nats pub %[1]s.customer.create '{"firstName":"Ada","phone":"5550100"}' -H Nats-Msg-Id:cmd-1
-  nats kv get CRM_CUSTOMERS <key>                # a customer's record (key: its id when plain)
-  nats req %[1]s.customer.get.<customer id> ''   # the same, through the bridge
-Stop with Ctrl-C.
-
-`, cfg.SubjectPrefix)
-	_, _ = io.WriteString(w, b.String())
+	return vars
 }

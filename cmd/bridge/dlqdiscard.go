@@ -16,8 +16,6 @@ import (
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
-const dlqDiscardUsage = "bridge dlq discard (--all | SEQ|COMMAND-ID ...) --reason TEXT [--dry-run] [flags]"
-
 // runDLQDiscard is `bridge dlq discard`: it removes the chosen dead
 // letters for good, without replaying them. It chooses them as `dlq
 // replay` does (see deadletter.Choose), and removes nothing when a
@@ -27,7 +25,7 @@ const dlqDiscardUsage = "bridge dlq discard (--all | SEQ|COMMAND-ID ...) --reaso
 // stdout gets a line per dead letter and a summary. It fails naming each
 // dead letter it could not remove.
 func runDLQDiscard(ctx context.Context, e env, args []string) error {
-	fs, cf := clientFlagSet(e, "bridge dlq discard", dlqDiscardUsage)
+	fs, cf := clientFlagSet(e, "dlq discard")
 	all := fs.Bool("all", false, "discard every dead letter")
 	reason := fs.String("reason", "", "why the dead letters are discarded; logged with each (required)")
 	dryRun := fs.Bool("dry-run", false, "print what would be discarded, and change nothing")
@@ -123,7 +121,7 @@ func (d discarder) run(ctx context.Context, chosen []deadletter.Letter) error {
 	deadletter.Discard(ctx, d.dlq, chosen, d.timeout, func(l deadletter.Letter, err error) {
 		attrs := []any{"seq", l.Seq, "command_id", l.CommandID(), "op", l.Op(), "customer_id", l.CustomerID(d.subjects),
 			"dlq_status", l.Status(), "dlq_reason", l.Reason()}
-		head := dlqHead(l)
+		head := l.Name()
 		switch {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
 			gone++
@@ -149,7 +147,7 @@ func (d discarder) run(ctx context.Context, chosen []deadletter.Letter) error {
 // dryRun reports what run would remove.
 func (d discarder) dryRun(chosen []deadletter.Letter) error {
 	for _, l := range chosen {
-		fmt.Fprintf(d.out, "%s: would be discarded\n", dlqHead(l))
+		fmt.Fprintf(d.out, "%s: would be discarded\n", l.Name())
 	}
 	fmt.Fprintf(d.out, "dlq discard: %d dead letters would be discarded (dry run: nothing changed)\n", len(chosen))
 	return nil

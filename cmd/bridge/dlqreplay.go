@@ -27,7 +27,7 @@ const (
 // commands for its customer (see deadletter.Newer), and replays them all
 // the same.
 func runDLQReplay(ctx context.Context, e env, args []string) error {
-	fs, cf := clientFlagSet(e, "bridge dlq replay", dlqReplayUsage)
+	fs, cf := clientFlagSet(e, "dlq replay")
 	all := fs.Bool("all", false, "replay every dead letter")
 	dryRun := fs.Bool("dry-run", false, "print what would be replayed, and change nothing")
 	sel, err := parseInterspersed(fs, args)
@@ -81,7 +81,7 @@ func warnNewer(w io.Writer, plan []deadletter.Plan, warnings []string) {
 	for i, s := range warnings {
 		if s != "" {
 			n++
-			fmt.Fprintf(w, "dlq replay: WARNING: %s: %s\n", dlqHead(plan[i].Letter), s)
+			fmt.Fprintf(w, "dlq replay: WARNING: %s: %s\n", plan[i].Letter.Name(), s)
 		}
 	}
 	if n > 0 {
@@ -95,7 +95,7 @@ type replayReport struct {
 	out, log      io.Writer // a line per dead letter and the summary; progress
 	total         int
 	dryRun        bool
-	counts        [3]int   // by deadletter.Outcome
+	counts        deadletter.Tally
 	failures      []string // the dead letters kept, in order
 	start, logged time.Time
 }
@@ -103,27 +103,16 @@ type replayReport struct {
 // report prints one dead letter's line, and the progress every
 // replayProgressEvery dead letters or replayProgressInterval.
 func (r *replayReport) report(rp deadletter.Report) {
-	head, how := dlqHead(rp.Letter), rp.How
 	r.counts[rp.Outcome]++
 	if rp.Outcome == deadletter.Kept {
-		r.failures = append(r.failures, head+": "+how)
-		how = "NOT REPLAYED: " + how
+		r.failures = append(r.failures, rp.Letter.Name()+": "+rp.How)
 	}
-	io.WriteString(r.out, head+": "+how+"\n")
-	done, now := r.counts[0]+r.counts[1]+r.counts[2], time.Now()
+	io.WriteString(r.out, rp.Line()+"\n")
+	done, now := r.counts.Done(), time.Now()
 	if !r.dryRun && (done%replayProgressEvery == 0 || now.Sub(r.logged) >= replayProgressInterval) {
 		r.logged = now
-		fmt.Fprintf(r.log, "dlq replay: %d of %d dead letters done: %s, %s\n", done, r.total, r.tally(), dlqRate(done, now.Sub(r.start)))
+		fmt.Fprintf(r.log, "dlq replay: %d of %d dead letters done: %s, %s\n", done, r.total, r.counts.Text(r.dryRun), dlqRate(done, now.Sub(r.start)))
 	}
-}
-
-// tally returns the counts of the outcomes so far.
-func (r *replayReport) tally() string {
-	replayed, removed, kept := r.counts[deadletter.Replayed], r.counts[deadletter.Removed], r.counts[deadletter.Kept]
-	if r.dryRun {
-		return fmt.Sprintf("%d would be replayed, %d would be removed as replayed already, %d cannot be replayed", replayed, removed, kept)
-	}
-	return fmt.Sprintf("%d replayed, %d removed as replayed already, %d failed", replayed, removed, kept)
 }
 
 // dlqRate returns "<n/d>/s over <d>".
@@ -139,7 +128,7 @@ func (r *replayReport) result(missing []string) error {
 		problems = append(problems, fmt.Sprintf("%q: no dead letter in %s has this stream sequence or command id", s, streams.DLQ))
 	}
 	if r.total > 0 || len(missing) > 0 {
-		line := fmt.Sprintf("dlq replay: %d dead letters: %s", r.total, r.tally())
+		line := fmt.Sprintf("dlq replay: %d dead letters: %s", r.total, r.counts.Text(r.dryRun))
 		if len(missing) > 0 {
 			line += fmt.Sprintf("; %d not found", len(missing))
 		}

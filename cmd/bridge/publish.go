@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/nats-io/nuid"
 
@@ -15,28 +14,8 @@ import (
 	"github.com/gormic/crm-bridge/internal/term"
 )
 
-const publishUsage = `bridge publish [flags] create [BODY]
-       bridge publish [flags] update ID [BODY]
-       bridge publish [flags] delete ID [BODY]
-
-Publishes one command to JetStream with a fresh command id (Nats-Msg-Id) and
-a Reply-To inbox, waits for the bridge's result and prints it. BODY is the
-command's JSON; "-", or no BODY for create and update, reads it from standard
-input; a delete without BODY has an empty body. The bridge validates the body.
-
-Output: one line such as
-  applied create cus_123 (command 8d1c..., 1 attempt)
-  rejected update cus_9 (command c-2, 0 attempts): VALIDATION: ...
-followed, for a body with several problems, by one line each; with --json,
-the result as the bridge sent it (schemas/result.schema.json).
-
-Exit status: 0 when the result is applied; 1 when it is rejected or failed,
-or no result came within --timeout (the command stays stored and is applied
-once a bridge runs); 2 for a wrong command line. Flags may come before or
-after the arguments.`
-
 func runPublish(ctx context.Context, e env, args []string) error {
-	fs, cf := clientFlagSet(e, "bridge publish", publishUsage)
+	fs, cf := clientFlagSet(e, "publish")
 	id := fs.String("id", "", "command id, sent as Nats-Msg-Id (default: a fresh unique id)")
 	asJSON := fs.Bool("json", false, "print the result as JSON, as the bridge sent it")
 	pos, err := parseInterspersed(fs, args)
@@ -123,45 +102,15 @@ func printResult(e env, data []byte, asJSON bool) error {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return fmt.Errorf("unreadable result %q: %w", data, err)
 	}
-	var out strings.Builder
-	if asJSON {
-		out.Write(data)
-		out.WriteByte('\n')
-	} else {
-		out.WriteString(resultLine(newPalette(e.stdout, e.getenv), r))
-		out.WriteByte('\n')
-		if r.Error != nil && len(r.Error.Fields) > 1 { // the message names the first
-			for _, f := range r.Error.Fields {
-				fmt.Fprintf(&out, "  %s: %s (%s)\n", term.Clean(f.Field), term.Clean(f.Message), term.Clean(f.Rule))
-			}
-		}
+	text := string(data) + "\n"
+	if !asJSON {
+		text = client.NewPalette(e.stdout, e.getenv).ResultText(r)
 	}
-	if _, err := io.WriteString(e.stdout, out.String()); err != nil {
+	if _, err := io.WriteString(e.stdout, text); err != nil {
 		return err
 	}
 	if r.Status != commands.StatusApplied {
 		return statusError{commandID: r.CommandID, status: r.Status}
 	}
 	return nil
-}
-
-// resultLine returns a result for a person, on one line: status, op,
-// customer id, command id, attempts and, unless applied, the error's code
-// and message.
-func resultLine(p palette, r commands.Result) string {
-	var b strings.Builder
-	b.WriteString(p.status(r.Status))
-	b.WriteString(" " + term.Clean(r.Op))
-	if r.CustomerID != "" {
-		b.WriteString(" " + p.Bold(term.Clean(r.CustomerID)))
-	}
-	attempts := "attempts"
-	if r.Attempts == 1 {
-		attempts = "attempt"
-	}
-	fmt.Fprintf(&b, " (command %s, %d %s)", term.Clean(r.CommandID), r.Attempts, attempts)
-	if r.Error != nil {
-		fmt.Fprintf(&b, ": %s: %s", p.Paint(term.Red, term.Clean(r.Error.Code)), term.Clean(r.Error.Message))
-	}
-	return b.String()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -84,6 +85,21 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "Settings are environment variables or flags: bridge run --help lists them.")
 }
 
+// usages holds the help of each client subcommand in usage/NAME.txt (a
+// space in NAME as "-"): its synopsis on the first line, then what it does.
+//
+//go:embed usage
+var usages embed.FS
+
+// usage returns the help of client subcommand name ("get", "dlq list").
+func usage(name string) string {
+	b, err := usages.ReadFile("usage/" + strings.ReplaceAll(name, " ", "-") + ".txt")
+	if err != nil {
+		panic(err) // a bug: every test of the subcommand finds it
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
 // flagSet returns a flag set that reports to e.stderr and returns errors
 // instead of exiting.
 func flagSet(e env, name, usage string) *flag.FlagSet {
@@ -103,6 +119,16 @@ func parseErr(err error) error {
 		return err
 	}
 	return usagef("%v", err)
+}
+
+// parseFlags parses fs from args (parseInterspersed), and refuses any
+// positional argument with a usageError that starts with what.
+func parseFlags(fs *flag.FlagSet, args []string, what string) error {
+	pos, err := parseInterspersed(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = usagef("%s: unexpected argument %q", what, pos[0])
+	}
+	return err
 }
 
 // parseInterspersed parses fs from args, allowing flags after positional

@@ -18,8 +18,6 @@ import (
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/poller"
 	"github.com/gormic/crm-bridge/internal/streams"
-	"github.com/gormic/crm-bridge/internal/syncbuf"
-	"github.com/gormic/crm-bridge/internal/term"
 	"github.com/gormic/crm-bridge/schemas"
 )
 
@@ -289,23 +287,5 @@ func TestWatchUsage(t *testing.T) {
 				t.Errorf("got exit %d, %v; want 2 and an error with %q", got, err, tt.want)
 			}
 		})
-	}
-}
-
-func TestWatchColours(t *testing.T) {
-	p := palette{term.Palette{On: true}}
-	got := resultLine(p, commands.Result{CommandID: "c-1", Op: "create", Status: commands.StatusApplied, CustomerID: "cus_1", Attempts: 2})
-	if want := "\x1b[32mapplied\x1b[0m create \x1b[1mcus_1\x1b[0m (command c-1, 2 attempts)"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	if got, want := p.change(poller.Deleted), "\x1b[31mdeleted\x1b[0m"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	if got := (palette{}).status(commands.StatusFailed); got != "failed" {
-		t.Errorf("got %q from a palette that is off", got)
-	}
-	var out syncbuf.Buffer
-	if newPalette(&out, func(string) string { return "" }).On {
-		t.Error("colours on for a buffer")
 	}
 }

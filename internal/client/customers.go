@@ -1,10 +1,14 @@
 package client
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/term"
 )
 
 // GetRequest returns the subject and body of the crm-bridge service's
@@ -44,11 +48,36 @@ type Found struct {
 	AsOf     time.Time       `json:"asOf"`
 }
 
+// Text returns f for a person, ending in a newline: where the record of
+// customer id comes from and as of when (local time), then the record,
+// indented. It fails when the record is not JSON.
+func (f Found) Text(id string) (string, error) {
+	var rec bytes.Buffer
+	if err := json.Indent(&rec, f.Customer, "", "  "); err != nil {
+		return "", fmt.Errorf("unreadable record: %w", err)
+	}
+	from := "the read model"
+	if f.Source == "crm" {
+		from = "the CRM"
+	}
+	return fmt.Sprintf("customer %s from %s as of %s\n%s\n", term.Clean(id), from, f.AsOf.Local().Format(time.DateTime), rec.Bytes()), nil
+}
+
 // Page is the reply to a find or a list; Next is the cursor of the next
 // page of a list, "" when none follows.
 type Page struct {
 	Items []Customer `json:"items"`
 	Next  string     `json:"next"`
+}
+
+// Text returns p's items for a person, a Line each, each ending in a
+// newline.
+func (p Page) Text() string {
+	var b strings.Builder
+	for _, c := range p.Items {
+		b.WriteString(c.Line() + "\n")
+	}
+	return b.String()
 }
 
 // Customer is what a Page shows of a customer.
@@ -60,4 +89,23 @@ type Customer struct {
 	PhoneCountryCalling string  `json:"phoneCountryCalling"`
 	Email               string  `json:"email"`
 	ArchivedAt          *string `json:"archivedAt"`
+}
+
+// Line returns c on one line for a person, made safe to print
+// (term.Clean): id, name, phone (with its country calling code), email,
+// and "(archived)" when it is.
+func (c Customer) Line() string {
+	name := c.FirstName
+	if c.LastName != nil && *c.LastName != "" {
+		name += " " + *c.LastName
+	}
+	phone := c.Phone
+	if c.PhoneCountryCalling != "" {
+		phone = "+" + c.PhoneCountryCalling + " " + phone
+	}
+	line := strings.Join([]string{c.ID, name, phone, c.Email}, "  ")
+	if c.ArchivedAt != nil {
+		line += "  (archived)"
+	}
+	return term.Clean(strings.TrimRight(line, " "))
 }
