@@ -70,14 +70,7 @@ func (w *world) applied(id string) {
 // prints its progress and exits 0) publish no second one.
 func TestDeleteCommandDeletedAtOnce(t *testing.T) {
 	w := newWorld(t)
-	var ids []string
-	for i := range 6 {
-		c, err := w.sim.CreateCustomer(crmParams(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, c.ID)
-	}
+	ids := w.seed(6)
 	env := w.env()
 	env["BRIDGE_POLL_INTERVAL"] = "1s"
 	procs := []*bridgeProc{startBridge(t, env), startBridge(t, env)}

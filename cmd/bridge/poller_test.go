@@ -63,14 +63,7 @@ func (p *bridgeProc) active() bool {
 // two poll intervals or 10 s, whichever is longer.
 func TestOnePollerAmongTwoBridges(t *testing.T) {
 	w := newWorld(t)
-	var ids []string
-	for i := range 12 {
-		c, err := w.sim.CreateCustomer(crmParams(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, c.ID)
-	}
+	ids := w.seed(12)
 	env := w.env()
 	const interval = time.Second
 	env["BRIDGE_POLL_INTERVAL"] = interval.String()
@@ -92,7 +85,7 @@ func TestOnePollerAmongTwoBridges(t *testing.T) {
 		t.Fatal("both bridges poll")
 	}
 
-	leader.kill()
+	leader.Kill()
 	killed := time.Now()
 	update(6, "AfterKill")
 	deadline := max(2*interval, 10*time.Second)
@@ -131,14 +124,7 @@ func TestOnePollerAmongTwoBridges(t *testing.T) {
 // nothing twice: every customer's events still form one chain.
 func TestPausedPollerIsFenced(t *testing.T) {
 	w := newWorld(t)
-	var ids []string
-	for i := range 9 {
-		c, err := w.sim.CreateCustomer(crmParams(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, c.ID)
-	}
+	ids := w.seed(9)
 	env := w.env()
 	env["BRIDGE_POLL_INTERVAL"] = "1s"
 	procs := []*bridgeProc{startBridge(t, env), startBridge(t, env)}
@@ -154,14 +140,14 @@ func TestPausedPollerIsFenced(t *testing.T) {
 		eventually.True(t, 30*time.Second, fmt.Sprintf("%d events", want), func() bool { return events() >= want })
 	}
 	round("One", 9)
-	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := paused.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	round("Two", 18)
 	if !other.active() {
 		t.Error("events came while the active poller was paused, but the other does not say it polls")
 	}
-	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := paused.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	eventually.True(t, 30*time.Second, "the woken poller to stand down", func() bool { return !paused.active() })

@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -102,14 +101,7 @@ func TestTLSWithTestCA(t *testing.T) {
 		t.Fatalf("the simulator holds %+v (found: %v) for %s, want Tess", c, ok, r.CustomerID)
 	}
 	// SIGTERM: the bridge hands its partitions over at once.
-	if err := good.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-good.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the bridge did not stop on SIGTERM")
-	}
+	_ = good.Stop(t, 30*time.Second) // fails the test if it does not stop
 
 	// Without it (the NATS CA alone) the bridge reaches NATS but not the
 	// CRM: its calls fail on the certificate and nothing is applied.
