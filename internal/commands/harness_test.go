@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/testlog"
 	"github.com/gormic/crm-bridge/schemas"
 )
 
@@ -42,11 +41,7 @@ func newRig(t *testing.T, simOpts crmsim.Options) *rig {
 	t.Helper()
 	srv := natstest.Server(t)
 	nc, js := natstest.Connect(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js)
 	sim := simtest.Start(t, simOpts)
 	return &rig{t: t, srv: srv, nc: nc, js: js, sim: sim, subj: streams.Subjects{Prefix: "crm"}, cfg: Config{
 		Prefix:         "crm",
@@ -57,16 +52,8 @@ func newRig(t *testing.T, simOpts crmsim.Options) *rig {
 		CallTimeout:    2 * time.Second,
 		StopTimeout:    5 * time.Second,
 		ProbeInterval:  100 * time.Millisecond,
-		Logger:         testLogger(t),
+		Logger:         testlog.New(t),
 	}}
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	t.Helper()
-	if os.Getenv("TEST_LOG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
 }
 
 // worker is one processor of the rig, with its own NATS connection and

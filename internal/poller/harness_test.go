@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/testlog"
 	"github.com/gormic/crm-bridge/schemas"
 )
 
@@ -46,26 +45,14 @@ func newRig(t *testing.T, simOpts crmsim.Options) *rig {
 func newRigOn(t *testing.T, simOpts crmsim.Options, srv *embedded.Server) *rig {
 	t.Helper()
 	_, js := natstest.Connect(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js)
 	return &rig{t: t, srv: srv, js: js, sim: simtest.Start(t, simOpts), cfg: Config{
 		Prefix:   "crm",
 		OrgID:    testOrg,
 		Interval: 50 * time.Millisecond,
 		LeaseTTL: 2 * time.Second,
-		Logger:   testLogger(t),
+		Logger:   testlog.New(t),
 	}}
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	t.Helper()
-	if os.Getenv("TEST_LOG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
 }
 
 // client returns a CRM client of the rig's simulator, closed when the test
