@@ -38,10 +38,10 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 	"github.com/nats-io/nats-server/v2/server"
-	"go.yaml.in/yaml/v4"
 
 	"github.com/gormic/crm-bridge/internal/config"
 	"github.com/gormic/crm-bridge/internal/crmsim"
+	"github.com/gormic/crm-bridge/internal/deploytest"
 )
 
 // repoRoot is the module's root, the Docker build context.
@@ -569,14 +569,8 @@ var natsImage = regexp.MustCompile(`^nats:(\d+\.\d+)(\.\d+)?-alpine[0-9.]*(@sha2
 // are valid and point at the cluster and the simulator, with streams of
 // three replicas, HTTP published and time to stop gracefully.
 func TestDockerCompose(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot, "compose.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var cf composeFile
-	if err := yaml.Unmarshal(b, &cf); err != nil {
-		t.Fatalf("compose.yaml: %v", err)
-	}
+	deploytest.ReadYAML(t, filepath.Join(repoRoot, "compose.yaml"), &cf)
 	var natsNames, bridgeNames, simNames []string
 	for name, s := range cf.Services {
 		switch {

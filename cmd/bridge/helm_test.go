@@ -25,6 +25,7 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/gormic/crm-bridge/internal/config"
+	"github.com/gormic/crm-bridge/internal/deploytest"
 )
 
 const chartDir = "../../deploy/helm/crm-bridge"
@@ -78,7 +79,7 @@ func TestChartHasEverySetting(t *testing.T) {
 	var values struct {
 		Config map[string]any `yaml:"config"`
 	}
-	readYAML(t, filepath.Join(chartDir, "values.yaml"), &values)
+	deploytest.ReadYAML(t, filepath.Join(chartDir, "values.yaml"), &values)
 	var schema struct {
 		Properties struct {
 			Config struct {
@@ -431,17 +432,6 @@ func runHelm(t *testing.T, args ...string) ([]byte, error) {
 		return nil, errors.New(strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
-}
-
-func readYAML(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 }
 
 func one(t *testing.T, docs []map[string]any, kind string) map[string]any {

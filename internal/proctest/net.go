@@ -4,6 +4,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,4 +61,32 @@ func Get(url string) (int, string) {
 func OK(url string) bool {
 	code, _ := Get(url)
 	return code == http.StatusOK
+}
+
+// Metric returns the value of sample, named by its line's prefix (e.g.
+// `crm_bridge_commands_total{op="create",status="applied"}`), in the
+// Prometheus text that http://addr/metrics serves, or -1 when it is not
+// there. It fails tb when /metrics does not answer or the value is no
+// number.
+func Metric(tb testing.TB, addr, sample string) float64 {
+	tb.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for line := range strings.Lines(string(body)) {
+		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				tb.Fatalf("%s: %v", line, err)
+			}
+			return v
+		}
+	}
+	return -1
 }
