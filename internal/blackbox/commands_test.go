@@ -44,6 +44,16 @@ func newCommandWorld(tb testing.TB, latency time.Duration) *commandWorld {
 	return w
 }
 
+// start starts the floor's commands job or the bridge (kind "floor" or
+// "bridge") against the world, ready for commands.
+func (w *commandWorld) start(tb testing.TB, kind string) *proctest.Proc {
+	tb.Helper()
+	if kind == "floor" {
+		return startFloor(tb, "commands", w.natsURL, w.crmURL)
+	}
+	return startBridge(tb, w.natsURL, w.crmURL, true)
+}
+
 // command is an update of a random customer with Nats-Msg-Id id.
 func (w *commandWorld) command(id string, k int) *nats.Msg {
 	m := nats.NewMsg(w.subj.Update(w.ids[w.rng.IntN(len(w.ids))]))
@@ -125,12 +135,7 @@ func commandsScenario(tb testing.TB, latency time.Duration, n, rounds int, targe
 	rss := t.add("peak RSS (MB)", true, "")
 	for r := range rounds {
 		for _, kind := range []string{"floor", "bridge"} {
-			var p *proctest.Proc
-			if kind == "floor" {
-				p = startFloor(tb, "commands", w.natsURL, w.crmURL)
-			} else {
-				p = startBridge(tb, w.natsURL, w.crmURL, true)
-			}
+			p := w.start(tb, kind)
 			rate, c := w.backlog(tb, p, n, fmt.Sprintf("%s%d", kind, r))
 			mb := float64(p.PeakRSS(tb)) / 1e6
 			p.Stop(tb, time.Minute)

@@ -87,12 +87,7 @@ func latencyScenario(tb testing.TB, rate int, d time.Duration, rounds int) *tabl
 	p99 := t.add("p99 (ms)", false, "≤ 5 ms")
 	for r := range rounds {
 		for _, kind := range []string{"floor", "bridge"} {
-			var p *proctest.Proc
-			if kind == "floor" {
-				p = startFloor(tb, "commands", w.natsURL, w.crmURL)
-			} else {
-				p = startBridge(tb, w.natsURL, w.crmURL, true)
-			}
+			p := w.start(tb, kind)
 			a, b := percentiles(w.timeToResult(tb, p, rate, d, fmt.Sprintf("%s%d", kind, r)))
 			p.Stop(tb, time.Minute)
 			w.purge(tb)

@@ -74,11 +74,7 @@ func (r *rig) startProcessor(cfg Config) *worker {
 // the simulator.
 func (r *rig) startProcessorAt(cfg Config, crmURL string) *worker {
 	r.t.Helper()
-	nc, err := nats.Connect(r.srv.ClientURL())
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	js, _ := jetstream.New(nc)
+	nc, js := natstest.Connect(r.t, r.srv) // its own, as a process has
 	client, err := crm.New(crm.Config{BaseURL: crmURL, APIKey: "key", OrgID: "org", Timeout: 2 * time.Second})
 	if err != nil {
 		r.t.Fatal(err)

@@ -80,11 +80,7 @@ type instance struct {
 // test ends.
 func (r *rig) start(cfg Config, client CRM, hook func(*Poller)) *instance {
 	r.t.Helper()
-	nc, err := nats.Connect(r.srv.ClientURL())
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	js, _ := jetstream.New(nc)
+	nc, js := natstest.Connect(r.t, r.srv) // its own, as a process has
 	if client == nil {
 		client = r.client()
 	}
@@ -102,6 +98,17 @@ func (r *rig) start(cfg Config, client CRM, hook func(*Poller)) *instance {
 	}
 	in := &instance{p: p, nc: nc}
 	r.t.Cleanup(func() { in.stop(r.t) })
+	return in
+}
+
+// startReconciling starts a poller of the rig's config that reads the
+// complete export every reconcile, and waits for its first complete poll.
+func (r *rig) startReconciling(reconcile time.Duration) *instance {
+	r.t.Helper()
+	cfg := r.cfg
+	cfg.ReconcileInterval = reconcile
+	in := r.start(cfg, nil, nil)
+	in.polls(r.t, 1)
 	return in
 }
 

@@ -236,10 +236,7 @@ func TestReadModelAfterCrashBetweenEventAndModel(t *testing.T) {
 func TestReadModelWatcherStartedLate(t *testing.T) {
 	r := newRig(t, crmsim.Options{PageSize: 4})
 	r.sim.Seed(12)
-	cfg := r.cfg
-	cfg.ReconcileInterval = 200 * time.Millisecond
-	in := r.start(cfg, nil, nil)
-	in.polls(t, 1)
+	r.startReconciling(200 * time.Millisecond)
 	r.waitModel()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -291,10 +288,7 @@ func TestReadModelWatcherStartedLate(t *testing.T) {
 func TestReadModelRepair(t *testing.T) {
 	r := newRig(t, crmsim.Options{PageSize: 4})
 	r.sim.Seed(10)
-	cfg := r.cfg
-	cfg.ReconcileInterval = 300 * time.Millisecond
-	in := r.start(cfg, nil, nil)
-	in.polls(t, 1)
+	r.startReconciling(300 * time.Millisecond)
 	r.waitModel()
 	events := r.count()
 
