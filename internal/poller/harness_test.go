@@ -209,9 +209,11 @@ func (h hookedCRM) Export(ctx context.Context, since time.Time) iter.Seq2[crm.Ex
 	}
 }
 
-// object decodes a record for comparison.
-func object(t *testing.T, raw json.RawMessage) map[string]any {
-	t.Helper()
+// object decodes a record for comparison, nil for none.
+func object(t pgReporter, raw json.RawMessage) map[string]any {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
 	if isNull(raw) {
 		return nil
 	}
