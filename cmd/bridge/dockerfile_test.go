@@ -5,13 +5,14 @@ package main
 // non-root, the build context holds what the build needs, and compose.yaml
 // runs a JetStream cluster, the simulator and bridges with settings, flags
 // and ports that the code accepts. `make compose-check` validates
-// compose.yaml's syntax with docker-compose. The Dockerfile is read by
-// BuildKit's own parser, and .dockerignore matched by Docker's own
-// pattern matcher.
+// compose.yaml's syntax with docker-compose too. The Dockerfile is read by
+// BuildKit's own parser, .dockerignore matched by Docker's own pattern
+// matcher, and compose.yaml loaded by Docker Compose's own loader.
 
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"debug/elf"
 	"encoding/json"
 	"flag"
@@ -32,6 +33,8 @@ import (
 	"testing"
 	"time"
 
+	composeloader "github.com/compose-spec/compose-go/v2/loader"
+	composetypes "github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -41,7 +44,6 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/config"
 	"github.com/gormic/crm-bridge/internal/crmsim"
-	"github.com/gormic/crm-bridge/internal/deploytest"
 )
 
 // repoRoot is the module's root, the Docker build context.
@@ -502,44 +504,33 @@ func TestDockerfileContextMatching(t *testing.T) {
 	}
 }
 
-// compose.yaml, as far as the tests read it.
-type composeFile struct {
-	Services map[string]composeService `yaml:"services"`
-}
-
-type composeService struct {
-	Image       string            `yaml:"image"`
-	Build       any               `yaml:"build"`
-	Command     []string          `yaml:"command"`
-	Environment map[string]string `yaml:"environment"`
-	Ports       []string          `yaml:"ports"`
-	Volumes     []string          `yaml:"volumes"`
-	DependsOn   map[string]struct {
-		Condition string `yaml:"condition"`
-	} `yaml:"depends_on"`
-	Healthcheck struct {
-		Test        []string `yaml:"test"`
-		Interval    string   `yaml:"interval"`
-		Timeout     string   `yaml:"timeout"`
-		StartPeriod string   `yaml:"start_period"`
-	} `yaml:"healthcheck"`
-	StopGracePeriod string `yaml:"stop_grace_period"`
-}
-
-// containerPorts returns the container ports that a service publishes,
-// and its published host addresses.
-func (s composeService) containerPorts(t *testing.T, name string) (container, host []string) {
+// readCompose loads compose.yaml as docker compose does: checked against
+// the Compose specification's schema, merged, interpolated, its durations
+// parsed and its ports and paths normalised.
+func readCompose(t *testing.T) *composetypes.Project {
 	t.Helper()
-	for _, p := range s.Ports {
-		parts := strings.Split(strings.TrimSuffix(p, "/tcp"), ":")
-		if len(parts) < 2 || len(parts) > 3 {
-			t.Errorf("compose.yaml: %s: ports: %q: want [host-ip:]host-port:container-port", name, p)
-			continue
-		}
-		container = append(container, parts[len(parts)-1])
-		host = append(host, strings.Join(parts[:len(parts)-1], ":"))
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return container, host
+	p, err := composeloader.LoadWithContext(context.Background(), composetypes.ConfigDetails{
+		WorkingDir:  root,
+		ConfigFiles: []composetypes.ConfigFile{{Filename: filepath.Join(root, "compose.yaml")}},
+		Environment: composetypes.Mapping{},
+	}, func(o *composeloader.Options) { o.SetProjectName("crm-bridge", true) })
+	if err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	return p
+}
+
+// containerPorts returns the container ports that a service publishes.
+func containerPorts(s composetypes.ServiceConfig) []string {
+	var out []string
+	for _, p := range s.Ports {
+		out = append(out, strconv.Itoa(int(p.Target)))
+	}
+	return out
 }
 
 // natsServerMinor returns the major.minor version of the nats-server
@@ -569,8 +560,7 @@ var natsImage = regexp.MustCompile(`^nats:(\d+\.\d+)(\.\d+)?-alpine[0-9.]*(@sha2
 // are valid and point at the cluster and the simulator, with streams of
 // three replicas, HTTP published and time to stop gracefully.
 func TestDockerCompose(t *testing.T) {
-	var cf composeFile
-	deploytest.ReadYAML(t, filepath.Join(repoRoot, "compose.yaml"), &cf)
+	cf := readCompose(t)
 	var natsNames, bridgeNames, simNames []string
 	for name, s := range cf.Services {
 		switch {
@@ -583,8 +573,8 @@ func TestDockerCompose(t *testing.T) {
 		default:
 			t.Errorf("compose.yaml: service %s is neither NATS, the simulator nor a bridge", name)
 		}
-		if s.Build != nil && s.Build != "." {
-			t.Errorf("compose.yaml: %s: build: %v, want . (the Dockerfile)", name, s.Build)
+		if s.Build != nil && (s.Build.Context != cf.WorkingDir || s.Build.Dockerfile != "Dockerfile") {
+			t.Errorf("compose.yaml: %s: build: %s %s, want . (the Dockerfile)", name, s.Build.Context, s.Build.Dockerfile)
 		}
 	}
 	slices.Sort(natsNames)
@@ -596,8 +586,8 @@ func TestDockerCompose(t *testing.T) {
 	// Host ports are published once.
 	published := map[string]string{}
 	for name, s := range cf.Services {
-		_, hosts := s.containerPorts(t, name)
-		for _, h := range hosts {
+		for _, p := range s.Ports {
+			h := p.HostIP + ":" + p.Published
 			if other, ok := published[h]; ok {
 				t.Errorf("compose.yaml: %s and %s both publish %s", other, name, h)
 			}
@@ -632,17 +622,13 @@ func TestDockerCompose(t *testing.T) {
 		if !opts.JetStream {
 			t.Errorf("compose.yaml: %s: no --jetstream", name)
 		}
-		if opts.StoreDir == "" || !slices.ContainsFunc(s.Volumes, func(v string) bool { return strings.HasSuffix(v, ":"+opts.StoreDir) }) {
+		if opts.StoreDir == "" || !slices.ContainsFunc(s.Volumes, func(v composetypes.ServiceVolumeConfig) bool { return v.Target == opts.StoreDir }) {
 			t.Errorf("compose.yaml: %s: --store_dir %q is not a volume (%v)", name, opts.StoreDir, s.Volumes)
 		}
-		if opts.HTTPPort == 0 || !slices.Contains(s.Healthcheck.Test, fmt.Sprintf("http://127.0.0.1:%d/healthz", opts.HTTPPort)) {
-			t.Errorf("compose.yaml: %s: healthcheck %q does not ask /healthz on the monitoring port (%d)", name, s.Healthcheck.Test, opts.HTTPPort)
-		}
-		// docker-compose 1.29 takes any string here; the engine would not.
-		for _, d := range []string{s.Healthcheck.Interval, s.Healthcheck.Timeout, s.Healthcheck.StartPeriod} {
-			if _, err := time.ParseDuration(d); d != "" && err != nil {
-				t.Errorf("compose.yaml: %s: healthcheck: %q is not a duration", name, d)
-			}
+		// (Its durations are parsed by the loader: docker-compose 1.29
+		// takes any string there; the engine would not.)
+		if opts.HTTPPort == 0 || s.HealthCheck == nil || !slices.Contains(s.HealthCheck.Test, fmt.Sprintf("http://127.0.0.1:%d/healthz", opts.HTTPPort)) {
+			t.Errorf("compose.yaml: %s: healthcheck %v does not ask /healthz on the monitoring port (%d)", name, s.HealthCheck, opts.HTTPPort)
 		}
 		clusterNames[opts.Cluster.Name] = true
 		clientPort[name] = cmp.Or(opts.Port, server.DEFAULT_PORT)
@@ -690,7 +676,7 @@ func TestDockerCompose(t *testing.T) {
 	if err != nil || (simHost != "" && simHost != "0.0.0.0") {
 		t.Errorf("compose.yaml: %s: --addr %s is not reachable from other containers", simName, *simAddr)
 	}
-	if ports, _ := sim.containerPorts(t, simName); !slices.Contains(ports, simPort) {
+	if !slices.Contains(containerPorts(sim), simPort) {
 		t.Errorf("compose.yaml: %s: port %s is not published (ports %v)", simName, simPort, sim.Ports)
 	}
 
@@ -705,8 +691,8 @@ func TestDockerCompose(t *testing.T) {
 			}
 		}
 		getenv := func(k string) string {
-			if v, ok := s.Environment[k]; ok {
-				return v
+			if v, ok := s.Environment[k]; ok && v != nil {
+				return *v
 			}
 			return imageEnv[k]
 		}
@@ -745,7 +731,7 @@ func TestDockerCompose(t *testing.T) {
 		if err != nil || (host != "" && host != "0.0.0.0") {
 			t.Errorf("compose.yaml: %s: BRIDGE_HTTP_ADDR %s is not reachable from outside the container", name, cfg.HTTPAddr)
 		}
-		if ports, _ := s.containerPorts(t, name); len(ports) == 0 || slices.ContainsFunc(ports, func(p string) bool { return p != port }) {
+		if ports := containerPorts(s); len(ports) == 0 || slices.ContainsFunc(ports, func(p string) bool { return p != port }) {
 			t.Errorf("compose.yaml: %s: ports %v, want BRIDGE_HTTP_ADDR's port %s published", name, s.Ports, port)
 		}
 		for _, n := range natsNames {
@@ -756,8 +742,8 @@ func TestDockerCompose(t *testing.T) {
 		if _, ok := s.DependsOn[simName]; !ok {
 			t.Errorf("compose.yaml: %s: does not depend on %s", name, simName)
 		}
-		if d, err := time.ParseDuration(s.StopGracePeriod); err != nil || d <= stopTimeout {
-			t.Errorf("compose.yaml: %s: stop_grace_period %q, want more than the bridge's stop timeout, %v (compose's default is 10s)", name, s.StopGracePeriod, stopTimeout)
+		if d := s.StopGracePeriod; d == nil || time.Duration(*d) <= stopTimeout {
+			t.Errorf("compose.yaml: %s: stop_grace_period %v, want more than the bridge's stop timeout, %v (compose's default is 10s)", name, s.StopGracePeriod, stopTimeout)
 		}
 	}
 }
