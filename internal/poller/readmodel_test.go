@@ -15,6 +15,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/model"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/queries/querytest"
 )
 
 // modelKV returns the read model's bucket.
@@ -33,23 +34,7 @@ func (r *rig) modelKV() jetstream.KeyValue {
 func (r *rig) modelRecords() (map[string]json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	w, err := r.modelKV().WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, err
-	}
-	defer w.Stop()
-	out := map[string]json.RawMessage{}
-	for e := range w.Updates() {
-		if e == nil {
-			return out, nil
-		}
-		id, err := model.ID(e.Key())
-		if err != nil {
-			return nil, err
-		}
-		out[id] = e.Value()
-	}
-	return nil, ctx.Err()
+	return querytest.Records(ctx, r.modelKV())
 }
 
 // crmRecords returns every record of the CRM's complete export, by id.

@@ -2,6 +2,7 @@ package proctest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -226,35 +227,65 @@ const clockTick = 10 * time.Millisecond
 // children's), with USER_HZ resolution.
 func (p *Proc) CPU(tb testing.TB) time.Duration {
 	tb.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid()))
+	d, err := ReadCPU(p.Pid())
 	if err != nil {
 		tb.Fatalf("%s: %v", p.Name, err)
 	}
-	// The fields after the command name, which is in parentheses and may
-	// hold spaces: state is field 3, utime 14, stime 15.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * clockTick
+	return d
 }
 
 // PeakRSS is the process's peak resident set size (VmHWM), in bytes.
 func (p *Proc) PeakRSS(tb testing.TB) int64 {
 	tb.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	n, err := ReadPeakRSS(p.Pid())
 	if err != nil {
 		tb.Fatalf("%s: %v", p.Name, err)
+	}
+	return n
+}
+
+// ReadCPU returns the CPU time so far of the running process pid, its
+// own (utime+stime, not its children's), from /proc/<pid>/stat, with
+// USER_HZ resolution.
+func ReadCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: state is field 3, utime 14, stime 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q, stime %q", pid, f[11], f[12])
+	}
+	return time.Duration(ut+st) * clockTick, nil
+}
+
+// ReadPeakRSS returns the peak resident set size (VmHWM) of the running
+// process pid, in bytes, from /proc/<pid>/status.
+func ReadPeakRSS(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
 		}
 	}
-	tb.Fatalf("%s: no VmHWM", p.Name)
-	return 0
+	return 0, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
 }
 
 // Tail returns the last n bytes of s, marked as cut where they are.

@@ -1,10 +1,12 @@
-// Package querytest fills the read model and starts the crm-bridge query
-// service over it, on a real JetStream, for the tests of the packages
-// that ask it.
+// Package querytest fills and reads the read model and starts the
+// crm-bridge query service over it, on a real JetStream, for the tests of
+// the packages that ask it.
 package querytest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -15,6 +17,31 @@ import (
 	"github.com/gormic/crm-bridge/internal/model"
 	"github.com/gormic/crm-bridge/internal/queries"
 )
+
+// Records returns every record of the read model kv by customer id.
+func Records(ctx context.Context, kv jetstream.KeyValue) (map[string]json.RawMessage, error) {
+	wt, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("read model: %w", err)
+	}
+	defer wt.Stop()
+	out := map[string]json.RawMessage{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read model: %w", ctx.Err())
+		case e := <-wt.Updates():
+			if e == nil {
+				return out, nil
+			}
+			id, err := model.ID(e.Key())
+			if err != nil {
+				return nil, err
+			}
+			out[id] = e.Value()
+		}
+	}
+}
 
 // Fill makes the read model in js (one replica), puts records (JSON by
 // customer id) in it and marks it filled as of now.
