@@ -37,9 +37,9 @@ type Options struct {
 // Proc is a program running as a child process of a test. Its stdout and
 // stderr are kept, each alone and both together; its stdin is a pipe that
 // stays open until it ends (a program that ends when stdin closes runs
-// until then). It is killed with the test process (Pdeathsig) and, at the
-// latest, when the test ends. Its methods are safe to call from any
-// goroutine.
+// until then). It is killed with the test process (on Linux, by
+// Pdeathsig) and, at the latest, when the test ends. Its methods are safe
+// to call from any goroutine.
 type Proc struct {
 	// Name names it in failures and log files.
 	Name string
@@ -69,7 +69,7 @@ func Start(tb testing.TB, name, bin string, args []string, opts Options) *Proc {
 	p.cmd.Env = append(p.cmd.Env, opts.Env...)
 	p.cmd.Stdout = io.MultiWriter(p.Stdout, p.Output)
 	p.cmd.Stderr = io.MultiWriter(p.Stderr, p.Output)
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithTest(p.cmd)
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		tb.Fatal(err)
