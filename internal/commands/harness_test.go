@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/runtest"
 	"github.com/gormic/crm-bridge/internal/streams"
 	"github.com/gormic/crm-bridge/internal/testlog"
 	"github.com/gormic/crm-bridge/schemas"
@@ -62,7 +62,7 @@ type worker struct {
 	p      *Processor
 	nc     *nats.Conn
 	client *crm.Client
-	once   sync.Once
+	halt   func(testing.TB)
 }
 
 func (r *rig) startProcessor(cfg Config) *worker {
@@ -83,28 +83,13 @@ func (r *rig) startProcessorAt(cfg Config, crmURL string) *worker {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.Start(ctx); err != nil {
-		r.t.Fatal(err)
-	}
-	w := &worker{p: p, nc: nc, client: client}
-	r.t.Cleanup(func() { w.stop(r.t) })
-	return w
+	return &worker{p: p, nc: nc, client: client, halt: runtest.Start(r.t, p, nc.Close, client.Close)}
 }
 
-// stop stops the worker gracefully.
+// stop stops the worker gracefully and closes its connection and client.
 func (w *worker) stop(t *testing.T) {
 	t.Helper()
-	w.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := w.p.Stop(ctx); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-		w.nc.Close()
-		w.client.Close()
-	})
+	w.halt(t)
 }
 
 // publish publishes a command with id as its Nats-Msg-Id.

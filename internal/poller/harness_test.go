@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/runtest"
 	"github.com/gormic/crm-bridge/internal/streams"
 	"github.com/gormic/crm-bridge/internal/testlog"
 	"github.com/gormic/crm-bridge/schemas"
@@ -72,7 +72,7 @@ func (r *rig) client() *crm.Client {
 type instance struct {
 	p    *Poller
 	nc   *nats.Conn
-	once sync.Once
+	halt func(testing.TB)
 }
 
 // start starts a poller with cfg on its own connection, reading the CRM
@@ -91,14 +91,7 @@ func (r *rig) start(cfg Config, client CRM, hook func(*Poller)) *instance {
 	if hook != nil {
 		hook(p)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.Start(ctx); err != nil {
-		r.t.Fatal(err)
-	}
-	in := &instance{p: p, nc: nc}
-	r.t.Cleanup(func() { in.stop(r.t) })
-	return in
+	return &instance{p: p, nc: nc, halt: runtest.Start(r.t, p, nc.Close)}
 }
 
 // startReconciling starts a poller of the rig's config that reads the
@@ -115,14 +108,7 @@ func (r *rig) startReconciling(reconcile time.Duration) *instance {
 // stop stops the poller gracefully and closes its connection.
 func (in *instance) stop(t *testing.T) {
 	t.Helper()
-	in.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := in.p.Stop(ctx); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-		in.nc.Close()
-	})
+	in.halt(t)
 }
 
 // polls waits until the poller has completed n more polls than it had,
