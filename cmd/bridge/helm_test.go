@@ -415,15 +415,7 @@ func helmTemplate(t *testing.T, args ...string) []map[string]any {
 // output, or an error with its stderr.
 func runHelm(t *testing.T, args ...string) ([]byte, error) {
 	t.Helper()
-	helm, err := exec.LookPath("helm")
-	if err != nil {
-		switch os.Getenv("CI") {
-		case "", "false", "0":
-			t.Skip("no helm in PATH: `make tools` installs it")
-		default:
-			t.Fatalf("no helm in PATH, and CI is set: .ci/run installs it (make tools)")
-		}
-	}
+	helm := deploytest.RequireTool(t, "helm")
 	cmd := exec.Command(helm, append([]string{"template", "rel", chartDir}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/crmsim/simtest"
@@ -48,15 +47,7 @@ func TestNATSMutualTLS(t *testing.T) {
 		nc.Close()
 		t.Fatal("a connection without a client certificate succeeded")
 	}
-	nc, err := nats.Connect(srv.ClientURL(), nats.RootCAs(ca.file), nats.ClientCert(clientCert, clientKey))
-	if err != nil {
-		t.Fatalf("connect with the client certificate: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := natstest.Connect(t, srv, nats.RootCAs(ca.file), nats.ClientCert(clientCert, clientKey))
 	sim := simtest.Start(t, crmsim.Options{APIKey: "k", OrgID: "o", RandSeed: 3})
 	w := &world{t: t, srv: srv, nc: nc, js: js, sim: sim, subj: streams.Subjects{Prefix: "crm"}}
 	env := w.env()

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/crmsim"
@@ -49,15 +48,7 @@ func TestTLSWithTestCA(t *testing.T) {
 		nc.Close()
 		t.Fatal("a plain connection to the TLS NATS server succeeded")
 	}
-	nc, err := nats.Connect(srv.ClientURL(), nats.RootCAs(caFile))
-	if err != nil {
-		t.Fatalf("connect NATS over TLS: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := natstest.Connect(t, srv, nats.RootCAs(caFile))
 
 	sim, err := crmsim.New(crmsim.Options{APIKey: "k", OrgID: "o", RandSeed: 3, ValidateResponses: true})
 	if err != nil {

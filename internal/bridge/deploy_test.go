@@ -209,15 +209,7 @@ func dashboardExprs(t *testing.T) map[string]string {
 // parses them as recording rules, with Grafana's variables filled in.
 // Without promtool (`make tools`) the test skips, unless CI is set.
 func TestDashboardQueriesParse(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		switch os.Getenv("CI") {
-		case "", "false", "0":
-			t.Skip("no promtool in PATH: `make tools` installs it")
-		default:
-			t.Fatalf("no promtool in PATH, and CI is set: .ci/run installs it (make tools)")
-		}
-	}
+	promtool := deploytest.RequireTool(t, "promtool")
 	fill := strings.NewReplacer("$__rate_interval", "5m", "$job", ".+")
 	var rules []map[string]string
 	for where, expr := range dashboardExprs(t) {

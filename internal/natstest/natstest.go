@@ -44,11 +44,12 @@ func Start(t testing.TB, opts embedded.Options) *embedded.Server {
 	return s
 }
 
-// Connect connects to s and returns the connection and its JetStream
-// context; the connection is closed when the test ends.
-func Connect(t testing.TB, s *embedded.Server) (*nats.Conn, jetstream.JetStream) {
+// Connect connects to s, with opts (TLS, credentials, ...) if any, and
+// returns the connection and its JetStream context; the connection is
+// closed when the test ends.
+func Connect(t testing.TB, s *embedded.Server, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(s.ClientURL())
+	nc, err := nats.Connect(s.ClientURL(), opts...)
 	if err != nil {
 		t.Fatalf("connect NATS: %v", err)
 	}
