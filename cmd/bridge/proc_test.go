@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/commands"
+	"github.com/gormic/crm-bridge/internal/commands/commandtest"
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/crmsim/simtest"
@@ -19,7 +20,6 @@ import (
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/proctest"
 	"github.com/gormic/crm-bridge/internal/streams"
-	"github.com/gormic/crm-bridge/schemas"
 )
 
 // bridgeProc is the bridge binary running `bridge run` as a child
@@ -116,21 +116,7 @@ func (w *world) resultCount() int { return natstest.Count(w.js, streams.Events, 
 // result.schema.json; it fails the test on a command with two.
 func (w *world) results() map[string]commands.Result {
 	w.t.Helper()
-	out := map[string]commands.Result{}
-	for _, m := range natstest.Messages(w.t, w.js, streams.Events, w.subj.Result()) {
-		if err := schemas.Validate(schemas.Result, m.Data()); err != nil {
-			w.t.Errorf("result %s: got %v, want it valid", m.Data(), err)
-		}
-		var r commands.Result
-		if err := json.Unmarshal(m.Data(), &r); err != nil {
-			w.t.Fatal(err)
-		}
-		if _, dup := out[r.CommandID]; dup {
-			w.t.Errorf("command %s has two results", r.CommandID)
-		}
-		out[r.CommandID] = r
-	}
-	return out
+	return commandtest.Results(w.t, w.js, w.subj)
 }
 
 // Done when 5 (commands): the bridge killed with SIGKILL in the middle of
