@@ -71,10 +71,7 @@ func (w *world) applied(id string) {
 func TestDeleteCommandDeletedAtOnce(t *testing.T) {
 	w := newWorld(t)
 	ids := w.seed(6)
-	env := w.env()
-	env["BRIDGE_POLL_INTERVAL"] = "1s"
-	procs := []*bridgeProc{startBridge(t, env), startBridge(t, env)}
-	w.pollerOf(procs)
+	w.startPollers(time.Second)
 	w.waitConsumers()
 
 	gone := ids[2]

@@ -31,10 +31,14 @@ func (w *world) changeEvents() (ids, customers []string) {
 	return ids, customers
 }
 
-// pollerOf waits until one of two bridge processes polls and has recorded
-// the customers, and returns it and the other.
-func (w *world) pollerOf(procs []*bridgeProc) (active, standby *bridgeProc) {
+// startPollers starts two bridge processes that poll every interval,
+// waits until one of them polls and has recorded the customers, and
+// returns it and the other.
+func (w *world) startPollers(interval time.Duration) (active, standby *bridgeProc) {
 	w.t.Helper()
+	env := w.env()
+	env["BRIDGE_POLL_INTERVAL"] = interval.String()
+	procs := []*bridgeProc{startBridge(w.t, env), startBridge(w.t, env)}
 	eventually.True(w.t, 30*time.Second, "a poller that recorded the customers", func() bool {
 		for i, p := range procs {
 			if p.active() && strings.Contains(p.logs(), "poller recorded the existing customers") {
@@ -64,11 +68,8 @@ func (p *bridgeProc) active() bool {
 func TestOnePollerAmongTwoBridges(t *testing.T) {
 	w := newWorld(t)
 	ids := w.seed(12)
-	env := w.env()
 	const interval = time.Second
-	env["BRIDGE_POLL_INTERVAL"] = interval.String()
-	procs := []*bridgeProc{startBridge(t, env), startBridge(t, env)}
-	leader, standby := w.pollerOf(procs)
+	leader, standby := w.startPollers(interval)
 
 	update := func(i int, name string) {
 		t.Helper()
@@ -125,10 +126,7 @@ func TestOnePollerAmongTwoBridges(t *testing.T) {
 func TestPausedPollerIsFenced(t *testing.T) {
 	w := newWorld(t)
 	ids := w.seed(9)
-	env := w.env()
-	env["BRIDGE_POLL_INTERVAL"] = "1s"
-	procs := []*bridgeProc{startBridge(t, env), startBridge(t, env)}
-	paused, other := w.pollerOf(procs)
+	paused, other := w.startPollers(time.Second)
 	events := w.eventCount
 	round := func(name string, want int) {
 		t.Helper()
