@@ -1,20 +1,11 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
-	"net"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +18,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/tlstest"
 )
 
 // Issue 6: TLS to NATS and to the CRM works with a test CA. The bridge
@@ -131,95 +123,11 @@ func TestTLSWithTestCA(t *testing.T) {
 // the server's certificate, loaded from its files.
 func testCA(t *testing.T) (caFile string, cert tls.Certificate) {
 	t.Helper()
-	ca := newTestAuthority(t, "crm-bridge test CA")
-	certFile, keyFile := ca.issue("127.0.0.1", x509.ExtKeyUsageServerAuth)
+	ca := tlstest.New(t, "crm-bridge test CA")
+	certFile, keyFile := ca.Issue("127.0.0.1", x509.ExtKeyUsageServerAuth)
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ca.file, cert
-}
-
-// testAuthority is a throwaway CA whose certificate and key live in a
-// temporary directory.
-type testAuthority struct {
-	t      *testing.T
-	dir    string
-	cert   *x509.Certificate
-	key    *ecdsa.PrivateKey
-	file   string // the CA certificate, PEM
-	serial int64
-}
-
-func newTestAuthority(t *testing.T, name string) *testAuthority {
-	t.Helper()
-	now := time.Now()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &testAuthority{t: t, dir: t.TempDir(), cert: cert, key: key, serial: 1}
-	a.file = a.write("ca.pem", "CERTIFICATE", der)
-	return a
-}
-
-// issue makes a certificate for name (also its IP address, when name is
-// one) signed by the CA, for usage (server or client authentication), and
-// returns its file and its key's file.
-func (a *testAuthority) issue(name string, usage x509.ExtKeyUsage) (certFile, keyFile string) {
-	a.t.Helper()
-	now := time.Now()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	a.serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(a.serial),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	if ip := net.ParseIP(name); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	} else {
-		tmpl.DNSNames = []string{name}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return a.write(name+".pem", "CERTIFICATE", der), a.write(name+"-key.pem", "EC PRIVATE KEY", keyDER)
-}
-
-func (a *testAuthority) write(name, typ string, der []byte) string {
-	a.t.Helper()
-	path := filepath.Join(a.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		a.t.Fatal(err)
-	}
-	return path
+	return ca.File, cert
 }
