@@ -70,18 +70,8 @@ func (w *world) applied(id string) {
 // prints its progress and exits 0) publish no second one.
 func TestDeleteCommandDeletedAtOnce(t *testing.T) {
 	w := newWorld(t)
-	var ids []string
-	for i := range 6 {
-		c, err := w.sim.CreateCustomer(crmParams(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, c.ID)
-	}
-	env := w.env()
-	env["BRIDGE_POLL_INTERVAL"] = "1s"
-	procs := []*bridgeProc{startBridge(t, env), startBridge(t, env)}
-	w.pollerOf(procs)
+	ids := w.seed(6)
+	w.startPollers(time.Second)
 	w.waitConsumers()
 
 	gone := ids[2]

@@ -1,41 +1,13 @@
 package main
 
 import (
-	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/proctest"
 )
-
-// scrape returns the value of sample in the bridge's /metrics at addr, or
-// -1 when it is not there.
-func scrape(t *testing.T, addr, sample string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(body)) {
-		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return v
-		}
-	}
-	return -1
-}
 
 // crm_bridge_dead_letters_waiting counts the dead letters in CRM_DLQ: up
 // as the bridge dead-letters commands, down after a discard and a replay.
@@ -50,7 +22,7 @@ func TestDeadLettersWaitingGauge(t *testing.T) {
 		t.Helper()
 		var got float64
 		if !eventually.Within(30*time.Second, func() bool {
-			got = scrape(t, addr, "crm_bridge_dead_letters_waiting")
+			got = proctest.Metric(t, addr, "crm_bridge_dead_letters_waiting")
 			return got == want
 		}) {
 			t.Fatalf("crm_bridge_dead_letters_waiting: got %v, want %v", got, want)

@@ -5,14 +5,16 @@ package main
 // non-root, the build context holds what the build needs, and compose.yaml
 // runs a JetStream cluster, the simulator and bridges with settings, flags
 // and ports that the code accepts. `make compose-check` validates
-// compose.yaml's syntax with docker-compose.
+// compose.yaml's syntax with docker-compose too. The Dockerfile is read by
+// BuildKit's own parser, .dockerignore matched by Docker's own pattern
+// matcher, and compose.yaml loaded by Docker Compose's own loader.
 
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"debug/elf"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,8 +33,14 @@ import (
 	"testing"
 	"time"
 
+	composeloader "github.com/compose-spec/compose-go/v2/loader"
+	composetypes "github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 	"github.com/nats-io/nats-server/v2/server"
-	"go.yaml.in/yaml/v4"
 
 	"github.com/gormic/crm-bridge/internal/config"
 	"github.com/gormic/crm-bridge/internal/crmsim"
@@ -41,290 +49,119 @@ import (
 // repoRoot is the module's root, the Docker build context.
 const repoRoot = "../.."
 
-// dockerInstruction is one Dockerfile instruction, its continuation lines
-// joined.
-type dockerInstruction struct {
-	line int    // where it starts
-	cmd  string // FROM, RUN, ... (upper case)
-	args string
+// dockerfile is the Dockerfile as BuildKit reads it, and its one RUN that
+// runs go build.
+type dockerfile struct {
+	stages []instructions.Stage
+	build  int                      // the index of the stage that runs go build
+	run    *instructions.RunCommand // the RUN
+	vars   map[string]string        // the build stage's ARG defaults and ENV values at the RUN
 }
 
-func (in dockerInstruction) String() string {
-	return fmt.Sprintf("Dockerfile:%d: %s %s", in.line, in.cmd, in.args)
-}
-
-// dockerStage is one FROM and the instructions that follow it.
-type dockerStage struct {
-	index int
-	name  string // after AS; may be empty
-	base  string
-	insts []dockerInstruction
-}
-
-func (s dockerStage) all(cmd string) []dockerInstruction {
-	var out []dockerInstruction
-	for _, in := range s.insts {
-		if in.cmd == cmd {
-			out = append(out, in)
-		}
-	}
-	return out
-}
-
-// parseDockerfile reads a Dockerfile's stages. It knows comments, blank
-// lines and backslash continuations; not parser directives that change
-// the escape character, nor heredocs.
-func parseDockerfile(t *testing.T) []dockerStage {
+func readDockerfile(t *testing.T) dockerfile {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var insts []dockerInstruction
-	var cur *dockerInstruction
-	for i, line := range strings.Split(string(b), "\n") {
-		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
-			continue // comments may sit between continuation lines too
-		}
-		cont := strings.HasSuffix(trimmed, `\`)
-		trimmed = strings.TrimSpace(strings.TrimSuffix(trimmed, `\`))
-		if cur == nil {
-			cmd, args := trimmed, ""
-			if j := strings.IndexAny(trimmed, " \t"); j >= 0 {
-				cmd, args = trimmed[:j], strings.TrimSpace(trimmed[j:])
-			}
-			cur = &dockerInstruction{line: i + 1, cmd: strings.ToUpper(cmd), args: args}
-		} else {
-			cur.args += " " + trimmed
-		}
-		if !cont {
-			insts = append(insts, *cur)
-			cur = nil
-		}
-	}
-	if cur != nil {
-		t.Fatalf("Dockerfile:%d: the last instruction ends with a continuation", cur.line)
-	}
-	var stages []dockerStage
-	for _, in := range insts {
-		if in.cmd == "RUN" && strings.Contains(in.args, "<<") {
-			t.Fatalf("%v: heredocs are not supported by this test", in)
-		}
-		if in.cmd == "FROM" {
-			f := strings.Fields(in.args)
-			for len(f) > 0 && strings.HasPrefix(f[0], "--") {
-				f = f[1:] // --platform=...
-			}
-			st := dockerStage{index: len(stages)}
-			switch {
-			case len(f) == 1:
-				st.base = f[0]
-			case len(f) == 3 && strings.EqualFold(f[1], "AS"):
-				st.base, st.name = f[0], f[2]
-			default:
-				t.Fatalf("%v: not FROM image [AS name]", in)
-			}
-			stages = append(stages, st)
-			continue
-		}
-		if len(stages) == 0 {
-			if in.cmd != "ARG" {
-				t.Fatalf("%v: only ARG may come before the first FROM", in)
-			}
-			continue
-		}
-		stages[len(stages)-1].insts = append(stages[len(stages)-1].insts, in)
-	}
-	if len(stages) == 0 {
-		t.Fatal("Dockerfile: no FROM")
-	}
-	return stages
-}
-
-// instFlags splits an instruction's leading --name=value flags from the
-// rest of its arguments.
-func instFlags(args string) (map[string]string, []string) {
-	flags := map[string]string{}
-	f := strings.Fields(args)
-	for len(f) > 0 && strings.HasPrefix(f[0], "--") {
-		name, value, _ := strings.Cut(strings.TrimPrefix(f[0], "--"), "=")
-		flags[name] = value
-		f = f[1:]
-	}
-	return flags, f
-}
-
-// execForm decodes an instruction in exec form (a JSON array).
-func execForm(t *testing.T, in dockerInstruction) []string {
-	t.Helper()
-	var argv []string
-	if err := json.Unmarshal([]byte(in.args), &argv); err != nil || len(argv) == 0 {
-		t.Errorf("%v: not in exec form: a shell would be PID 1, and distroless has none", in)
-		return nil
-	}
-	return argv
-}
-
-// stageEnv returns the ENV KEY=VALUE settings of a stage.
-func stageEnv(t *testing.T, st dockerStage) map[string]string {
-	t.Helper()
-	env := map[string]string{}
-	for _, in := range st.all("ENV") {
-		words, err := shellWords(in.args, nil)
-		if err != nil {
-			t.Fatalf("%v: %v", in, err)
-		}
-		for _, w := range words {
-			k, v, ok := strings.Cut(w, "=")
-			if !ok {
-				t.Fatalf("%v: write ENV KEY=VALUE", in)
-			}
-			env[k] = v
-		}
-	}
-	return env
-}
-
-// goBuild is the Dockerfile's `go build`: the build stage and the RUN.
-type goBuild struct {
-	stage  dockerStage
-	run    dockerInstruction
-	vars   map[string]string // the stage's ARG defaults and ENV values
-	assign []string          // NAME=value before `go`
-	args   []string          // after `go build`
-	output string            // -o
-}
-
-func findGoBuild(t *testing.T, stages []dockerStage) goBuild {
-	t.Helper()
-	var found []goBuild
-	for _, st := range stages {
-		vars := map[string]string{}
-		for _, in := range st.insts {
-			switch in.cmd {
-			case "ARG":
-				for _, a := range strings.Fields(in.args) {
-					name, def, _ := strings.Cut(a, "=")
-					vars[name] = def
-				}
-			case "ENV":
-				for k, v := range stageEnv(t, dockerStage{insts: []dockerInstruction{in}}) {
-					vars[k] = v
-				}
-			case "RUN":
-				if strings.Contains(in.args, "go build") {
-					found = append(found, goBuild{stage: st, run: in, vars: maps.Clone(vars)})
-				}
-			}
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("Dockerfile: %d RUN instructions run go build, want 1", len(found))
-	}
-	return found[0]
-}
-
-// parse splits the go build RUN into its words, expanding the variables in
-// vars, and checks that it is one plain command.
-func (g *goBuild) parse(t *testing.T, vars map[string]string) {
-	t.Helper()
-	words, err := shellWords(g.run.args, vars)
+	ast, err := parser.Parse(bytes.NewReader(b))
 	if err != nil {
-		t.Fatalf("%v: %v", g.run, err)
+		t.Fatalf("Dockerfile: %v", err)
 	}
+	stages, _, err := instructions.Parse(ast.AST, nil)
+	if err != nil {
+		t.Fatalf("Dockerfile: %v", err)
+	}
+	df := dockerfile{stages: stages}
+	found := 0
+	for i, st := range stages {
+		vars := map[string]string{}
+		for _, c := range st.Commands {
+			switch c := c.(type) {
+			case *instructions.ArgCommand:
+				for _, a := range c.Args {
+					vars[a.Key] = a.ValueString()
+				}
+			case *instructions.EnvCommand:
+				for _, kv := range c.Env {
+					vars[kv.Key] = kv.Value
+				}
+			case *instructions.RunCommand:
+				if strings.Contains(strings.Join(c.CmdLine, " "), "go build") {
+					found++
+					df.build, df.run, df.vars = i, c, maps.Clone(vars)
+				}
+			}
+		}
+	}
+	if found != 1 {
+		t.Fatalf("Dockerfile: %d RUN instructions run go build, want 1", found)
+	}
+	return df
+}
+
+// final returns the last stage, the image.
+func (df dockerfile) final() instructions.Stage { return df.stages[len(df.stages)-1] }
+
+// commandsOf returns the instructions of type T of st, in order.
+func commandsOf[T instructions.Command](st instructions.Stage) []T {
+	var out []T
+	for _, c := range st.Commands {
+		if c, ok := c.(T); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// stageEnv returns the ENV settings of st.
+func stageEnv(st instructions.Stage) map[string]string {
+	out := map[string]string{}
+	for _, c := range commandsOf[*instructions.EnvCommand](st) {
+		for _, kv := range c.Env {
+			out[kv.Key] = kv.Value
+		}
+	}
+	return out
+}
+
+// goBuild splits the go build RUN into its words as a shell would,
+// expanding vars (an unknown name fails t), and checks that it is one
+// plain command: NAME=value words, then `go build` and its arguments,
+// among them -o output.
+func (df dockerfile) goBuild(t *testing.T, vars map[string]string) (assign, args []string, output string) {
+	t.Helper()
+	var kv []string
+	for k, v := range vars {
+		kv = append(kv, k+"="+v)
+	}
+	res, err := shell.NewLex('\\').ProcessWordWithMatches(strings.Join(df.run.CmdLine, " "), shell.EnvsFromSlice(kv))
+	if err != nil {
+		t.Fatalf("%v: %v", df.run, err)
+	}
+	for name := range res.Unmatched {
+		t.Fatalf("%v: $%s is neither an ARG nor an ENV of the stage", df.run, name)
+	}
+	words := res.Words
 	for len(words) > 0 && shellAssignment.MatchString(words[0]) {
-		g.assign, words = append(g.assign, words[0]), words[1:]
+		assign, words = append(assign, words[0]), words[1:]
 	}
 	if len(words) < 2 || words[0] != "go" || words[1] != "build" {
-		t.Fatalf("%v: want [NAME=value ...] go build ..., one command (the test runs it)", g.run)
+		t.Fatalf("%v: want [NAME=value ...] go build ..., one command (the test runs it)", df.run)
 	}
-	g.args = words[2:]
-	for i, w := range g.args {
+	args = words[2:]
+	for i, w := range args {
 		if slices.Contains([]string{"&&", "||", ";", "|", "&"}, w) || strings.HasSuffix(w, ";") {
-			t.Fatalf("%v: want one go build command (the test runs it), found %q", g.run, w)
+			t.Fatalf("%v: want one go build command (the test runs it), found %q", df.run, w)
 		}
-		if w == "-o" && i+1 < len(g.args) {
-			g.output = g.args[i+1]
-		}
-	}
-	if g.output == "" {
-		t.Fatalf("%v: no -o", g.run)
-	}
-}
-
-// shellWords splits s into words as sh would, for the simple commands a
-// Dockerfile holds: quotes, backslashes, $NAME and ${NAME} (from vars; an
-// unknown name is an error). With vars nil, $ is kept as it is.
-func shellWords(s string, vars map[string]string) ([]string, error) {
-	var words []string
-	var w strings.Builder
-	inWord := false
-	var quote rune
-	rs := []rune(s)
-	for i := 0; i < len(rs); i++ {
-		r := rs[i]
-		switch {
-		case quote == '\'':
-			if r == '\'' {
-				quote = 0
-			} else {
-				w.WriteRune(r)
-			}
-		case r == '\\' && i+1 < len(rs):
-			i++
-			w.WriteRune(rs[i])
-			inWord = true
-		case r == '$' && vars != nil:
-			name := ""
-			if i+1 < len(rs) && rs[i+1] == '{' {
-				end := strings.IndexRune(string(rs[i+2:]), '}')
-				if end < 0 {
-					return nil, errors.New("unclosed ${")
-				}
-				name = string(rs[i+2 : i+2+end])
-				i += 2 + end
-			} else {
-				j := i + 1
-				for j < len(rs) && (rs[j] == '_' || 'A' <= rs[j] && rs[j] <= 'Z' || 'a' <= rs[j] && rs[j] <= 'z' || j > i+1 && '0' <= rs[j] && rs[j] <= '9') {
-					j++
-				}
-				name = string(rs[i+1 : j])
-				i = j - 1
-			}
-			v, ok := vars[name]
-			if !ok || name == "" {
-				return nil, fmt.Errorf("$%s is neither an ARG nor an ENV of the stage", name)
-			}
-			w.WriteString(v)
-			inWord = true
-		case quote == '"':
-			if r == '"' {
-				quote = 0
-			} else {
-				w.WriteRune(r)
-			}
-		case r == '"' || r == '\'':
-			quote = r
-			inWord = true
-		case r == ' ' || r == '\t':
-			if inWord {
-				words = append(words, w.String())
-				w.Reset()
-				inWord = false
-			}
-		default:
-			w.WriteRune(r)
-			inWord = true
+		if w == "-o" && i+1 < len(args) {
+			output = args[i+1]
 		}
 	}
-	if quote != 0 {
-		return nil, errors.New("unclosed quote")
+	if output == "" {
+		t.Fatalf("%v: no -o", df.run)
 	}
-	if inWord {
-		words = append(words, w.String())
-	}
-	return words, nil
+	return assign, args, output
 }
 
 // goModMinor returns go.mod's go directive as major.minor.
@@ -367,45 +204,43 @@ var (
 )
 
 func TestDockerfile(t *testing.T) {
-	stages := parseDockerfile(t)
-	if len(stages) < 2 {
-		t.Fatalf("Dockerfile: %d stage(s), want a build stage and a final stage", len(stages))
+	df := readDockerfile(t)
+	if len(df.stages) < 2 {
+		t.Fatalf("Dockerfile: %d stage(s), want a build stage and a final stage", len(df.stages))
 	}
-	final := stages[len(stages)-1]
-	gb := findGoBuild(t, stages)
-	gb.parse(t, gb.vars)
-	if gb.stage.index == final.index {
-		t.Errorf("%v: go build runs in the final stage", gb.run)
+	final, build := df.final(), df.stages[df.build]
+	assign, args, output := df.goBuild(t, df.vars)
+	if df.build == len(df.stages)-1 {
+		t.Errorf("%v: go build runs in the final stage", df.run)
 	}
 
 	// The builder's Go is go.mod's.
-	if m := goBuilderImage.FindStringSubmatch(gb.stage.base); m == nil {
-		t.Errorf("Dockerfile: the build stage's image %q is not golang:X.Y[...]", gb.stage.base)
+	if m := goBuilderImage.FindStringSubmatch(build.BaseName); m == nil {
+		t.Errorf("Dockerfile: the build stage's image %q is not golang:X.Y[...]", build.BaseName)
 	} else if want := goModMinor(t); m[1] != want {
 		t.Errorf("Dockerfile: the build stage's image is golang:%s, go.mod says go %s", m[1], want)
 	}
 
 	// A static, reproducible build.
-	if !slices.Contains(gb.assign, "CGO_ENABLED=0") {
-		t.Errorf("%v: not CGO_ENABLED=0: the binary would need a C library distroless static lacks", gb.run)
+	if !slices.Contains(assign, "CGO_ENABLED=0") {
+		t.Errorf("%v: not CGO_ENABLED=0: the binary would need a C library distroless static lacks", df.run)
 	}
-	if !slices.Contains(gb.args, "-trimpath") {
-		t.Errorf("%v: no -trimpath", gb.run)
+	if !slices.Contains(args, "-trimpath") {
+		t.Errorf("%v: no -trimpath", df.run)
 	}
 
 	// A small final image, no shell, not root.
-	if !smallImage.MatchString(final.base) {
-		t.Errorf("Dockerfile: the final stage's image %q is neither distroless static nor scratch", final.base)
+	if !smallImage.MatchString(final.BaseName) {
+		t.Errorf("Dockerfile: the final stage's image %q is neither distroless static nor scratch", final.BaseName)
 	}
-	for _, in := range final.all("RUN") {
+	for _, in := range commandsOf[*instructions.RunCommand](final) {
 		t.Errorf("%v: the final image has no shell", in)
 	}
-	users := final.all("USER")
-	if len(users) == 0 {
+	if users := commandsOf[*instructions.UserCommand](final); len(users) == 0 {
 		t.Error("Dockerfile: the final stage sets no USER: it would run as root")
 	} else {
 		u := users[len(users)-1]
-		m := numericUser.FindStringSubmatch(u.args)
+		m := numericUser.FindStringSubmatch(u.User)
 		switch {
 		case m == nil:
 			t.Errorf("%v: want a numeric uid[:gid], which Kubernetes' runAsNonRoot can verify", u)
@@ -417,44 +252,40 @@ func TestDockerfile(t *testing.T) {
 	// COPY --from names an earlier stage; the binary goes to the
 	// ENTRYPOINT.
 	binary := ""
-	for _, st := range stages {
-		for _, in := range st.all("COPY") {
-			flags, paths := instFlags(in.args)
-			from, ok := flags["from"]
-			if !ok {
+	for i, st := range df.stages {
+		for _, in := range commandsOf[*instructions.CopyCommand](st) {
+			if in.From == "" {
 				continue
 			}
-			var src *dockerStage
-			for i := range st.index {
-				if strings.EqualFold(stages[i].name, from) || strconv.Itoa(i) == from {
-					src = &stages[i]
-				}
+			src := slices.IndexFunc(df.stages[:i], func(s instructions.Stage) bool { return strings.EqualFold(s.Name, in.From) })
+			if n, err := strconv.Atoi(in.From); err == nil && n < i {
+				src = n
 			}
-			if src == nil {
-				t.Errorf("%v: --from=%s is no earlier stage", in, from)
+			if src < 0 {
+				t.Errorf("%v: --from=%s is no earlier stage", in, in.From)
 				continue
 			}
-			if st.index != final.index || src.index != gb.stage.index || len(paths) != 2 || paths[0] != gb.output {
+			if i != len(df.stages)-1 || src != df.build || !slices.Equal(in.SourcePaths, []string{output}) {
 				continue
 			}
-			binary = paths[1]
+			binary = in.DestPath
 			if strings.HasSuffix(binary, "/") {
-				binary += filepath.Base(gb.output)
+				binary += filepath.Base(output)
 			}
 		}
 	}
 	if binary == "" {
-		t.Fatalf("Dockerfile: the final stage does not COPY --from=%s %s (go build's -o) to a path", gb.stage.name, gb.output)
+		t.Fatalf("Dockerfile: the final stage does not COPY --from=%s %s (go build's -o) to a path", build.Name, output)
 	}
-	entry := final.all("ENTRYPOINT")
+	entry := commandsOf[*instructions.EntrypointCommand](final)
 	if len(entry) != 1 {
 		t.Fatalf("Dockerfile: %d ENTRYPOINTs in the final stage, want 1", len(entry))
 	}
-	if argv := execForm(t, entry[0]); argv != nil && (len(argv) != 1 || argv[0] != binary) {
+	if argv := execForm(t, entry[0], entry[0].ShellDependantCmdLine); argv != nil && (len(argv) != 1 || argv[0] != binary) {
 		t.Errorf("%v: want [%q], the binary copied from the build stage", entry[0], binary)
 	}
-	for _, in := range final.all("CMD") {
-		argv := execForm(t, in)
+	for _, in := range commandsOf[*instructions.CmdCommand](final) {
+		argv := execForm(t, in, in.ShellDependantCmdLine)
 		if argv != nil && !slices.ContainsFunc(subcommands(), func(c command) bool { return c.name == argv[0] }) {
 			t.Errorf("%v: %q is no subcommand", in, argv[0])
 		}
@@ -463,20 +294,20 @@ func TestDockerfile(t *testing.T) {
 	// The image's settings exist, and the HTTP port is reachable and
 	// exposed.
 	names := settingNames(t)
-	env := stageEnv(t, final)
-	for k := range env {
+	imageEnv := stageEnv(final)
+	for k := range imageEnv {
 		if strings.HasPrefix(k, "BRIDGE_") && !names[k] {
 			t.Errorf("Dockerfile: ENV %s is no setting of the bridge", k)
 		}
 	}
-	if addr, ok := env["BRIDGE_HTTP_ADDR"]; ok {
+	if addr, ok := imageEnv["BRIDGE_HTTP_ADDR"]; ok {
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil || (host != "" && host != "0.0.0.0" && host != "::") {
 			t.Errorf("Dockerfile: BRIDGE_HTTP_ADDR=%s is not reachable from outside the container", addr)
 		}
 		exposed := false
-		for _, in := range final.all("EXPOSE") {
-			for _, p := range strings.Fields(in.args) {
+		for _, in := range commandsOf[*instructions.ExposeCommand](final) {
+			for _, p := range in.Ports {
 				exposed = exposed || strings.TrimSuffix(p, "/tcp") == port
 			}
 		}
@@ -486,6 +317,16 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
+// execForm returns the argv of an instruction in exec form (a JSON array).
+func execForm(t *testing.T, in fmt.Stringer, cmd instructions.ShellDependantCmdLine) []string {
+	t.Helper()
+	if cmd.PrependShell || len(cmd.CmdLine) == 0 {
+		t.Errorf("%v: not in exec form: a shell would be PID 1, and distroless has none", in)
+		return nil
+	}
+	return cmd.CmdLine
+}
+
 // TestDockerfileBuildIsStatic runs the Dockerfile's go build (for linux, as
 // in the image) and checks that the binary needs no dynamic loader nor any
 // shared library, and that the VERSION build argument reaches it.
@@ -493,28 +334,22 @@ func TestDockerfileBuildIsStatic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds the bridge, which takes minutes on a cold build cache")
 	}
-	stages := parseDockerfile(t)
-	gb := findGoBuild(t, stages)
+	df := readDockerfile(t)
 	const testVersion = "dockerfile-test"
-	_, hasVersion := gb.vars["VERSION"]
+	_, hasVersion := df.vars["VERSION"]
 	if hasVersion {
-		gb.vars["VERSION"] = testVersion
+		df.vars["VERSION"] = testVersion
 	}
-	gb.parse(t, gb.vars)
+	assign, args, _ := df.goBuild(t, df.vars)
 
 	out := filepath.Join(t.TempDir(), "bridge")
-	args := slices.Clone(gb.args)
 	args[slices.Index(args, "-o")+1] = out
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(goCmd, append([]string{"build"}, args...)...)
+	cmd := exec.Command("go", append([]string{"build"}, args...)...)
 	cmd.Dir = repoRoot
-	cmd.Env = append(append(os.Environ(), "GOOS=linux"), gb.assign...)
+	cmd.Env = append(append(os.Environ(), "GOOS=linux"), assign...)
 	start := time.Now()
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%v: %v\n%s", gb.run, err, b)
+		t.Fatalf("%v: %v\n%s", df.run, err, b)
 	}
 	t.Logf("go build %q: %v", args, time.Since(start).Round(time.Millisecond))
 
@@ -543,15 +378,14 @@ func TestDockerfileBuildIsStatic(t *testing.T) {
 // TestDockerfileContext checks that .dockerignore leaves in the build
 // context every file the Dockerfile's COPYs name and the build reads.
 func TestDockerfileContext(t *testing.T) {
-	ignore := readDockerignore(t)
+	ignored := readDockerignore(t)
 	need := []string{}
-	for _, st := range parseDockerfile(t) {
-		for _, in := range st.all("COPY") {
-			flags, paths := instFlags(in.args)
-			if _, ok := flags["from"]; ok || len(paths) < 2 {
+	for _, st := range readDockerfile(t).stages {
+		for _, in := range commandsOf[*instructions.CopyCommand](st) {
+			if in.From != "" {
 				continue
 			}
-			for _, p := range paths[:len(paths)-1] {
+			for _, p := range in.SourcePaths {
 				if p == "." {
 					continue
 				}
@@ -604,81 +438,41 @@ func TestDockerfileContext(t *testing.T) {
 		t.Fatalf("found only %v to check", need)
 	}
 	for _, p := range need {
-		if ignore(p) {
+		if ignored(p) {
 			t.Errorf(".dockerignore leaves out %s, which the image's build needs", p)
 		}
 	}
 }
 
 // readDockerignore returns whether .dockerignore leaves a path (slash
-// separated, relative to the context) out of the build context, as Docker
-// matches its patterns: each against the path and its parent directories,
-// ** for any number of directories, the last matching pattern deciding
-// (! includes again).
+// separated, relative to the context) out of the build context.
 func readDockerignore(t *testing.T) func(string) bool {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot, ".dockerignore"))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
 	return compileDockerignore(t, string(b))
 }
 
+// compileDockerignore reads .dockerignore's content and returns whether it
+// leaves a path out, as Docker does: each pattern against the path and its
+// parent directories, the last matching pattern deciding (! includes
+// again).
 func compileDockerignore(t *testing.T, content string) func(string) bool {
 	t.Helper()
-	type pattern struct {
-		re      *regexp.Regexp
-		include bool
+	patterns, err := ignorefile.ReadAll(strings.NewReader(content))
+	if err != nil {
+		t.Fatalf(".dockerignore: %v", err)
 	}
-	var pats []pattern
-	for _, line := range strings.Split(content, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		p := pattern{}
-		if strings.HasPrefix(line, "!") {
-			p.include, line = true, line[1:]
-		}
-		if strings.ContainsAny(line, `[\`) {
-			t.Fatalf(".dockerignore: %q: character classes and escapes are not supported by this test", line)
-		}
-		line = strings.TrimPrefix(filepath.ToSlash(filepath.Clean(line)), "/")
-		var re strings.Builder
-		re.WriteString("^")
-		for i := 0; i < len(line); i++ {
-			switch {
-			case strings.HasPrefix(line[i:], "**"):
-				i++
-				if i+1 < len(line) && line[i+1] == '/' {
-					i++
-				}
-				if i+1 == len(line) {
-					re.WriteString(".*")
-				} else {
-					re.WriteString("(.*/)?")
-				}
-			case line[i] == '*':
-				re.WriteString("[^/]*")
-			case line[i] == '?':
-				re.WriteString("[^/]")
-			default:
-				re.WriteString(regexp.QuoteMeta(line[i : i+1]))
-			}
-		}
-		re.WriteString("$")
-		p.re = regexp.MustCompile(re.String())
-		pats = append(pats, p)
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		t.Fatalf(".dockerignore: %v", err)
 	}
 	return func(path string) bool {
-		excluded := false
-		for _, p := range pats {
-			for q := path; q != "." && q != "/"; q = filepath.ToSlash(filepath.Dir(q)) {
-				if p.re.MatchString(q) {
-					excluded = !p.include
-					break
-				}
-			}
+		excluded, err := pm.MatchesOrParentMatches(path)
+		if err != nil {
+			t.Fatalf(".dockerignore: %s: %v", path, err)
 		}
 		return excluded
 	}
@@ -710,44 +504,33 @@ func TestDockerfileContextMatching(t *testing.T) {
 	}
 }
 
-// compose.yaml, as far as the tests read it.
-type composeFile struct {
-	Services map[string]composeService `yaml:"services"`
-}
-
-type composeService struct {
-	Image       string            `yaml:"image"`
-	Build       any               `yaml:"build"`
-	Command     []string          `yaml:"command"`
-	Environment map[string]string `yaml:"environment"`
-	Ports       []string          `yaml:"ports"`
-	Volumes     []string          `yaml:"volumes"`
-	DependsOn   map[string]struct {
-		Condition string `yaml:"condition"`
-	} `yaml:"depends_on"`
-	Healthcheck struct {
-		Test        []string `yaml:"test"`
-		Interval    string   `yaml:"interval"`
-		Timeout     string   `yaml:"timeout"`
-		StartPeriod string   `yaml:"start_period"`
-	} `yaml:"healthcheck"`
-	StopGracePeriod string `yaml:"stop_grace_period"`
-}
-
-// containerPorts returns the container ports that a service publishes,
-// and its published host addresses.
-func (s composeService) containerPorts(t *testing.T, name string) (container, host []string) {
+// readCompose loads compose.yaml as docker compose does: checked against
+// the Compose specification's schema, merged, interpolated, its durations
+// parsed and its ports and paths normalised.
+func readCompose(t *testing.T) *composetypes.Project {
 	t.Helper()
-	for _, p := range s.Ports {
-		parts := strings.Split(strings.TrimSuffix(p, "/tcp"), ":")
-		if len(parts) < 2 || len(parts) > 3 {
-			t.Errorf("compose.yaml: %s: ports: %q: want [host-ip:]host-port:container-port", name, p)
-			continue
-		}
-		container = append(container, parts[len(parts)-1])
-		host = append(host, strings.Join(parts[:len(parts)-1], ":"))
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return container, host
+	p, err := composeloader.LoadWithContext(context.Background(), composetypes.ConfigDetails{
+		WorkingDir:  root,
+		ConfigFiles: []composetypes.ConfigFile{{Filename: filepath.Join(root, "compose.yaml")}},
+		Environment: composetypes.Mapping{},
+	}, func(o *composeloader.Options) { o.SetProjectName("crm-bridge", true) })
+	if err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	return p
+}
+
+// containerPorts returns the container ports that a service publishes.
+func containerPorts(s composetypes.ServiceConfig) []string {
+	var out []string
+	for _, p := range s.Ports {
+		out = append(out, strconv.Itoa(int(p.Target)))
+	}
+	return out
 }
 
 // natsServerMinor returns the major.minor version of the nats-server
@@ -777,14 +560,7 @@ var natsImage = regexp.MustCompile(`^nats:(\d+\.\d+)(\.\d+)?-alpine[0-9.]*(@sha2
 // are valid and point at the cluster and the simulator, with streams of
 // three replicas, HTTP published and time to stop gracefully.
 func TestDockerCompose(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot, "compose.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cf composeFile
-	if err := yaml.Unmarshal(b, &cf); err != nil {
-		t.Fatalf("compose.yaml: %v", err)
-	}
+	cf := readCompose(t)
 	var natsNames, bridgeNames, simNames []string
 	for name, s := range cf.Services {
 		switch {
@@ -797,8 +573,8 @@ func TestDockerCompose(t *testing.T) {
 		default:
 			t.Errorf("compose.yaml: service %s is neither NATS, the simulator nor a bridge", name)
 		}
-		if s.Build != nil && s.Build != "." {
-			t.Errorf("compose.yaml: %s: build: %v, want . (the Dockerfile)", name, s.Build)
+		if s.Build != nil && (s.Build.Context != cf.WorkingDir || s.Build.Dockerfile != "Dockerfile") {
+			t.Errorf("compose.yaml: %s: build: %s %s, want . (the Dockerfile)", name, s.Build.Context, s.Build.Dockerfile)
 		}
 	}
 	slices.Sort(natsNames)
@@ -810,8 +586,8 @@ func TestDockerCompose(t *testing.T) {
 	// Host ports are published once.
 	published := map[string]string{}
 	for name, s := range cf.Services {
-		_, hosts := s.containerPorts(t, name)
-		for _, h := range hosts {
+		for _, p := range s.Ports {
+			h := p.HostIP + ":" + p.Published
 			if other, ok := published[h]; ok {
 				t.Errorf("compose.yaml: %s and %s both publish %s", other, name, h)
 			}
@@ -846,17 +622,13 @@ func TestDockerCompose(t *testing.T) {
 		if !opts.JetStream {
 			t.Errorf("compose.yaml: %s: no --jetstream", name)
 		}
-		if opts.StoreDir == "" || !slices.ContainsFunc(s.Volumes, func(v string) bool { return strings.HasSuffix(v, ":"+opts.StoreDir) }) {
+		if opts.StoreDir == "" || !slices.ContainsFunc(s.Volumes, func(v composetypes.ServiceVolumeConfig) bool { return v.Target == opts.StoreDir }) {
 			t.Errorf("compose.yaml: %s: --store_dir %q is not a volume (%v)", name, opts.StoreDir, s.Volumes)
 		}
-		if opts.HTTPPort == 0 || !slices.Contains(s.Healthcheck.Test, fmt.Sprintf("http://127.0.0.1:%d/healthz", opts.HTTPPort)) {
-			t.Errorf("compose.yaml: %s: healthcheck %q does not ask /healthz on the monitoring port (%d)", name, s.Healthcheck.Test, opts.HTTPPort)
-		}
-		// docker-compose 1.29 takes any string here; the engine would not.
-		for _, d := range []string{s.Healthcheck.Interval, s.Healthcheck.Timeout, s.Healthcheck.StartPeriod} {
-			if _, err := time.ParseDuration(d); d != "" && err != nil {
-				t.Errorf("compose.yaml: %s: healthcheck: %q is not a duration", name, d)
-			}
+		// (Its durations are parsed by the loader: docker-compose 1.29
+		// takes any string there; the engine would not.)
+		if opts.HTTPPort == 0 || s.HealthCheck == nil || !slices.Contains(s.HealthCheck.Test, fmt.Sprintf("http://127.0.0.1:%d/healthz", opts.HTTPPort)) {
+			t.Errorf("compose.yaml: %s: healthcheck %v does not ask /healthz on the monitoring port (%d)", name, s.HealthCheck, opts.HTTPPort)
 		}
 		clusterNames[opts.Cluster.Name] = true
 		clientPort[name] = cmp.Or(opts.Port, server.DEFAULT_PORT)
@@ -904,14 +676,13 @@ func TestDockerCompose(t *testing.T) {
 	if err != nil || (simHost != "" && simHost != "0.0.0.0") {
 		t.Errorf("compose.yaml: %s: --addr %s is not reachable from other containers", simName, *simAddr)
 	}
-	if ports, _ := sim.containerPorts(t, simName); !slices.Contains(ports, simPort) {
+	if !slices.Contains(containerPorts(sim), simPort) {
 		t.Errorf("compose.yaml: %s: port %s is not published (ports %v)", simName, simPort, sim.Ports)
 	}
 
 	// The bridges, as `bridge run` reads its settings, over the image's ENV.
 	names := settingNames(t)
-	stages := parseDockerfile(t)
-	imageEnv := stageEnv(t, stages[len(stages)-1])
+	imageEnv := stageEnv(readDockerfile(t).final())
 	for _, name := range bridgeNames {
 		s := cf.Services[name]
 		for k := range s.Environment {
@@ -920,8 +691,8 @@ func TestDockerCompose(t *testing.T) {
 			}
 		}
 		getenv := func(k string) string {
-			if v, ok := s.Environment[k]; ok {
-				return v
+			if v, ok := s.Environment[k]; ok && v != nil {
+				return *v
 			}
 			return imageEnv[k]
 		}
@@ -960,7 +731,7 @@ func TestDockerCompose(t *testing.T) {
 		if err != nil || (host != "" && host != "0.0.0.0") {
 			t.Errorf("compose.yaml: %s: BRIDGE_HTTP_ADDR %s is not reachable from outside the container", name, cfg.HTTPAddr)
 		}
-		if ports, _ := s.containerPorts(t, name); len(ports) == 0 || slices.ContainsFunc(ports, func(p string) bool { return p != port }) {
+		if ports := containerPorts(s); len(ports) == 0 || slices.ContainsFunc(ports, func(p string) bool { return p != port }) {
 			t.Errorf("compose.yaml: %s: ports %v, want BRIDGE_HTTP_ADDR's port %s published", name, s.Ports, port)
 		}
 		for _, n := range natsNames {
@@ -971,8 +742,8 @@ func TestDockerCompose(t *testing.T) {
 		if _, ok := s.DependsOn[simName]; !ok {
 			t.Errorf("compose.yaml: %s: does not depend on %s", name, simName)
 		}
-		if d, err := time.ParseDuration(s.StopGracePeriod); err != nil || d <= stopTimeout {
-			t.Errorf("compose.yaml: %s: stop_grace_period %q, want more than the bridge's stop timeout, %v (compose's default is 10s)", name, s.StopGracePeriod, stopTimeout)
+		if d := s.StopGracePeriod; d == nil || time.Duration(*d) <= stopTimeout {
+			t.Errorf("compose.yaml: %s: stop_grace_period %v, want more than the bridge's stop timeout, %v (compose's default is 10s)", name, s.StopGracePeriod, stopTimeout)
 		}
 	}
 }

@@ -97,32 +97,16 @@ func TestNodeExamples(t *testing.T) {
 	})
 
 	t.Run("kv-get.js", func(t *testing.T) {
-		var out string
-		ok := eventually.Within(15*time.Second, func() bool {
-			out = ex.output(t, "kv-get.js", id)
-			return strings.Contains(out, `"lastName":"Lovelace"`)
-		})
-		if !ok {
-			t.Fatalf("kv-get.js %s: got no record with lastName Lovelace within 15s; last run:\n%s%s", id, out, readSideHint(out))
-		}
-		checkRecord(t, out, "CRM_CUSTOMERS key "+id+", revision ", after)
-		out = ex.run(t, 1, "kv-get.js", "cus_nope.x")
+		ex.waitRecord(t, "kv-get.js", id, "CRM_CUSTOMERS key "+id+", revision ", after)
+		out := ex.run(t, 1, "kv-get.js", "cus_nope.x")
 		if !strings.Contains(out, "CRM_CUSTOMERS has no customer cus_nope.x (key =Y3VzX25vcGUueA)") {
 			t.Errorf("kv-get.js cus_nope.x: got %s, want no customer under its key =Y3VzX25vcGUueA", out)
 		}
 	})
 
 	t.Run("get.js", func(t *testing.T) {
-		var out string
-		ok := eventually.Within(15*time.Second, func() bool {
-			out = ex.output(t, "get.js", id)
-			return strings.Contains(out, `"lastName":"Lovelace"`)
-		})
-		if !ok {
-			t.Fatalf("get.js %s: got no customer with lastName Lovelace within 15s; last run:\n%s%s", id, out, readSideHint(out))
-		}
-		checkRecord(t, out, "customer "+id+" from the model, as of ", after)
-		out = ex.run(t, 1, "get.js", "cus_nope")
+		ex.waitRecord(t, "get.js", id, "customer "+id+" from the model, as of ", after)
+		out := ex.run(t, 1, "get.js", "cus_nope")
 		if !strings.Contains(out, "service error: Nats-Service-Error-Code 404, Nats-Service-Error NotFound\n") {
 			t.Errorf("get.js cus_nope: got\n%s\nwant the service error headers 404 and NotFound", out)
 		}
@@ -133,6 +117,22 @@ func TestNodeExamples(t *testing.T) {
 			t.Errorf("get.js cus_nope: got body %q (%v), want {\"error\": {\"code\": \"NotFound\", \"message\": ...}}", lastLine(out), err)
 		}
 	})
+}
+
+// waitRecord runs script with the customer id until it prints the record
+// with lastName Lovelace (15 s at the most), and checks that record: want,
+// after a line starting with prefix.
+func (e *examples) waitRecord(t *testing.T, script, id, prefix string, want json.RawMessage) {
+	t.Helper()
+	var out string
+	ok := eventually.Within(15*time.Second, func() bool {
+		out = e.output(t, script, id)
+		return strings.Contains(out, `"lastName":"Lovelace"`)
+	})
+	if !ok {
+		t.Fatalf("%s %s: got no record with lastName Lovelace within 15s; last run:\n%s%s", script, id, out, readSideHint(out))
+	}
+	checkRecord(t, out, prefix, want)
 }
 
 // requireNode returns the path of node once examples/node's packages are

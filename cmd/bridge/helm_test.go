@@ -25,6 +25,7 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/gormic/crm-bridge/internal/config"
+	"github.com/gormic/crm-bridge/internal/deploytest"
 )
 
 const chartDir = "../../deploy/helm/crm-bridge"
@@ -78,7 +79,7 @@ func TestChartHasEverySetting(t *testing.T) {
 	var values struct {
 		Config map[string]any `yaml:"config"`
 	}
-	readYAML(t, filepath.Join(chartDir, "values.yaml"), &values)
+	deploytest.ReadYAML(t, filepath.Join(chartDir, "values.yaml"), &values)
 	var schema struct {
 		Properties struct {
 			Config struct {
@@ -414,15 +415,7 @@ func helmTemplate(t *testing.T, args ...string) []map[string]any {
 // output, or an error with its stderr.
 func runHelm(t *testing.T, args ...string) ([]byte, error) {
 	t.Helper()
-	helm, err := exec.LookPath("helm")
-	if err != nil {
-		switch os.Getenv("CI") {
-		case "", "false", "0":
-			t.Skip("no helm in PATH: `make tools` installs it")
-		default:
-			t.Fatalf("no helm in PATH, and CI is set: .ci/run installs it (make tools)")
-		}
-	}
+	helm := deploytest.RequireTool(t, "helm")
 	cmd := exec.Command(helm, append([]string{"template", "rel", chartDir}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -431,17 +424,6 @@ func runHelm(t *testing.T, args ...string) ([]byte, error) {
 		return nil, errors.New(strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
-}
-
-func readYAML(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 }
 
 func one(t *testing.T, docs []map[string]any, kind string) map[string]any {

@@ -17,22 +17,20 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/proctest"
 	"github.com/gormic/crm-bridge/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) {
-	// The test binary doubles as the bridge binary for tests that run
-	// bridge processes (see proc_test.go).
-	if os.Getenv(runMainEnv) == "1" {
-		main()
-		os.Exit(0)
-	}
 	// Two goroutines of nats-server's file store may outlive a Shutdown
 	// for a while on a loaded machine (seen in CI); they are the server's,
 	// not the bridge's.
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server/ats.Register.func1"),
-		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*fileStore).flushStreamStateLoop"))
+		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*fileStore).flushStreamStateLoop"),
+		// The bridge binary that tests run as a child process is built
+		// once (proctest.Build); it goes with the tests.
+		goleak.Cleanup(func(code int) { proctest.RemoveBuilds(); os.Exit(code) }))
 }
 
 // program is a run of the bridge's main function in the background.
@@ -78,25 +76,7 @@ func (p *program) stop(t *testing.T) error {
 // logValue waits for a JSON log line with msg and returns its attribute key.
 func (p *program) logValue(t *testing.T, msg, key string) string {
 	t.Helper()
-	return logValue(t, p.stderr, msg, key)
-}
-
-// logValue waits until logs hold a JSON line with msg and returns that
-// line's attribute key.
-func logValue(t *testing.T, logs *syncbuf.Buffer, msg, key string) string {
-	t.Helper()
-	var val string
-	eventually.True(t, 30*time.Second, "log line "+msg, func() bool {
-		for line := range strings.Lines(logs.String()) {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
-				val, _ = m[key].(string)
-				return true
-			}
-		}
-		return false
-	})
-	return val
+	return proctest.WaitLogValue(t, p.stderr, msg, key)
 }
 
 func TestHelp(t *testing.T) {

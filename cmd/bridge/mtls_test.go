@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/crmsim/simtest"
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/tlstest"
 )
 
 // Issue 15, part 5: mutual TLS to NATS. The server verifies its clients'
@@ -28,14 +28,14 @@ import (
 // with one of another CA, the bridge stops at start with an error that
 // names the settings, not a key.
 func TestNATSMutualTLS(t *testing.T) {
-	ca := newTestAuthority(t, "crm-bridge test CA")
-	serverCert, serverKey := ca.issue("127.0.0.1", x509.ExtKeyUsageServerAuth)
-	clientCert, clientKey := ca.issue("crm-bridge", x509.ExtKeyUsageClientAuth)
-	other := newTestAuthority(t, "another CA")
-	otherCert, otherKey := other.issue("crm-bridge", x509.ExtKeyUsageClientAuth)
+	ca := tlstest.New(t, "crm-bridge test CA")
+	serverCert, serverKey := ca.Issue("127.0.0.1", x509.ExtKeyUsageServerAuth)
+	clientCert, clientKey := ca.Issue("crm-bridge", x509.ExtKeyUsageClientAuth)
+	other := tlstest.New(t, "another CA")
+	otherCert, otherKey := other.Issue("crm-bridge", x509.ExtKeyUsageClientAuth)
 
 	conf := filepath.Join(t.TempDir(), "nats.conf")
-	text := fmt.Sprintf("tls {\n  cert_file: %q\n  key_file: %q\n  ca_file: %q\n  verify: true\n}\n", serverCert, serverKey, ca.file)
+	text := fmt.Sprintf("tls {\n  cert_file: %q\n  key_file: %q\n  ca_file: %q\n  verify: true\n}\n", serverCert, serverKey, ca.File)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -44,23 +44,15 @@ func TestNATSMutualTLS(t *testing.T) {
 		t.Fatalf("ClientURL %s, want tls://127.0.0.1:...", url)
 	}
 	// The server really verifies: trusting it is not enough.
-	if nc, err := nats.Connect(srv.ClientURL(), nats.RootCAs(ca.file), nats.NoReconnect()); err == nil {
+	if nc, err := nats.Connect(srv.ClientURL(), nats.RootCAs(ca.File), nats.NoReconnect()); err == nil {
 		nc.Close()
 		t.Fatal("a connection without a client certificate succeeded")
 	}
-	nc, err := nats.Connect(srv.ClientURL(), nats.RootCAs(ca.file), nats.ClientCert(clientCert, clientKey))
-	if err != nil {
-		t.Fatalf("connect with the client certificate: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := natstest.Connect(t, srv, nats.RootCAs(ca.File), nats.ClientCert(clientCert, clientKey))
 	sim := simtest.Start(t, crmsim.Options{APIKey: "k", OrgID: "o", RandSeed: 3})
 	w := &world{t: t, srv: srv, nc: nc, js: js, sim: sim, subj: streams.Subjects{Prefix: "crm"}}
 	env := w.env()
-	env["BRIDGE_NATS_TLS_CA"] = ca.file
+	env["BRIDGE_NATS_TLS_CA"] = ca.File
 
 	keyPEM := map[string]string{}
 	for _, f := range []string{clientKey, otherKey} {

@@ -31,10 +31,14 @@ func (w *world) changeEvents() (ids, customers []string) {
 	return ids, customers
 }
 
-// pollerOf waits until one of two bridge processes polls and has recorded
-// the customers, and returns it and the other.
-func (w *world) pollerOf(procs []*bridgeProc) (active, standby *bridgeProc) {
+// startPollers starts two bridge processes that poll every interval,
+// waits until one of them polls and has recorded the customers, and
+// returns it and the other.
+func (w *world) startPollers(interval time.Duration) (active, standby *bridgeProc) {
 	w.t.Helper()
+	env := w.env()
+	env["BRIDGE_POLL_INTERVAL"] = interval.String()
+	procs := []*bridgeProc{startBridge(w.t, env), startBridge(w.t, env)}
 	eventually.True(w.t, 30*time.Second, "a poller that recorded the customers", func() bool {
 		for i, p := range procs {
 			if p.active() && strings.Contains(p.logs(), "poller recorded the existing customers") {
@@ -63,19 +67,9 @@ func (p *bridgeProc) active() bool {
 // two poll intervals or 10 s, whichever is longer.
 func TestOnePollerAmongTwoBridges(t *testing.T) {
 	w := newWorld(t)
-	var ids []string
-	for i := range 12 {
-		c, err := w.sim.CreateCustomer(crmParams(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, c.ID)
-	}
-	env := w.env()
+	ids := w.seed(12)
 	const interval = time.Second
-	env["BRIDGE_POLL_INTERVAL"] = interval.String()
-	procs := []*bridgeProc{startBridge(t, env), startBridge(t, env)}
-	leader, standby := w.pollerOf(procs)
+	leader, standby := w.startPollers(interval)
 
 	update := func(i int, name string) {
 		t.Helper()
@@ -92,7 +86,7 @@ func TestOnePollerAmongTwoBridges(t *testing.T) {
 		t.Fatal("both bridges poll")
 	}
 
-	leader.kill()
+	leader.Kill()
 	killed := time.Now()
 	update(6, "AfterKill")
 	deadline := max(2*interval, 10*time.Second)
@@ -131,18 +125,8 @@ func TestOnePollerAmongTwoBridges(t *testing.T) {
 // nothing twice: every customer's events still form one chain.
 func TestPausedPollerIsFenced(t *testing.T) {
 	w := newWorld(t)
-	var ids []string
-	for i := range 9 {
-		c, err := w.sim.CreateCustomer(crmParams(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, c.ID)
-	}
-	env := w.env()
-	env["BRIDGE_POLL_INTERVAL"] = "1s"
-	procs := []*bridgeProc{startBridge(t, env), startBridge(t, env)}
-	paused, other := w.pollerOf(procs)
+	ids := w.seed(9)
+	paused, other := w.startPollers(time.Second)
 	events := w.eventCount
 	round := func(name string, want int) {
 		t.Helper()
@@ -154,14 +138,14 @@ func TestPausedPollerIsFenced(t *testing.T) {
 		eventually.True(t, 30*time.Second, fmt.Sprintf("%d events", want), func() bool { return events() >= want })
 	}
 	round("One", 9)
-	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := paused.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	round("Two", 18)
 	if !other.active() {
 		t.Error("events came while the active poller was paused, but the other does not say it polls")
 	}
-	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := paused.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	eventually.True(t, 30*time.Second, "the woken poller to stand down", func() bool { return !paused.active() })

@@ -1,16 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,84 +11,29 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/commands"
+	"github.com/gormic/crm-bridge/internal/commands/commandtest"
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/crmsim/simtest"
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/proctest"
 	"github.com/gormic/crm-bridge/internal/streams"
-	"github.com/gormic/crm-bridge/schemas"
 )
 
-// runMainEnv makes the test binary run main() instead of the tests, so a
-// test can start real bridge processes without building anything.
-const runMainEnv = "CRM_BRIDGE_TEST_RUN_MAIN"
-
-// bridgeProc is a bridge running as a child process.
-type bridgeProc struct {
-	cmd    *exec.Cmd
-	done   chan struct{}
-	err    error
-	mu     sync.Mutex
-	stderr strings.Builder
-}
+// bridgeProc is the bridge binary running `bridge run` as a child
+// process; its log is its stderr.
+type bridgeProc struct{ *proctest.Proc }
 
 // startBridge runs `bridge run` as a child process with env (BRIDGE_...).
 func startBridge(t *testing.T, env map[string]string) *bridgeProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "run")
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &bridgeProc{cmd: cmd, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.stderr.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("bridge pid %d log (tail):\n%s", cmd.Process.Pid, tail(p.logs(), 4000))
-		}
-	})
-	return p
+	bin := proctest.Build(t, proctest.BridgePkg)
+	return &bridgeProc{proctest.Start(t, "bridge", bin, []string{"run"}, proctest.Options{Env: proctest.Vars(env)})}
 }
 
-func (p *bridgeProc) logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
-// kill sends SIGKILL and waits for the process to end.
-func (p *bridgeProc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}
+func (p *bridgeProc) logs() string { return p.Stderr.String() }
 
 // world is what bridge processes run against: JetStream and the simulator.
 type world struct {
@@ -128,7 +66,21 @@ func (w *world) env() map[string]string {
 	}
 }
 
-// waitStreams waits until a bridge has made the streams and consumers.
+// seed makes n customers in the simulator and returns their ids.
+func (w *world) seed(n int) []string {
+	w.t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		c, err := w.sim.CreateCustomer(crm.CreateParams{FirstName: "Seed", Phone: fmt.Sprintf("777%07d", i)})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// waitConsumers waits until a bridge has made the streams and consumers.
 func (w *world) waitConsumers() {
 	w.t.Helper()
 	eventually.True(w.t, 30*time.Second, "the bridge made no consumers", func() bool {
@@ -164,21 +116,7 @@ func (w *world) resultCount() int { return natstest.Count(w.js, streams.Events, 
 // result.schema.json; it fails the test on a command with two.
 func (w *world) results() map[string]commands.Result {
 	w.t.Helper()
-	out := map[string]commands.Result{}
-	for _, m := range natstest.Messages(w.t, w.js, streams.Events, w.subj.Result()) {
-		if err := schemas.Validate(schemas.Result, m.Data()); err != nil {
-			w.t.Errorf("result %s: got %v, want it valid", m.Data(), err)
-		}
-		var r commands.Result
-		if err := json.Unmarshal(m.Data(), &r); err != nil {
-			w.t.Fatal(err)
-		}
-		if _, dup := out[r.CommandID]; dup {
-			w.t.Errorf("command %s has two results", r.CommandID)
-		}
-		out[r.CommandID] = r
-	}
-	return out
+	return commandtest.Results(w.t, w.js, w.subj)
 }
 
 // Done when 5 (commands): the bridge killed with SIGKILL in the middle of
@@ -195,14 +133,7 @@ func TestSIGKILLMidwayAndRestart(t *testing.T) {
 	w.waitConsumers()
 	const creates, updates = 600, 400
 	// Updates of customers that exist before the commands come.
-	seeded := make([]string, 40)
-	for i := range seeded {
-		c, err := w.sim.CreateCustomer(crmParams(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		seeded[i] = c.ID
-	}
+	seeded := w.seed(40)
 	for i := range creates {
 		w.publishAsync(w.subj.Create(), fmt.Sprintf("c-%d", i), fmt.Appendf(nil, `{"firstName":"K%d","phone":"555%07d"}`, i, i))
 		if i < updates {
@@ -211,7 +142,7 @@ func TestSIGKILLMidwayAndRestart(t *testing.T) {
 	}
 	w.waitPublished()
 	eventually.True(t, time.Minute, "no progress before the kill", func() bool { return w.resultCount() >= 200 })
-	first.kill()
+	first.Kill()
 	killedAt := w.resultCount()
 	if killedAt >= creates+updates {
 		t.Fatalf("all %d commands were done before the kill; nothing was shown", killedAt)
@@ -239,10 +170,6 @@ func TestSIGKILLMidwayAndRestart(t *testing.T) {
 	t.Logf("killed after %d of %d results", killedAt, creates+updates)
 }
 
-func crmParams(i int) crm.CreateParams {
-	return crm.CreateParams{FirstName: "Seed", Phone: fmt.Sprintf("777%07d", i)}
-}
-
 // Done when 4: 300 interleaved updates to 10 customers under faults land
 // in publish order per customer, as the simulator's own log shows, also
 // with two bridge processes and with one of them killed midway.
@@ -262,14 +189,7 @@ func TestPerCustomerOrder(t *testing.T) {
 			if err := w.sim.SetFaults(crmsim.Faults{Seed: 11, ErrorRate: 0.2, RateLimitRate: 0.1, RetryAfter: time.Second}); err != nil {
 				t.Fatal(err)
 			}
-			customers := make([]string, 10)
-			for i := range customers {
-				c, err := w.sim.CreateCustomer(crmParams(i))
-				if err != nil {
-					t.Fatal(err)
-				}
-				customers[i] = c.ID
-			}
+			customers := w.seed(10)
 			var procs []*bridgeProc
 			for range tt.procs {
 				procs = append(procs, startBridge(t, w.env()))
@@ -284,7 +204,7 @@ func TestPerCustomerOrder(t *testing.T) {
 			w.waitPublished()
 			if tt.kill {
 				eventually.True(t, time.Minute, "no progress before the kill", func() bool { return w.resultCount() >= 60 })
-				procs[0].kill()
+				procs[0].Kill()
 				if n := w.resultCount(); n >= rounds*len(customers) {
 					t.Fatalf("all %d updates were done before the kill; nothing was shown", n)
 				}

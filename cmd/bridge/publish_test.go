@@ -16,6 +16,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/proctest"
 	"github.com/gormic/crm-bridge/internal/streams"
 	"github.com/gormic/crm-bridge/internal/syncbuf"
 	"github.com/gormic/crm-bridge/schemas"
@@ -52,11 +53,7 @@ func clientStreams(t *testing.T, opts embedded.Options) (map[string]string, jets
 	}
 	srv := natstest.Start(t, opts)
 	_, js := natstest.Connect(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js)
 	return map[string]string{"BRIDGE_NATS_URL": srv.ClientURL()}, js
 }
 
@@ -152,7 +149,7 @@ func TestPublishThroughBridge(t *testing.T) {
 	p := startProgram(t, env, "run")
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("bridge log (tail):\n%s", tail(p.stderr.String(), 6000))
+			t.Logf("bridge log (tail):\n%s", proctest.Tail(p.stderr.String(), 6000))
 		}
 	})
 	w.waitConsumers()

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gormic/crm-bridge/internal/config"
 	"github.com/gormic/crm-bridge/internal/embedded"
-	"github.com/gormic/crm-bridge/internal/eventually"
-	"github.com/gormic/crm-bridge/internal/model"
 	"github.com/gormic/crm-bridge/internal/natstest"
-	"github.com/gormic/crm-bridge/internal/queries"
+	"github.com/gormic/crm-bridge/internal/queries/querytest"
 )
 
 // queryWorld starts NATS with a filled read model of two customers and
@@ -22,34 +18,9 @@ func queryWorld(t *testing.T) map[string]string {
 	t.Helper()
 	srv := natstest.Start(t, embedded.Options{StoreDir: t.TempDir()})
 	nc, js := natstest.Connect(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	customers, status, err := model.Ensure(ctx, js, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for id, rec := range map[string]string{
+	querytest.Start(t, nc, js, map[string]string{
 		"cus_1": `{"id":"cus_1","firstName":"Ada","lastName":"Lovelace","phone":"5550100","phoneCountryCalling":"1","email":"ada@example.com"}`,
 		"cus_2": `{"id":"cus_2","firstName":"Bob","lastName":null,"phone":"5550199","phoneCountryCalling":"1"}`,
-	} {
-		if _, err := customers.Put(ctx, model.Key(id), []byte(rec)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := model.WriteStatus(ctx, status, model.Status{Filled: true, AsOf: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := queries.New(nc, js, queries.Config{Prefix: "crm"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
-	eventually.True(t, 10*time.Second, "the model indexed", func() bool {
-		_, ok, _ := s.ByPhone(ctx, "0")
-		return ok
 	})
 	return map[string]string{"BRIDGE_NATS_URL": srv.ClientURL()}
 }

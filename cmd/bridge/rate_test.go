@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/proctest"
 )
 
 // Issue 11, part 9: BRIDGE_CRM_RATE is the budget of the whole deployment.
@@ -53,7 +54,7 @@ func TestCRMRateIsTheDeploymentsBudget(t *testing.T) {
 	}
 	w.waitPublished()
 	eventually.True(t, time.Minute, "no progress before the kill", func() bool { return w.resultCount() >= load/5 })
-	ps[0].kill()
+	ps[0].Kill()
 	if n := w.resultCount(); n >= load {
 		t.Fatalf("all %d commands were done before the kill; nothing was shown", n)
 	}
@@ -122,18 +123,7 @@ func (a *arrivals) count(from time.Time) int {
 // logValue waits for a JSON log line with msg and returns its attribute key.
 func (p *bridgeProc) logValue(t *testing.T, msg, key string) string {
 	t.Helper()
-	var val string
-	eventually.True(t, 30*time.Second, "log line "+msg, func() bool {
-		for line := range strings.Lines(p.logs()) {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
-				val, _ = m[key].(string)
-				return true
-			}
-		}
-		return false
-	})
-	return val
+	return proctest.WaitLogValue(t, p.Stderr, msg, key)
 }
 
 // loggedShare says whether logs hold the info line of a change of the

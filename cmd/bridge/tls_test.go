@@ -1,27 +1,16 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
-	"net"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/crmsim"
@@ -29,6 +18,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/tlstest"
 )
 
 // Issue 6: TLS to NATS and to the CRM works with a test CA. The bridge
@@ -50,15 +40,7 @@ func TestTLSWithTestCA(t *testing.T) {
 		nc.Close()
 		t.Fatal("a plain connection to the TLS NATS server succeeded")
 	}
-	nc, err := nats.Connect(srv.ClientURL(), nats.RootCAs(caFile))
-	if err != nil {
-		t.Fatalf("connect NATS over TLS: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := natstest.Connect(t, srv, nats.RootCAs(caFile))
 
 	sim, err := crmsim.New(crmsim.Options{APIKey: "k", OrgID: "o", RandSeed: 3, ValidateResponses: true})
 	if err != nil {
@@ -102,14 +84,7 @@ func TestTLSWithTestCA(t *testing.T) {
 		t.Fatalf("the simulator holds %+v (found: %v) for %s, want Tess", c, ok, r.CustomerID)
 	}
 	// SIGTERM: the bridge hands its partitions over at once.
-	if err := good.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-good.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the bridge did not stop on SIGTERM")
-	}
+	_ = good.Stop(t, 30*time.Second) // fails the test if it does not stop
 
 	// Without it (the NATS CA alone) the bridge reaches NATS but not the
 	// CRM: its calls fail on the certificate and nothing is applied.
@@ -148,95 +123,11 @@ func TestTLSWithTestCA(t *testing.T) {
 // the server's certificate, loaded from its files.
 func testCA(t *testing.T) (caFile string, cert tls.Certificate) {
 	t.Helper()
-	ca := newTestAuthority(t, "crm-bridge test CA")
-	certFile, keyFile := ca.issue("127.0.0.1", x509.ExtKeyUsageServerAuth)
+	ca := tlstest.New(t, "crm-bridge test CA")
+	certFile, keyFile := ca.Issue("127.0.0.1", x509.ExtKeyUsageServerAuth)
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ca.file, cert
-}
-
-// testAuthority is a throwaway CA whose certificate and key live in a
-// temporary directory.
-type testAuthority struct {
-	t      *testing.T
-	dir    string
-	cert   *x509.Certificate
-	key    *ecdsa.PrivateKey
-	file   string // the CA certificate, PEM
-	serial int64
-}
-
-func newTestAuthority(t *testing.T, name string) *testAuthority {
-	t.Helper()
-	now := time.Now()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &testAuthority{t: t, dir: t.TempDir(), cert: cert, key: key, serial: 1}
-	a.file = a.write("ca.pem", "CERTIFICATE", der)
-	return a
-}
-
-// issue makes a certificate for name (also its IP address, when name is
-// one) signed by the CA, for usage (server or client authentication), and
-// returns its file and its key's file.
-func (a *testAuthority) issue(name string, usage x509.ExtKeyUsage) (certFile, keyFile string) {
-	a.t.Helper()
-	now := time.Now()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	a.serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(a.serial),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	if ip := net.ParseIP(name); ip != nil {
-		tmpl.IPAddresses = []net.IP{ip}
-	} else {
-		tmpl.DNSNames = []string{name}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return a.write(name+".pem", "CERTIFICATE", der), a.write(name+"-key.pem", "EC PRIVATE KEY", keyDER)
-}
-
-func (a *testAuthority) write(name, typ string, der []byte) string {
-	a.t.Helper()
-	path := filepath.Join(a.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		a.t.Fatal(err)
-	}
-	return path
+	return ca.File, cert
 }

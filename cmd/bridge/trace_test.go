@@ -3,11 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +13,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/proctest"
 	"github.com/gormic/crm-bridge/internal/streams"
 	"github.com/gormic/crm-bridge/internal/tracing/otlptest"
 )
@@ -36,7 +33,7 @@ const (
 func TestTracesExportedAndPropagated(t *testing.T) {
 	w := newWorld(t)
 	recv := otlptest.Start(t)
-	front := recordCRMTraceparents(t, w.sim.URL())
+	front := otlptest.StartFront(t, w.sim.URL())
 	env := w.env()
 	env["BRIDGE_CRM_URL"] = front.URL
 	env["BRIDGE_POLL_INTERVAL"] = "200ms"
@@ -49,7 +46,7 @@ func TestTracesExportedAndPropagated(t *testing.T) {
 	p := startProgram(t, env, "run")
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("bridge log (tail):\n%s", tail(p.stderr.String(), 4000))
+			t.Logf("bridge log (tail):\n%s", proctest.Tail(p.stderr.String(), 4000))
 		}
 	})
 	if got := p.logValue(t, "crm-bridge starting", "traces"); got != recv.URL+"/v1/traces" {
@@ -95,7 +92,7 @@ func TestTracesExportedAndPropagated(t *testing.T) {
 	if request.TraceID != ok.TraceID || request.ParentID != ok.SpanID {
 		t.Errorf("CRM update span: got %+v, want a child of %s", request, ok.SpanID)
 	}
-	if got, want := front.get(http.MethodPatch), "00-"+request.TraceID+"-"+request.SpanID+"-01"; got != want {
+	if got, want := front.Traceparent(http.MethodPatch), "00-"+request.TraceID+"-"+request.SpanID+"-01"; got != want {
 		t.Errorf("CRM update request: got traceparent %q, want %q", got, want)
 	}
 	tp := w.storedTraceparents()
@@ -116,7 +113,7 @@ func TestTracesExportedAndPropagated(t *testing.T) {
 // unchanged; `bridge dlq replay` carries the dead letter's on.
 func TestTraceparentPropagatesWithoutOTEL(t *testing.T) {
 	w := newWorld(t)
-	front := recordCRMTraceparents(t, w.sim.URL())
+	front := otlptest.StartFront(t, w.sim.URL())
 	env := w.env()
 	env["BRIDGE_CRM_URL"] = front.URL
 	c, err := w.sim.CreateCustomer(crm.CreateParams{FirstName: "Ada", Phone: "5550100"})
@@ -131,7 +128,7 @@ func TestTraceparentPropagatesWithoutOTEL(t *testing.T) {
 	w.publishTraced(w.subj.Update(c.ID), "t-ok", `{"email":"ada@example.com"}`, traceApplied)
 	w.publishTraced(w.subj.Update(c.ID), "t-bad", `{"gender":"X"}`, traceRejected)
 	eventually.True(t, 30*time.Second, "two results", func() bool { return w.resultCount() == 2 })
-	if got := front.get(http.MethodPatch); got != traceApplied {
+	if got := front.Traceparent(http.MethodPatch); got != traceApplied {
 		t.Errorf("CRM update request: got traceparent %q, want %q", got, traceApplied)
 	}
 	if _, _, err := cli(t, env, "", "dlq", "replay", "--all"); err != nil {
@@ -182,38 +179,6 @@ func wantChild(t *testing.T, name string, s otlptest.Span, traceparent string) {
 	if s.SpanID == "" || s.TraceID != parts[1] || s.ParentID != parts[2] {
 		t.Errorf("%s: got span %+v, want a child of %s", name, s, traceparent)
 	}
-}
-
-// crmFront is an HTTP front of the simulator that records each request's
-// traceparent, by method (the last one of each).
-type crmFront struct {
-	*httptest.Server
-	mu  sync.Mutex
-	got map[string]string
-}
-
-func recordCRMTraceparents(t *testing.T, target string) *crmFront {
-	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	f := &crmFront{got: map[string]string{}}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		f.got[r.Method] = r.Header.Get("traceparent")
-		f.mu.Unlock()
-		proxy.ServeHTTP(rw, r)
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *crmFront) get(method string) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.got[method]
 }
 
 // An OTEL_* setting the bridge cannot honour stops it at start, naming the

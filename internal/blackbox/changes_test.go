@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/proctest"
 )
 
 // changesScenario changes n customers of the CRM at once, rounds times,
@@ -22,9 +23,9 @@ import (
 // duration) to the stored time of the last event (CRM_EVENTS's last
 // time). A round in which a poll started while the changes were being
 // made is done again (at most twice).
-func changesScenario(tb testing.TB, b *proc, js jetstream.JetStream, crmURL string, customers, n, rounds int) *table {
+func changesScenario(tb testing.TB, b *proctest.Proc, js jetstream.JetStream, crmURL string, customers, n, rounds int) *table {
 	tb.Helper()
-	waitFor(tb, b, 5*time.Minute, 50*time.Millisecond, "the first poll to be done", func() bool {
+	proctest.WaitFor(tb, b, 5*time.Minute, 50*time.Millisecond, "the first poll to be done", func() bool {
 		return len(logLines(b, "poll done")) > 0
 	})
 	ids := customerIDs(tb, crmURL)
@@ -52,7 +53,7 @@ func changesScenario(tb testing.TB, b *proc, js jetstream.JetStream, crmURL stri
 // seconds from the first export request after the changes to the last
 // event stored, and the "poll done" lines since; ok is false when a poll
 // that began before the changes were all made published some of them.
-func changeRound(tb testing.TB, b *proc, js jetstream.JetStream, client *crm.Client, pick []int, ids []string, name string) (float64, string, bool) {
+func changeRound(tb testing.TB, b *proctest.Proc, js jetstream.JetStream, client *crm.Client, pick []int, ids []string, name string) (float64, string, bool) {
 	tb.Helper()
 	before, err := eventsState(js)
 	if err != nil {
@@ -82,7 +83,7 @@ func changeRound(tb testing.TB, b *proc, js jetstream.JetStream, client *crm.Cli
 		tb.Fatal(err)
 	}
 	var st jetstream.StreamState
-	waitFor(tb, b, 2*time.Minute, 20*time.Millisecond, fmt.Sprintf("%d events", len(pick)), func() bool {
+	proctest.WaitFor(tb, b, 2*time.Minute, 20*time.Millisecond, fmt.Sprintf("%d events", len(pick)), func() bool {
 		st, err = eventsState(js)
 		return err == nil && st.Msgs >= before.Msgs+uint64(len(pick))
 	})
@@ -107,7 +108,7 @@ func changeRound(tb testing.TB, b *proc, js jetstream.JetStream, client *crm.Cli
 	}
 	// The poll of that request must be the one that published the events:
 	// not one that began before the changes were all made.
-	waitFor(tb, b, time.Minute, 20*time.Millisecond, "the poll to be done", func() bool {
+	proctest.WaitFor(tb, b, time.Minute, 20*time.Millisecond, "the poll to be done", func() bool {
 		l := logLines(b, "poll done")
 		return len(l) > 0 && l[len(l)-1].Time.After(first)
 	})
@@ -137,9 +138,9 @@ type logLine struct {
 }
 
 // logLines returns b's log lines with msg, in order.
-func logLines(b *proc, msg string) []logLine {
+func logLines(b *proctest.Proc, msg string) []logLine {
 	var out []logLine
-	for line := range strings.Lines(b.out.String()) {
+	for line := range strings.Lines(b.Output.String()) {
 		if !strings.Contains(line, `"msg":"`+msg+`"`) {
 			continue
 		}

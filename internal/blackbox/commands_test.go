@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/proctest"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -22,7 +24,7 @@ const commandCustomers = 2000
 // commandWorld is a nats-server with the bridge's streams and a simulator
 // of commandCustomers, shared by the rounds of one scenario.
 type commandWorld struct {
-	nats            *proc
+	nats            *proctest.Proc
 	natsURL, crmURL string
 	nc              *nats.Conn
 	js              jetstream.JetStream
@@ -37,13 +39,19 @@ func newCommandWorld(tb testing.TB, latency time.Duration) *commandWorld {
 	w.nats, w.natsURL = startNATS(tb)
 	_, w.crmURL = startSim(tb, commandCustomers, latency)
 	w.nc, w.js = connect(tb, w.natsURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := streams.Ensure(ctx, w.js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
-		tb.Fatal(err)
-	}
+	natstest.EnsureStreams(tb, w.js)
 	w.ids = customerIDs(tb, w.crmURL)
 	return w
+}
+
+// start starts the floor's commands job or the bridge (kind "floor" or
+// "bridge") against the world, ready for commands.
+func (w *commandWorld) start(tb testing.TB, kind string) *proctest.Proc {
+	tb.Helper()
+	if kind == "floor" {
+		return startFloor(tb, "commands", w.natsURL, w.crmURL)
+	}
+	return startBridge(tb, w.natsURL, w.crmURL, true)
 }
 
 // command is an update of a random customer with Nats-Msg-Id id.
@@ -75,7 +83,7 @@ func (w *commandWorld) onResults(tb testing.TB, prefix string, f func(id string,
 
 // backlog publishes n commands and times p from the first publish to the
 // last result: commands per second, and p's CPU time per command in µs.
-func (w *commandWorld) backlog(tb testing.TB, p *proc, n int, round string) (rate, cpuMicros float64) {
+func (w *commandWorld) backlog(tb testing.TB, p *proctest.Proc, n int, round string) (rate, cpuMicros float64) {
 	tb.Helper()
 	var got atomic.Int64
 	all := make(chan struct{})
@@ -85,7 +93,7 @@ func (w *commandWorld) backlog(tb testing.TB, p *proc, n int, round string) (rat
 		}
 	})
 	defer stop()
-	cpu0, t0 := p.cpu(tb), time.Now()
+	cpu0, t0 := p.CPU(tb), time.Now()
 	for i := range n {
 		if _, err := w.js.PublishMsgAsync(w.command(fmt.Sprintf("%s-%d", round, i), i), jetstream.WithStallWait(time.Minute)); err != nil {
 			tb.Fatal(err)
@@ -93,12 +101,12 @@ func (w *commandWorld) backlog(tb testing.TB, p *proc, n int, round string) (rat
 	}
 	select {
 	case <-all:
-	case <-p.done:
-		tb.Fatalf("%s exited during the round", p.name)
+	case <-p.Done():
+		tb.Fatalf("%s exited during the round", p.Name)
 	case <-time.After(5 * time.Minute):
-		tb.Fatalf("%s: %d of %d results after 5 minutes", p.name, got.Load(), n)
+		tb.Fatalf("%s: %d of %d results after 5 minutes", p.Name, got.Load(), n)
 	}
-	elapsed, cpu1 := time.Since(t0), p.cpu(tb)
+	elapsed, cpu1 := time.Since(t0), p.CPU(tb)
 	return float64(n) / elapsed.Seconds(), float64((cpu1 - cpu0).Microseconds()) / float64(n)
 }
 
@@ -127,22 +135,17 @@ func commandsScenario(tb testing.TB, latency time.Duration, n, rounds int, targe
 	rss := t.add("peak RSS (MB)", true, "")
 	for r := range rounds {
 		for _, kind := range []string{"floor", "bridge"} {
-			var p *proc
-			if kind == "floor" {
-				p = startFloor(tb, "commands", w.natsURL, w.crmURL)
-			} else {
-				p = startBridge(tb, w.natsURL, w.crmURL, true)
-			}
+			p := w.start(tb, kind)
 			rate, c := w.backlog(tb, p, n, fmt.Sprintf("%s%d", kind, r))
-			mb := float64(p.peakRSS(tb)) / 1e6
-			p.stop(tb)
+			mb := float64(p.PeakRSS(tb)) / 1e6
+			p.Stop(tb, time.Minute)
 			w.purge(tb)
 			thr.put(kind, rate)
 			cpu.put(kind, c)
 			rss.put(kind, mb)
 		}
 	}
-	t.note("nats-server peak RSS %.0f MB", float64(w.nats.peakRSS(tb))/1e6)
+	t.note("nats-server peak RSS %.0f MB", float64(w.nats.PeakRSS(tb))/1e6)
 	return t
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gormic/crm-bridge/internal/proctest"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -32,7 +33,7 @@ func eventsScenario(tb testing.TB, customers, changes, rounds int) []*table {
 	for r := range rounds {
 		for _, kind := range []string{"floor", "bridge"} {
 			last := kind == "bridge" && r == rounds-1
-			fs, changed := firstStartRound(tb, kind, crmURL, customers, func(b *proc, js jetstream.JetStream) *table {
+			fs, changed := firstStartRound(tb, kind, crmURL, customers, func(b *proctest.Proc, js jetstream.JetStream) *table {
 				if !last {
 					return nil
 				}
@@ -55,7 +56,7 @@ func eventsScenario(tb testing.TB, customers, changes, rounds int) []*table {
 // bridge, and measures until every customer's event is stored; then
 // calls after with the process still running.
 func firstStartRound(tb testing.TB, kind, crmURL string, customers int,
-	after func(*proc, jetstream.JetStream) *table) (firstStart, *table) {
+	after func(*proctest.Proc, jetstream.JetStream) *table) (firstStart, *table) {
 	tb.Helper()
 	dir, err := os.MkdirTemp("", "crm-bridge-blackbox-nats-")
 	if err != nil {
@@ -63,28 +64,28 @@ func firstStartRound(tb testing.TB, kind, crmURL string, customers int,
 	}
 	defer os.RemoveAll(dir)
 	natsP, natsURL := startNATSOn(tb, dir)
-	defer natsP.stop(tb)
+	defer natsP.Stop(tb, time.Minute)
 	_, js := connect(tb, natsURL)
-	var p *proc
+	var p *proctest.Proc
 	if kind == "floor" {
-		p = start(tb, "floor", floorBin, []string{"events", "--nats", natsURL, "--crm", crmURL,
+		p = start(tb, "floor", proctest.FloorPkg, []string{"events", "--nats", natsURL, "--crm", crmURL,
 			"--api-key", benchAPIKey, "--org-id", benchOrg})
 	} else {
 		p = startBridge(tb, natsURL, crmURL, false, "BRIDGE_POLLER_INITIAL_EVENTS=true",
 			"BRIDGE_POLL_INTERVAL=2s", "BRIDGE_LOG_LEVEL=debug")
 	}
-	defer p.stop(tb)
+	defer p.Stop(tb, time.Minute)
 	var last time.Time
-	waitFor(tb, p, 30*time.Minute, 100*time.Millisecond, fmt.Sprintf("%s: %d events stored", kind, customers), func() bool {
+	proctest.WaitFor(tb, p, 30*time.Minute, 100*time.Millisecond, fmt.Sprintf("%s: %d events stored", kind, customers), func() bool {
 		st, err := eventsState(js)
 		last = st.LastTime
 		return err == nil && st.Msgs >= uint64(customers)
 	})
 	fs := firstStart{
-		seconds:   last.Sub(p.started).Seconds(),
-		cpuMicros: float64(p.cpu(tb).Microseconds()) / float64(customers),
-		rssMB:     float64(p.peakRSS(tb)) / 1e6,
-		natsMB:    float64(natsP.peakRSS(tb)) / 1e6,
+		seconds:   last.Sub(p.Started()).Seconds(),
+		cpuMicros: float64(p.CPU(tb).Microseconds()) / float64(customers),
+		rssMB:     float64(p.PeakRSS(tb)) / 1e6,
+		natsMB:    float64(natsP.PeakRSS(tb)) / 1e6,
 	}
 	return fs, after(p, js)
 }

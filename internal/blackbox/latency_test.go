@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/proctest"
 )
 
 // paced calls send(i) rate times a second for d, from one goroutine: at
@@ -42,7 +44,7 @@ func percentiles(d []time.Duration) (p50, p99 float64) {
 
 // timeToResult publishes rate commands a second for d to p and returns
 // each one's time from its publish to its result.
-func (w *commandWorld) timeToResult(tb testing.TB, p *proc, rate int, d time.Duration, round string) []time.Duration {
+func (w *commandWorld) timeToResult(tb testing.TB, p *proctest.Proc, rate int, d time.Duration, round string) []time.Duration {
 	tb.Helper()
 	var mu sync.Mutex
 	sent := map[string]time.Time{}
@@ -66,7 +68,7 @@ func (w *commandWorld) timeToResult(tb testing.TB, p *proc, rate int, d time.Dur
 			tb.Error(err)
 		}
 	})
-	waitFor(tb, p, time.Minute, 10*time.Millisecond, "every result", func() bool {
+	proctest.WaitFor(tb, p, time.Minute, 10*time.Millisecond, "every result", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(lat) == n
@@ -85,14 +87,9 @@ func latencyScenario(tb testing.TB, rate int, d time.Duration, rounds int) *tabl
 	p99 := t.add("p99 (ms)", false, "≤ 5 ms")
 	for r := range rounds {
 		for _, kind := range []string{"floor", "bridge"} {
-			var p *proc
-			if kind == "floor" {
-				p = startFloor(tb, "commands", w.natsURL, w.crmURL)
-			} else {
-				p = startBridge(tb, w.natsURL, w.crmURL, true)
-			}
+			p := w.start(tb, kind)
 			a, b := percentiles(w.timeToResult(tb, p, rate, d, fmt.Sprintf("%s%d", kind, r)))
-			p.stop(tb)
+			p.Stop(tb, time.Minute)
 			w.purge(tb)
 			p50.put(kind, a)
 			p99.put(kind, b)

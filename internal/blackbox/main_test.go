@@ -1,49 +1,24 @@
 package blackbox
 
 import (
-	"flag"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/gormic/crm-bridge/internal/proctest"
 )
 
 // TestMain builds the three binaries the benchmarks run: the bridge as
 // users build it, nats-server from the version in go.mod, and the floor.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "crm-bridge-blackbox-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := build(dir)
-	if code == 0 {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+	proctest.Main(m, proctest.BridgePkg, proctest.NATSPkg, proctest.FloorPkg)
 }
 
-func build(dir string) int {
-	bridgeBin = filepath.Join(dir, "bridge")
-	natsBin = filepath.Join(dir, "nats-server")
-	floorBin = filepath.Join(dir, "floor")
-	for _, b := range [][]string{
-		{"-trimpath", "-ldflags", "-X main.version=blackbox", "-o", bridgeBin, "../../cmd/bridge"},
-		{"-trimpath", "-o", natsBin, "github.com/nats-io/nats-server/v2"},
-		{"-trimpath", "-o", floorBin, "./floor"},
-	} {
-		cmd := exec.Command("go", append([]string{"build"}, b...)...)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build %v: %v\n%s", b[len(b)-1], err, out)
-			return 1
-		}
-	}
-	return 0
+// start starts the program of the package pkg (proctest.BridgePkg, ...)
+// with args and env (KEY=value). With BENCH_LOG_DIR set, its whole output
+// is written there when the benchmark ends.
+func start(tb testing.TB, name, pkg string, args []string, env ...string) *proctest.Proc {
+	tb.Helper()
+	return proctest.Start(tb, name, proctest.Build(tb, pkg), args, proctest.Options{
+		Env: env, LogDir: os.Getenv("BENCH_LOG_DIR"), LogAlways: true,
+	})
 }

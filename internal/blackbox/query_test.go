@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/gormic/crm-bridge/internal/proctest"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -27,7 +28,7 @@ func queryScenario(tb testing.TB, customers, rate int, d time.Duration, rounds i
 	b := startBridge(tb, natsURL, crmURL, true)
 	ids := customerIDs(tb, crmURL)
 	var err error
-	waitFor(tb, b, time.Minute, 100*time.Millisecond, "crm.customer.get to answer from the model", func() bool {
+	proctest.WaitFor(tb, b, time.Minute, 100*time.Millisecond, "crm.customer.get to answer from the model", func() bool {
 		var m *nats.Msg
 		m, err = nc.Request(querySubject(ids[0]), nil, 2*time.Second)
 		return errors.Is(err, nats.ErrNoResponders) || (err == nil && m.Header.Get("Nats-Service-Error-Code") == "")
@@ -46,7 +47,7 @@ func queryScenario(tb testing.TB, customers, rate int, d time.Duration, rounds i
 		var lat []time.Duration
 		var failed int
 		var wg sync.WaitGroup
-		cpu0 := b.cpu(tb)
+		cpu0 := b.CPU(tb)
 		n := paced(rate, d, func(i int) {
 			wg.Go(func() {
 				start := time.Now()
@@ -68,8 +69,8 @@ func queryScenario(tb testing.TB, customers, rate int, d time.Duration, rounds i
 		a, b99 := percentiles(lat)
 		p50.put("bridge", a)
 		p99.put("bridge", b99)
-		cpu.put("bridge", float64((b.cpu(tb)-cpu0).Microseconds())/float64(n))
+		cpu.put("bridge", float64((b.CPU(tb)-cpu0).Microseconds())/float64(n))
 	}
-	t.note("nats-server peak RSS %.0f MB; bridge peak RSS %.0f MB", float64(natsP.peakRSS(tb))/1e6, float64(b.peakRSS(tb))/1e6)
+	t.note("nats-server peak RSS %.0f MB; bridge peak RSS %.0f MB", float64(natsP.PeakRSS(tb))/1e6, float64(b.PeakRSS(tb))/1e6)
 	return t
 }

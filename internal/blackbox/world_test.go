@@ -3,6 +3,7 @@ package blackbox
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/crm"
+	"github.com/gormic/crm-bridge/internal/proctest"
 )
 
 const (
@@ -26,16 +28,13 @@ const (
 // startNATS starts nats-server with JetStream on a new store, on its
 // defaults otherwise (as users run it: files synced every 2 minutes), and
 // waits until it listens.
-func startNATS(tb testing.TB) (*proc, string) { return startNATSOn(tb, tb.TempDir()) }
+func startNATS(tb testing.TB) (*proctest.Proc, string) { return startNATSOn(tb, tb.TempDir()) }
 
 // startNATSOn is startNATS on the store dir.
-func startNATSOn(tb testing.TB, dir string) (*proc, string) {
+func startNATSOn(tb testing.TB, dir string) (*proctest.Proc, string) {
 	tb.Helper()
-	port := freePort(tb)
-	p := start(tb, "nats-server", natsBin, []string{"-a", "127.0.0.1", "-p", fmt.Sprint(port), "-js", "-sd", dir})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	waitFor(tb, p, 30*time.Second, 20*time.Millisecond, "nats-server to listen", func() bool { return listening(addr) })
-	return p, "nats://" + addr
+	n := &proctest.NATS{StoreDir: dir, Options: proctest.Options{LogDir: os.Getenv("BENCH_LOG_DIR"), LogAlways: true}}
+	return n.Start(tb), n.URL()
 }
 
 // connect returns the benchmark's own connection to url.
@@ -56,14 +55,14 @@ func connect(tb testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 // startSim starts `bridge crmsim` with customers seeded (seed 1), pages of
 // benchPageSize and latency added to every request, and waits until it
 // listens (it seeds first).
-func startSim(tb testing.TB, customers int, latency time.Duration) (*proc, string) {
+func startSim(tb testing.TB, customers int, latency time.Duration) (*proctest.Proc, string) {
 	tb.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
-	p := start(tb, "crmsim", bridgeBin, []string{"crmsim", "--addr", addr, "--log-format", "json",
+	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(tb))
+	p := start(tb, "crmsim", proctest.BridgePkg, []string{"crmsim", "--addr", addr, "--log-format", "json",
 		"--api-key", benchAPIKey, "--org-id", benchOrg, "--rand-seed", "1",
 		"--seed-customers", fmt.Sprint(customers), "--page-size", fmt.Sprint(benchPageSize),
 		"--latency", latency.String()})
-	waitFor(tb, p, 5*time.Minute, 50*time.Millisecond, "the simulator to listen", func() bool { return listening(addr) })
+	proctest.WaitFor(tb, p, 5*time.Minute, 50*time.Millisecond, "the simulator to listen", func() bool { return proctest.Listening(addr) })
 	return p, "http://" + addr
 }
 
@@ -97,18 +96,18 @@ func crmClient(tb testing.TB, url string) *crm.Client {
 // startBridge starts `bridge run` against natsURL and crmURL with no CRM
 // rate limit, commandConcurrency commands in flight, JSON logs, and env
 // (KEY=value) besides; it waits for /readyz to answer 200 when ready is set.
-func startBridge(tb testing.TB, natsURL, crmURL string, ready bool, env ...string) *proc {
+func startBridge(tb testing.TB, natsURL, crmURL string, ready bool, env ...string) *proctest.Proc {
 	tb.Helper()
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
-	p := start(tb, "bridge", bridgeBin, []string{"run"}, append([]string{
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(tb))
+	p := start(tb, "bridge", proctest.BridgePkg, []string{"run"}, append([]string{
 		"BRIDGE_NATS_URL=" + natsURL, "BRIDGE_CRM_URL=" + crmURL,
 		"BRIDGE_CRM_API_KEY=" + benchAPIKey, "BRIDGE_CRM_ORG_ID=" + benchOrg,
 		"BRIDGE_CRM_RATE=0", fmt.Sprintf("BRIDGE_CONCURRENCY=%d", commandConcurrency),
 		"BRIDGE_HTTP_ADDR=" + httpAddr, "BRIDGE_LOG_FORMAT=json",
 	}, env...)...)
 	if ready {
-		waitFor(tb, p, 2*time.Minute, 20*time.Millisecond, "the bridge to be ready", func() bool {
-			return httpOK("http://" + httpAddr + "/readyz")
+		proctest.WaitFor(tb, p, 2*time.Minute, 20*time.Millisecond, "the bridge to be ready", func() bool {
+			return proctest.OK("http://" + httpAddr + "/readyz")
 		})
 	}
 	return p
@@ -116,12 +115,12 @@ func startBridge(tb testing.TB, natsURL, crmURL string, ready bool, env ...strin
 
 // startFloor starts the floor's job against natsURL and crmURL and waits
 // for its "ready" line.
-func startFloor(tb testing.TB, job, natsURL, crmURL string) *proc {
+func startFloor(tb testing.TB, job, natsURL, crmURL string) *proctest.Proc {
 	tb.Helper()
-	p := start(tb, "floor", floorBin, []string{job, "--nats", natsURL, "--crm", crmURL,
+	p := start(tb, "floor", proctest.FloorPkg, []string{job, "--nats", natsURL, "--crm", crmURL,
 		"--api-key", benchAPIKey, "--org-id", benchOrg, "--concurrency", fmt.Sprint(commandConcurrency)})
-	waitFor(tb, p, time.Minute, 10*time.Millisecond, "the floor to be ready", func() bool {
-		return strings.Contains(p.out.String(), "ready\n")
+	proctest.WaitFor(tb, p, time.Minute, 10*time.Millisecond, "the floor to be ready", func() bool {
+		return strings.Contains(p.Output.String(), "ready\n")
 	})
 	return p
 }

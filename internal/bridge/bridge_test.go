@@ -20,6 +20,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/health"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/proctest"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
@@ -144,7 +145,7 @@ func TestNotReadyWithoutNATS(t *testing.T) {
 	// /readyz's parts, as metrics: what alerts read.
 	for _, part := range []string{"nats", "streams"} {
 		sample := `crm_bridge_ready{part="` + part + `"}`
-		if got := metric(t, b.HTTPAddr(), sample); got != 0 {
+		if got := proctest.Metric(t, b.HTTPAddr(), sample); got != 0 {
 			t.Errorf("%s = %v, want 0", sample, got)
 		}
 	}
@@ -166,9 +167,27 @@ func TestStopsWhenHTTPAddrTaken(t *testing.T) {
 // A 401 from the CRM makes /readyz fail with the reason, once a command
 // meets it (issue 3, done-when 7, at the HTTP endpoint).
 func TestReadyzFailsWhenCRMRefusesTheKey(t *testing.T) {
+	b := startAndCreate(t, crmsim.Faults{Unauthorized: true}, `{"firstName":"A","phone":"5550100"}`)
+	eventually.True(t, 10*time.Second, "/readyz still 200 after a 401", func() bool {
+		code, st := readyz(t, b.HTTPAddr())
+		return code == http.StatusServiceUnavailable && strings.Contains(st.Parts["commands"], "credentials")
+	})
+	if got := proctest.Metric(t, b.HTTPAddr(), `crm_bridge_ready{part="commands"}`); got != 0 {
+		t.Errorf(`crm_bridge_ready{part="commands"} = %v, want 0 while the CRM refuses the key`, got)
+	}
+	if got := proctest.Metric(t, b.HTTPAddr(), `crm_bridge_ready{part="nats"}`); got != 1 {
+		t.Errorf(`crm_bridge_ready{part="nats"} = %v, want 1`, got)
+	}
+}
+
+// startAndCreate starts a bridge on a NATS server of its own and a
+// simulator with faults, waits until it is ready, and publishes a create
+// command with body; it returns the bridge.
+func startAndCreate(t *testing.T, faults crmsim.Faults, body string) *Bridge {
+	t.Helper()
 	srv := natstest.Server(t)
 	sim := simtest.Start(t, crmsim.Options{})
-	if err := sim.SetFaults(crmsim.Faults{Unauthorized: true}); err != nil {
+	if err := sim.SetFaults(faults); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t)
@@ -177,21 +196,12 @@ func TestReadyzFailsWhenCRMRefusesTheKey(t *testing.T) {
 	b := start(t, cfg, 0)
 	waitReady(t, b)
 	_, js := natstest.Connect(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := js.Publish(ctx, "crm.customer.create", []byte(`{"firstName":"A","phone":"5550100"}`)); err != nil {
+	if _, err := js.Publish(ctx, "crm.customer.create", []byte(body)); err != nil {
 		t.Fatal(err)
 	}
-	eventually.True(t, 10*time.Second, "/readyz still 200 after a 401", func() bool {
-		code, st := readyz(t, b.HTTPAddr())
-		return code == http.StatusServiceUnavailable && strings.Contains(st.Parts["commands"], "credentials")
-	})
-	if got := metric(t, b.HTTPAddr(), `crm_bridge_ready{part="commands"}`); got != 0 {
-		t.Errorf(`crm_bridge_ready{part="commands"} = %v, want 0 while the CRM refuses the key`, got)
-	}
-	if got := metric(t, b.HTTPAddr(), `crm_bridge_ready{part="nats"}`); got != 1 {
-		t.Errorf(`crm_bridge_ready{part="nats"} = %v, want 1`, got)
-	}
+	return b
 }
 
 // waitReady waits until b answers /readyz with 200.
@@ -201,28 +211,6 @@ func waitReady(t *testing.T, b *Bridge) {
 		code, _ := readyz(t, b.HTTPAddr())
 		return code == http.StatusOK
 	})
-}
-
-// metric returns the value of the sample named by its line prefix, e.g.
-// `crm_bridge_commands_total{op="create",status="applied"}`, or -1.
-func metric(t *testing.T, addr, sample string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for line := range strings.Lines(string(body)) {
-		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return v
-		}
-	}
-	return -1
 }
 
 // Issue 5: /metrics is scraped and its counters move as commands flow
@@ -239,18 +227,18 @@ func TestMetricsMove(t *testing.T) {
 	waitReady(t, b)
 	addr := b.HTTPAddr()
 	eventually.True(t, 20*time.Second, "a first complete poll", func() bool {
-		return metric(t, addr, `crm_bridge_poller_polls_total{kind="reconcile",result="ok"}`) >= 1
+		return proctest.Metric(t, addr, `crm_bridge_poller_polls_total{kind="reconcile",result="ok"}`) >= 1
 	})
 	for _, part := range []string{"nats", "streams", "commands", "poller"} {
 		sample := `crm_bridge_ready{part="` + part + `"}`
-		if got := metric(t, addr, sample); got != 1 {
+		if got := proctest.Metric(t, addr, sample); got != 1 {
 			t.Errorf("%s = %v, want 1 in a ready bridge", sample, got)
 		}
 	}
-	if got := metric(t, addr, "crm_bridge_poller_active"); got != 1 {
+	if got := proctest.Metric(t, addr, "crm_bridge_poller_active"); got != 1 {
 		t.Errorf("crm_bridge_poller_active = %v, want 1", got)
 	}
-	if got := metric(t, addr, "crm_bridge_crm_rate_share"); got != cfg.CRMRate {
+	if got := proctest.Metric(t, addr, "crm_bridge_crm_rate_share"); got != cfg.CRMRate {
 		t.Errorf("crm_bridge_crm_rate_share = %v, want all of BRIDGE_CRM_RATE, %v, for the only process", got, cfg.CRMRate)
 	}
 
@@ -266,8 +254,8 @@ func TestMetricsMove(t *testing.T) {
 		}
 	}
 	eventually.True(t, 20*time.Second, "2 applied and 1 rejected command counted", func() bool {
-		return metric(t, addr, `crm_bridge_commands_total{op="create",status="applied"}`) == 2 &&
-			metric(t, addr, `crm_bridge_commands_total{op="create",status="rejected"}`) == 1
+		return proctest.Metric(t, addr, `crm_bridge_commands_total{op="create",status="applied"}`) == 2 &&
+			proctest.Metric(t, addr, `crm_bridge_commands_total{op="create",status="rejected"}`) == 1
 	})
 	for sample, atLeast := range map[string]float64{
 		`crm_bridge_dead_letters_total{op="create",status="rejected"}`:            1,
@@ -277,15 +265,15 @@ func TestMetricsMove(t *testing.T) {
 		`crm_bridge_commands_pending`:                                             0,
 		`crm_bridge_commands_ack_pending`:                                         0,
 	} {
-		if got := metric(t, addr, sample); got < atLeast {
+		if got := proctest.Metric(t, addr, sample); got < atLeast {
 			t.Errorf("%s = %v, want at least %v", sample, got, atLeast)
 		}
 	}
 	// The two customers the commands made come out as change events.
 	eventually.True(t, 20*time.Second, "2 created events counted", func() bool {
-		return metric(t, addr, `crm_bridge_poller_events_total{change="created"}`) == 2
+		return proctest.Metric(t, addr, `crm_bridge_poller_events_total{change="created"}`) == 2
 	})
-	if got := metric(t, addr, "crm_bridge_poller_last_success_timestamp_seconds"); got < float64(time.Now().Add(-time.Minute).Unix()) {
+	if got := proctest.Metric(t, addr, "crm_bridge_poller_last_success_timestamp_seconds"); got < float64(time.Now().Add(-time.Minute).Unix()) {
 		t.Errorf("crm_bridge_poller_last_success_timestamp_seconds = %v", got)
 	}
 }
@@ -293,26 +281,11 @@ func TestMetricsMove(t *testing.T) {
 // The CRM's warnings are counted by op, each entry of an answer's
 // warnings once.
 func TestCRMWarningsCounted(t *testing.T) {
-	srv := natstest.Server(t)
-	sim := simtest.Start(t, crmsim.Options{})
-	if err := sim.SetFaults(crmsim.Faults{Warnings: []crmsim.Warning{{Code: "W1"}, {Code: "W2", Message: "m"}}}); err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t)
-	cfg.NATSURL = srv.ClientURL()
-	cfg.CRMURL = sim.URL()
-	b := start(t, cfg, 0)
-	waitReady(t, b)
-	_, js := natstest.Connect(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := js.Publish(ctx, "crm.customer.create", []byte(`{"firstName":"A","phone":"5550101"}`)); err != nil {
-		t.Fatal(err)
-	}
+	b := startAndCreate(t, crmsim.Faults{Warnings: []crmsim.Warning{{Code: "W1"}, {Code: "W2", Message: "m"}}}, `{"firstName":"A","phone":"5550101"}`)
 	eventually.True(t, 20*time.Second, "the create's 2 warnings counted", func() bool {
-		return metric(t, b.HTTPAddr(), `crm_bridge_crm_warnings_total{op="create"}`) == 2
+		return proctest.Metric(t, b.HTTPAddr(), `crm_bridge_crm_warnings_total{op="create"}`) == 2
 	})
-	if got := metric(t, b.HTTPAddr(), `crm_bridge_crm_warnings_total{op="export"}`); got < 2 || int(got)%2 != 0 {
+	if got := proctest.Metric(t, b.HTTPAddr(), `crm_bridge_crm_warnings_total{op="export"}`); got < 2 || int(got)%2 != 0 {
 		t.Errorf(`crm_bridge_crm_warnings_total{op="export"} = %v, want a positive multiple of 2`, got)
 	}
 }

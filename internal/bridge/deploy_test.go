@@ -13,6 +13,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/crmsim/simtest"
+	"github.com/gormic/crm-bridge/internal/deploytest"
 	"github.com/gormic/crm-bridge/internal/natstest"
 )
 
@@ -100,7 +101,7 @@ func TestAlertsHaveRunbooksAndTests(t *testing.T) {
 			} `yaml:"alert_rule_test"`
 		} `yaml:"tests"`
 	}
-	readYAMLFile(t, alertTestsFile, &tests)
+	deploytest.ReadYAML(t, alertTestsFile, &tests)
 	fired := map[string]bool{}
 	for _, tc := range tests.Tests {
 		for _, a := range tc.AlertRuleTest {
@@ -144,7 +145,7 @@ func alertRules(t *testing.T) []alertRule {
 			Rules []alertRule `yaml:"rules"`
 		} `yaml:"groups"`
 	}
-	readYAMLFile(t, alertsFile, &f)
+	deploytest.ReadYAML(t, alertsFile, &f)
 	var rules []alertRule
 	for _, g := range f.Groups {
 		rules = append(rules, g.Rules...)
@@ -204,30 +205,11 @@ func dashboardExprs(t *testing.T) map[string]string {
 	return exprs
 }
 
-func readYAMLFile(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := yaml.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-}
-
 // Every query of the dashboard is valid PromQL: promtool check rules
 // parses them as recording rules, with Grafana's variables filled in.
 // Without promtool (`make tools`) the test skips, unless CI is set.
 func TestDashboardQueriesParse(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		switch os.Getenv("CI") {
-		case "", "false", "0":
-			t.Skip("no promtool in PATH: `make tools` installs it")
-		default:
-			t.Fatalf("no promtool in PATH, and CI is set: .ci/run installs it (make tools)")
-		}
-	}
+	promtool := deploytest.RequireTool(t, "promtool")
 	fill := strings.NewReplacer("$__rate_interval", "5m", "$job", ".+")
 	var rules []map[string]string
 	for where, expr := range dashboardExprs(t) {

@@ -11,8 +11,9 @@ import (
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/crmsim/simtest"
-	"github.com/gormic/crm-bridge/internal/model"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/proctest"
+	"github.com/gormic/crm-bridge/internal/queries/querytest"
 )
 
 // Every bridge process serves the queries in one queue group: both of two
@@ -26,19 +27,10 @@ func TestQueriesServedByEveryProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc, js := natstest.Connect(t, srv)
+	rec, _ := json.Marshal(map[string]string{"id": c.ID, "firstName": "Ada", "phone": "5550100"})
+	querytest.Fill(t, js, map[string]string{c.ID: string(rec)})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	customers, status, err := model.Ensure(ctx, js, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, _ := json.Marshal(map[string]string{"id": c.ID, "firstName": "Ada", "phone": "5550100"})
-	if _, err := customers.Put(ctx, model.Key(c.ID), rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := model.WriteStatus(ctx, status, model.Status{Filled: true, AsOf: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
 	cfg := testConfig(t)
 	cfg.NATSURL = srv.ClientURL()
 	cfg.CRMURL = sim.URL()
@@ -82,8 +74,8 @@ func TestQueriesServedByEveryProcess(t *testing.T) {
 	if total != n {
 		t.Errorf("got %d gets counted, want %d", total, n)
 	}
-	ok := metric(t, one.HTTPAddr(), `crm_bridge_queries_total{endpoint="get",status="ok"}`) +
-		metric(t, two.HTTPAddr(), `crm_bridge_queries_total{endpoint="get",status="ok"}`)
+	ok := proctest.Metric(t, one.HTTPAddr(), `crm_bridge_queries_total{endpoint="get",status="ok"}`) +
+		proctest.Metric(t, two.HTTPAddr(), `crm_bridge_queries_total{endpoint="get",status="ok"}`)
 	if ok != n {
 		t.Errorf("crm_bridge_queries_total get ok over both: got %v, want %d", ok, n)
 	}

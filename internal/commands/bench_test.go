@@ -47,9 +47,7 @@ func newBenchWorld(b *testing.B, latency time.Duration) *benchWorld {
 	nc, js := natstest.Connect(b, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
-		b.Fatal(err)
-	}
+	natstest.EnsureStreams(b, js)
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "FLOOR", Subjects: []string{"floor.>"}, Storage: jetstream.FileStorage}); err != nil {
 		b.Fatal(err)
 	}

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +16,9 @@ import (
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/runtest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/testlog"
 	"github.com/gormic/crm-bridge/schemas"
 )
 
@@ -42,11 +41,7 @@ func newRig(t *testing.T, simOpts crmsim.Options) *rig {
 	t.Helper()
 	srv := natstest.Server(t)
 	nc, js := natstest.Connect(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js)
 	sim := simtest.Start(t, simOpts)
 	return &rig{t: t, srv: srv, nc: nc, js: js, sim: sim, subj: streams.Subjects{Prefix: "crm"}, cfg: Config{
 		Prefix:         "crm",
@@ -57,16 +52,8 @@ func newRig(t *testing.T, simOpts crmsim.Options) *rig {
 		CallTimeout:    2 * time.Second,
 		StopTimeout:    5 * time.Second,
 		ProbeInterval:  100 * time.Millisecond,
-		Logger:         testLogger(t),
+		Logger:         testlog.New(t),
 	}}
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	t.Helper()
-	if os.Getenv("TEST_LOG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
 }
 
 // worker is one processor of the rig, with its own NATS connection and
@@ -75,7 +62,7 @@ type worker struct {
 	p      *Processor
 	nc     *nats.Conn
 	client *crm.Client
-	once   sync.Once
+	halt   func(testing.TB)
 }
 
 func (r *rig) startProcessor(cfg Config) *worker {
@@ -87,11 +74,7 @@ func (r *rig) startProcessor(cfg Config) *worker {
 // the simulator.
 func (r *rig) startProcessorAt(cfg Config, crmURL string) *worker {
 	r.t.Helper()
-	nc, err := nats.Connect(r.srv.ClientURL())
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	js, _ := jetstream.New(nc)
+	nc, js := natstest.Connect(r.t, r.srv) // its own, as a process has
 	client, err := crm.New(crm.Config{BaseURL: crmURL, APIKey: "key", OrgID: "org", Timeout: 2 * time.Second})
 	if err != nil {
 		r.t.Fatal(err)
@@ -100,28 +83,13 @@ func (r *rig) startProcessorAt(cfg Config, crmURL string) *worker {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.Start(ctx); err != nil {
-		r.t.Fatal(err)
-	}
-	w := &worker{p: p, nc: nc, client: client}
-	r.t.Cleanup(func() { w.stop(r.t) })
-	return w
+	return &worker{p: p, nc: nc, client: client, halt: runtest.Start(r.t, p, nc.Close, client.Close)}
 }
 
-// stop stops the worker gracefully.
+// stop stops the worker gracefully and closes its connection and client.
 func (w *worker) stop(t *testing.T) {
 	t.Helper()
-	w.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := w.p.Stop(ctx); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-		w.nc.Close()
-		w.client.Close()
-	})
+	w.halt(t)
 }
 
 // publish publishes a command with id as its Nats-Msg-Id.

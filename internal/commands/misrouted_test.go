@@ -13,6 +13,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/eventually"
+	"github.com/gormic/crm-bridge/internal/testlog"
 )
 
 // bare404 starts a server that answers every request with a 404 without
@@ -111,7 +112,7 @@ func applyOnce(t *testing.T, url string, cfg Config, cmd Command, d delivery) ou
 	a := &applier{crm: client, cfg: cfg, gate: newGate(cfg.OutageAfter), metrics: newMetrics(nil, nil)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return a.apply(ctx, cmd, d, 0, testLogger(t))
+	return a.apply(ctx, cmd, d, 0, testlog.New(t))
 }
 
 // Result codes as the contract says: a 4xx without a functional code is

@@ -1,50 +1,22 @@
 package commands
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/crm"
-	"github.com/gormic/crm-bridge/internal/eventually"
-	"github.com/gormic/crm-bridge/internal/model"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/queries"
+	"github.com/gormic/crm-bridge/internal/queries/querytest"
 )
 
 // readModel returns a queries.Service (real NATS) over a filled read
 // model holding records.
 func readModel(t *testing.T, records map[string]string) *queries.Service {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	nc, js := natstest.Connect(t, natstest.Server(t))
-	customers, status, err := model.Ensure(ctx, js, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for id, rec := range records {
-		if _, err := customers.Put(ctx, model.Key(id), []byte(rec)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := model.WriteStatus(ctx, status, model.Status{Filled: true, AsOf: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := queries.New(nc, js, queries.Config{Prefix: "crm"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop(context.Background()) })
-	eventually.True(t, 10*time.Second, "the model indexed", func() bool {
-		_, ok, _ := s.ByPhone(ctx, "0")
-		return ok
-	})
-	return s
+	return querytest.Start(t, nc, js, records)
 }
 
 // A create retried after a lost answer finds its customer in the read

@@ -3,11 +3,6 @@ package commands
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +17,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/tracing/otlptest"
 )
 
 // Two commands' traceparents, as another service's spans would write them.
@@ -39,7 +35,7 @@ func TestCommandSpanParentsItsRequestResultAndDeadLetter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := recordTraceparents(t, r.sim.URL())
+	front := otlptest.StartFront(t, r.sim.URL())
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
@@ -64,7 +60,7 @@ func TestCommandSpanParentsItsRequestResultAndDeadLetter(t *testing.T) {
 		t.Errorf("span of traced-bad: got status %v, events %v, want an error recorded", bad.Status, bad.Events)
 	}
 
-	if got, want := front.get(http.MethodPatch), traceparentOf(ok.SpanContext); got != want {
+	if got, want := front.Traceparent(http.MethodPatch), traceparentOf(ok.SpanContext); got != want {
 		t.Errorf("CRM update request: got traceparent %q, want %q", got, want)
 	}
 	results := traceparentsOfResults(r)
@@ -96,7 +92,7 @@ func TestTraceparentPropagatesWithoutProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := recordTraceparents(t, r.sim.URL())
+	front := otlptest.StartFront(t, r.sim.URL())
 	r.startProcessorAt(r.cfg, front.URL)
 	r.publishTraced(r.subj.Update(c.ID), "traced-ok", []byte(`{"email":"ada@example.com"}`), tpApplied, "")
 	r.publishTraced(r.subj.Create(), "garbled", []byte(`{}`), "not-a-traceparent", "vendor=x")
@@ -108,7 +104,7 @@ func TestTraceparentPropagatesWithoutProvider(t *testing.T) {
 	if h := letters[0].Headers(); h.Get("traceparent") != "" || h.Get("tracestate") != "" {
 		t.Errorf("dead letter of a command with an invalid traceparent: got headers %v, want no trace headers", h)
 	}
-	if got := front.get(http.MethodPatch); got != tpApplied {
+	if got := front.Traceparent(http.MethodPatch); got != tpApplied {
 		t.Errorf("CRM update request: got traceparent %q, want %q", got, tpApplied)
 	}
 	if got := traceparentsOfResults(r)["traced-ok"]; got != tpApplied {
@@ -184,36 +180,4 @@ func wantAttrs(t *testing.T, s tracetest.SpanStub, want map[string]string) {
 // traceparentOf writes sc as a W3C traceparent.
 func traceparentOf(sc trace.SpanContext) string {
 	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
-}
-
-// headerLog is an HTTP front of the simulator that records the traceparent
-// of each request, by method.
-type headerLog struct {
-	*httptest.Server
-	mu  sync.Mutex
-	got map[string]string
-}
-
-func recordTraceparents(t *testing.T, target string) *headerLog {
-	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	l := &headerLog{got: map[string]string{}}
-	l.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		l.mu.Lock()
-		l.got[req.Method] = strings.Join(req.Header.Values("traceparent"), ",")
-		l.mu.Unlock()
-		proxy.ServeHTTP(w, req)
-	}))
-	t.Cleanup(l.Close)
-	return l
-}
-
-func (l *headerLog) get(method string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.got[method]
 }

@@ -46,9 +46,11 @@ func TestLimiterHalvesAndRecovers(t *testing.T) {
 	}
 }
 
-// A 429 lowers the rate for every request of the client, not just the
-// one that got it.
-func TestClientRateLimit(t *testing.T) {
+// clientAfter429 returns a client with the rate budget rate of a server
+// that answers its first request 429 (Retry-After: 1) and every other one
+// with success; both end with the test.
+func clientAfter429(t *testing.T, rate float64) *Client {
+	t.Helper()
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -59,12 +61,19 @@ func TestClientRateLimit(t *testing.T) {
 		}
 		fmt.Fprint(w, `{"app":"a","service":"s","warnings":[],"instanceId":"i","requestId":"r","data":{"succeed":true}}`)
 	}))
-	defer srv.Close()
-	c, err := New(Config{BaseURL: srv.URL, APIKey: "k", OrgID: "o", Rate: 40})
+	t.Cleanup(srv.Close)
+	c, err := New(Config{BaseURL: srv.URL, APIKey: "k", OrgID: "o", Rate: rate})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(c.Close)
+	return c
+}
+
+// A 429 lowers the rate for every request of the client, not just the
+// one that got it.
+func TestClientRateLimit(t *testing.T) {
+	c := clientAfter429(t, 40)
 	ctx := context.Background()
 	if err := c.Delete(ctx, "a"); Classify(err) != Transient {
 		t.Fatalf("first request: got %v, want a transient 429", err)
@@ -211,22 +220,7 @@ func TestClientSetProcesses(t *testing.T) {
 
 // A 429 halves the process's share, not the deployment's budget.
 func TestClientRateLimitOnShare(t *testing.T) {
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if n.Add(1) == 1 {
-			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(http.StatusTooManyRequests)
-			return
-		}
-		fmt.Fprint(w, `{"app":"a","service":"s","warnings":[],"instanceId":"i","requestId":"r","data":{"succeed":true}}`)
-	}))
-	defer srv.Close()
-	c, err := New(Config{BaseURL: srv.URL, APIKey: "k", OrgID: "o", Rate: 120})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := clientAfter429(t, 120)
 	c.SetProcesses(3)
 	if err := c.Delete(context.Background(), "a"); Classify(err) != Transient {
 		t.Fatalf("first request: got %v, want a transient 429", err)

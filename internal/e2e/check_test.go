@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gormic/crm-bridge/internal/commands"
+	"github.com/gormic/crm-bridge/internal/commands/commandtest"
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/natstest"
@@ -55,20 +55,7 @@ func (w *world) check() {
 
 func (w *world) checkResults() {
 	w.t.Helper()
-	got := map[string]commands.Result{}
-	for _, m := range natstest.Messages(w.t, w.js, streams.Events, w.subj.Result()) {
-		if err := schemas.Validate(schemas.Result, m.Data()); err != nil {
-			w.t.Errorf("result %s: got %v, want it valid", m.Data(), err)
-		}
-		var r commands.Result
-		if err := json.Unmarshal(m.Data(), &r); err != nil {
-			w.t.Fatalf("result %s: %v", m.Data(), err)
-		}
-		if _, dup := got[r.CommandID]; dup {
-			w.t.Errorf("command %s has two results", r.CommandID)
-		}
-		got[r.CommandID] = r
-	}
+	got := commandtest.Results(w.t, w.js, w.subj)
 	failed := 0
 	for i, c := range w.cmds {
 		r, ok := got[c.id]

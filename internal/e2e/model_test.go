@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/gormic/crm-bridge/internal/model"
+	"github.com/gormic/crm-bridge/internal/queries/querytest"
 )
 
 // checkModel waits until the read model (CRM_CUSTOMERS) holds exactly the
@@ -44,7 +43,7 @@ func (w *world) compareModel() error {
 	if !st.Filled {
 		return fmt.Errorf("read model status %+v: got not filled, want filled", st)
 	}
-	got, err := modelEntries(ctx, kv)
+	got, err := querytest.Records(ctx, kv)
 	if err != nil {
 		return err
 	}
@@ -75,29 +74,4 @@ func (w *world) compareModel() error {
 		errs = append(errs[:10], fmt.Errorf("... %d problems in all", len(errs)))
 	}
 	return errors.Join(errs...)
-}
-
-// modelEntries returns every value of the read model by customer id.
-func modelEntries(ctx context.Context, kv jetstream.KeyValue) (map[string]json.RawMessage, error) {
-	wt, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("read model: %w", err)
-	}
-	defer wt.Stop()
-	out := map[string]json.RawMessage{}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("read model: %w", ctx.Err())
-		case e := <-wt.Updates():
-			if e == nil {
-				return out, nil
-			}
-			id, err := model.ID(e.Key())
-			if err != nil {
-				return nil, err
-			}
-			out[id] = e.Value()
-		}
-	}
 }

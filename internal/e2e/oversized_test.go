@@ -75,10 +75,8 @@ func TestOversizedRecord(t *testing.T) {
 	if got := b.logValue("event too large for one NATS message; published without before and after", "customer_id"); got != big {
 		t.Errorf("warning about a truncated event: got customer %q, want %s", got, big)
 	}
-	select {
-	case <-b.done:
-		t.Fatalf("the bridge exited: %v", b.err)
-	default:
+	if b.Exited() {
+		t.Fatalf("the bridge exited: %v", b.Err())
 	}
 	if code := b.readyz(); code != http.StatusOK {
 		t.Errorf("/readyz: got %d, want 200", code)

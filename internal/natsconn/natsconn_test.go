@@ -1,66 +1,44 @@
 package natsconn
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/gormic/crm-bridge/internal/tlstest"
 )
 
-// pair writes a self-signed certificate and its key, and returns their
-// files and the key's PEM text.
-func pair(t *testing.T, dir, name string) (cert, key, keyPEM string) {
+// pair issues a certificate for name signed by ca, and returns its file,
+// its key's file and the key's PEM text.
+func pair(t *testing.T, ca *tlstest.Authority, name string) (cert, key, keyPEM string) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, key = ca.Issue(name, x509.ExtKeyUsageClientAuth)
+	b, err := os.ReadFile(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
-	cert, key = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
-	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, []byte(keyPEM), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cert, key, keyPEM
+	return cert, key, string(b)
 }
 
 func TestCheck(t *testing.T) {
 	dir := t.TempDir()
-	cert, key, keyPEM := pair(t, dir, "a")
-	_, otherKey, otherPEM := pair(t, dir, "b")
+	ca := tlstest.New(t, "natsconn test CA")
+	cert, key, keyPEM := pair(t, ca, "a")
+	_, otherKey, otherPEM := pair(t, ca, "b")
 	tests := []struct {
 		name string
 		auth Auth
 		want []string // each a line of the error; none: no error
 	}{
 		{"neither", Auth{}, nil},
-		{"a pair", Auth{CA: cert, Cert: cert, Key: key}, nil},
+		{"a pair", Auth{CA: ca.File, Cert: cert, Key: key}, nil},
 		{"certificate without key", Auth{Cert: cert}, []string{"BRIDGE_NATS_TLS_KEY: required with BRIDGE_NATS_TLS_CERT"}},
 		{"key without certificate", Auth{Key: key}, []string{"BRIDGE_NATS_TLS_CERT: required with BRIDGE_NATS_TLS_KEY"}},
 		{"missing files, all reported", Auth{CA: "/nonexistent/ca.pem", Cert: "/nonexistent/c.pem", Key: dir},

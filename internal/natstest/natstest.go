@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/embedded"
+	"github.com/gormic/crm-bridge/internal/streams"
 )
 
 // Server starts an embedded JetStream server for t.
@@ -43,11 +44,12 @@ func Start(t testing.TB, opts embedded.Options) *embedded.Server {
 	return s
 }
 
-// Connect connects to s and returns the connection and its JetStream
-// context; the connection is closed when the test ends.
-func Connect(t testing.TB, s *embedded.Server) (*nats.Conn, jetstream.JetStream) {
+// Connect connects to s, with opts (TLS, credentials, ...) if any, and
+// returns the connection and its JetStream context; the connection is
+// closed when the test ends.
+func Connect(t testing.TB, s *embedded.Server, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(s.ClientURL())
+	nc, err := nats.Connect(s.ClientURL(), opts...)
 	if err != nil {
 		t.Fatalf("connect NATS: %v", err)
 	}
@@ -57,6 +59,18 @@ func Connect(t testing.TB, s *embedded.Server) (*nats.Conn, jetstream.JetStream)
 		t.Fatalf("jetstream: %v", err)
 	}
 	return nc, js
+}
+
+// EnsureStreams makes the bridge's streams in js as a bridge makes them at
+// start (prefix crm, one replica, every command partition), and fails t
+// when it cannot.
+func EnsureStreams(t testing.TB, js jetstream.JetStream) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
+		t.Fatalf("make the streams: %v", err)
+	}
 }
 
 // Messages returns every message stream holds under filter, in order.

@@ -20,7 +20,6 @@ package poller
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -36,7 +35,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -50,7 +48,9 @@ import (
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/model"
+	"github.com/gormic/crm-bridge/internal/proctest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/syncbuf"
 )
 
 const (
@@ -358,33 +358,13 @@ func childPoller(a benchArgs) error {
 	return writeReport(rep)
 }
 
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// tail returns the last 4 KB written.
-func (l *lockedBuffer) tail() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.b.String()
-	return s[max(0, len(s)-4096):]
-}
-
 // benchProc is a child process of a benchmark.
 type benchProc struct {
 	role   string
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string // its stdout
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	done   chan struct{} // closed once it has exited
 	err    error         // cmd.Wait's, once done
 }
@@ -397,7 +377,7 @@ func startProc(role string, a benchArgs) (*benchProc, error) {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), benchChildEnv+"="+role, benchArgsEnv+"="+string(args))
-	p := &benchProc{role: role, cmd: cmd, lines: make(chan string, 16), stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &benchProc{role: role, cmd: cmd, lines: make(chan string, 16), stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if os.Getenv("TEST_LOG") != "" {
 		cmd.Stderr = io.MultiWriter(os.Stderr, p.stderr)
@@ -432,11 +412,11 @@ func (p *benchProc) report() (benchReport, error) {
 		select {
 		case line = <-p.lines:
 		default:
-			return benchReport{}, fmt.Errorf("%s exited (%v) without a report:\n%s", p.role, p.err, p.stderr.tail())
+			return benchReport{}, fmt.Errorf("%s exited (%v) without a report:\n%s", p.role, p.err, proctest.Tail(p.stderr.String(), 4096))
 		}
 	case <-time.After(benchTimeout):
 		p.kill()
-		return benchReport{}, fmt.Errorf("%s: no report within %v:\n%s", p.role, benchTimeout, p.stderr.tail())
+		return benchReport{}, fmt.Errorf("%s: no report within %v:\n%s", p.role, benchTimeout, proctest.Tail(p.stderr.String(), 4096))
 	}
 	var r benchReport
 	if err := json.Unmarshal([]byte(line), &r); err != nil {
@@ -460,7 +440,7 @@ func (p *benchProc) wait() (usage, error) {
 		return usage{}, fmt.Errorf("%s did not exit within %v", p.role, benchTimeout)
 	}
 	if p.err != nil {
-		return usage{}, fmt.Errorf("%s: %v:\n%s", p.role, p.err, p.stderr.tail())
+		return usage{}, fmt.Errorf("%s: %v:\n%s", p.role, p.err, proctest.Tail(p.stderr.String(), 4096))
 	}
 	ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
@@ -472,43 +452,24 @@ func (p *benchProc) wait() (usage, error) {
 	}, nil
 }
 
-// peakRSS returns the running child's peak resident set (VmHWM), in 10^6
-// bytes, or 0 when it cannot tell.
 // cpuSeconds returns the CPU time (user and system) the child has used so
-// far, from /proc/<pid>/stat; 0 if it cannot tell.
+// far; 0 if it cannot tell.
 func (p *benchProc) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	d, err := proctest.ReadCPU(p.cmd.Process.Pid)
 	if err != nil {
 		return 0
 	}
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0
-	}
-	utime, err1 := strconv.ParseFloat(f[11], 64)
-	stime, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	return (utime + stime) / 100 // clock ticks: 100 a second on Linux
+	return d.Seconds()
 }
 
+// peakRSS returns the running child's peak resident set (VmHWM), in 10^6
+// bytes, or 0 when it cannot tell.
 func (p *benchProc) peakRSS() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	n, err := proctest.ReadPeakRSS(p.cmd.Process.Pid)
 	if err != nil {
 		return 0
 	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			if err != nil {
-				return 0
-			}
-			return kb * 1024 / 1e6
-		}
-	}
-	return 0
+	return float64(n) / 1e6
 }
 
 // stop tells a server child to exit and waits for it.

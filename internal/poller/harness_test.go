@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
-	"log/slog"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +17,9 @@ import (
 	"github.com/gormic/crm-bridge/internal/embedded"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/runtest"
 	"github.com/gormic/crm-bridge/internal/streams"
+	"github.com/gormic/crm-bridge/internal/testlog"
 	"github.com/gormic/crm-bridge/schemas"
 )
 
@@ -46,26 +45,14 @@ func newRig(t *testing.T, simOpts crmsim.Options) *rig {
 func newRigOn(t *testing.T, simOpts crmsim.Options, srv *embedded.Server) *rig {
 	t.Helper()
 	_, js := natstest.Connect(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions}); err != nil {
-		t.Fatal(err)
-	}
+	natstest.EnsureStreams(t, js)
 	return &rig{t: t, srv: srv, js: js, sim: simtest.Start(t, simOpts), cfg: Config{
 		Prefix:   "crm",
 		OrgID:    testOrg,
 		Interval: 50 * time.Millisecond,
 		LeaseTTL: 2 * time.Second,
-		Logger:   testLogger(t),
+		Logger:   testlog.New(t),
 	}}
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	t.Helper()
-	if os.Getenv("TEST_LOG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
 }
 
 // client returns a CRM client of the rig's simulator, closed when the test
@@ -85,7 +72,7 @@ func (r *rig) client() *crm.Client {
 type instance struct {
 	p    *Poller
 	nc   *nats.Conn
-	once sync.Once
+	halt func(testing.TB)
 }
 
 // start starts a poller with cfg on its own connection, reading the CRM
@@ -93,11 +80,7 @@ type instance struct {
 // test ends.
 func (r *rig) start(cfg Config, client CRM, hook func(*Poller)) *instance {
 	r.t.Helper()
-	nc, err := nats.Connect(r.srv.ClientURL())
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	js, _ := jetstream.New(nc)
+	nc, js := natstest.Connect(r.t, r.srv) // its own, as a process has
 	if client == nil {
 		client = r.client()
 	}
@@ -108,27 +91,24 @@ func (r *rig) start(cfg Config, client CRM, hook func(*Poller)) *instance {
 	if hook != nil {
 		hook(p)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.Start(ctx); err != nil {
-		r.t.Fatal(err)
-	}
-	in := &instance{p: p, nc: nc}
-	r.t.Cleanup(func() { in.stop(r.t) })
+	return &instance{p: p, nc: nc, halt: runtest.Start(r.t, p, nc.Close)}
+}
+
+// startReconciling starts a poller of the rig's config that reads the
+// complete export every reconcile, and waits for its first complete poll.
+func (r *rig) startReconciling(reconcile time.Duration) *instance {
+	r.t.Helper()
+	cfg := r.cfg
+	cfg.ReconcileInterval = reconcile
+	in := r.start(cfg, nil, nil)
+	in.polls(r.t, 1)
 	return in
 }
 
 // stop stops the poller gracefully and closes its connection.
 func (in *instance) stop(t *testing.T) {
 	t.Helper()
-	in.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := in.p.Stop(ctx); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-		in.nc.Close()
-	})
+	in.halt(t)
 }
 
 // polls waits until the poller has completed n more polls than it had,
@@ -215,9 +195,11 @@ func (h hookedCRM) Export(ctx context.Context, since time.Time) iter.Seq2[crm.Ex
 	}
 }
 
-// object decodes a record for comparison.
-func object(t *testing.T, raw json.RawMessage) map[string]any {
-	t.Helper()
+// object decodes a record for comparison, nil for none.
+func object(t pgReporter, raw json.RawMessage) map[string]any {
+	if h, ok := t.(interface{ Helper() }); ok {
+		h.Helper()
+	}
 	if isNull(raw) {
 		return nil
 	}

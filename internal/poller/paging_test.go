@@ -193,25 +193,13 @@ func pgExportOrder(sim *crmsim.Simulator) []string {
 	return ids
 }
 
-// pgDecode decodes a record, nil for none.
-func pgDecode(t pgReporter, raw json.RawMessage) map[string]any {
-	if isNull(raw) {
-		return nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatalf("record %s: %v", raw, err)
-	}
-	return m
-}
-
 // pgSame reports whether two records (nil or null: none) are the same
 // JSON value.
 func pgSame(t pgReporter, a, b json.RawMessage) bool {
 	if isNull(a) || isNull(b) {
 		return isNull(a) && isNull(b)
 	}
-	return reflect.DeepEqual(pgDecode(t, a), pgDecode(t, b))
+	return reflect.DeepEqual(object(t, a), object(t, b))
 }
 
 // pgSameFields reports whether two records (nil or null: none) are the
@@ -288,7 +276,7 @@ func pgChains(t pgReporter, events []stored, first, last map[string]json.RawMess
 		default:
 			t.Errorf("event %d of %s: change %q", e.seq, e.CustomerID, e.Change)
 		}
-		if rec := pgDecode(t, at); rec != nil && rec["updatedAt"] != e.UpdatedAt {
+		if rec := object(t, at); rec != nil && rec["updatedAt"] != e.UpdatedAt {
 			t.Errorf("event %d of %s: updatedAt %q, record's %v", e.seq, e.CustomerID, e.UpdatedAt, rec["updatedAt"])
 		}
 		per[e.CustomerID] = append(per[e.CustomerID], e)

@@ -23,10 +23,7 @@ func ptr[T any](v T) *T { return &v }
 func TestOutOfBandChanges(t *testing.T) {
 	r := newRig(t, crmsim.Options{PageSize: 3})
 	r.sim.Seed(8)
-	cfg := r.cfg
-	cfg.ReconcileInterval = 200 * time.Millisecond
-	in := r.start(cfg, nil, nil)
-	in.polls(t, 1)
+	in := r.startReconciling(200 * time.Millisecond)
 	if n := r.count(); n != 0 {
 		t.Fatalf("a first start published %d events, want none", n)
 	}

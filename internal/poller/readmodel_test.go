@@ -15,6 +15,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/model"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/queries/querytest"
 )
 
 // modelKV returns the read model's bucket.
@@ -33,23 +34,7 @@ func (r *rig) modelKV() jetstream.KeyValue {
 func (r *rig) modelRecords() (map[string]json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	w, err := r.modelKV().WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, err
-	}
-	defer w.Stop()
-	out := map[string]json.RawMessage{}
-	for e := range w.Updates() {
-		if e == nil {
-			return out, nil
-		}
-		id, err := model.ID(e.Key())
-		if err != nil {
-			return nil, err
-		}
-		out[id] = e.Value()
-	}
-	return nil, ctx.Err()
+	return querytest.Records(ctx, r.modelKV())
 }
 
 // crmRecords returns every record of the CRM's complete export, by id.
@@ -236,10 +221,7 @@ func TestReadModelAfterCrashBetweenEventAndModel(t *testing.T) {
 func TestReadModelWatcherStartedLate(t *testing.T) {
 	r := newRig(t, crmsim.Options{PageSize: 4})
 	r.sim.Seed(12)
-	cfg := r.cfg
-	cfg.ReconcileInterval = 200 * time.Millisecond
-	in := r.start(cfg, nil, nil)
-	in.polls(t, 1)
+	r.startReconciling(200 * time.Millisecond)
 	r.waitModel()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -291,10 +273,7 @@ func TestReadModelWatcherStartedLate(t *testing.T) {
 func TestReadModelRepair(t *testing.T) {
 	r := newRig(t, crmsim.Options{PageSize: 4})
 	r.sim.Seed(10)
-	cfg := r.cfg
-	cfg.ReconcileInterval = 300 * time.Millisecond
-	in := r.start(cfg, nil, nil)
-	in.polls(t, 1)
+	r.startReconciling(300 * time.Millisecond)
 	r.waitModel()
 	events := r.count()
 
