@@ -196,17 +196,13 @@ func (w *chunkWriter) flush(ps *pass) error {
 func (w *chunkWriter) wait(ctx context.Context, ps *pass) error {
 	var first error
 	for _, pc := range w.pending {
-		var err error
-		select {
-		case ack := <-pc.ack.Ok():
+		ack, err := await(ctx, pc.ack)
+		if err == nil {
 			c := ps.x.addChunk(ack.Sequence)
 			for i, h := range pc.hashes {
 				ps.x.set(h, pc.digests[i], c, ps.no)
 			}
 			continue
-		case err = <-pc.ack.Err():
-		case <-ctx.Done():
-			err = ctx.Err()
 		}
 		for _, h := range pc.hashes {
 			delete(ps.x.m, h)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/crm"
@@ -334,49 +335,6 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	return errApply
 }
 
-// applyAll applies changes of different customers concurrently, up to
-// Workers at once. It stops at the first error that ends the pass; a
-// record that cannot make an event (ErrInvalidRecord) is logged and
-// skipped.
-func (ps *pass) applyAll(ctx context.Context, work []change, detected time.Time) error {
-	if len(work) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan change)
-	var wg sync.WaitGroup
-	for range min(ps.p.cfg.Workers, len(work)) {
-		wg.Go(func() {
-			for c := range next {
-				err := ps.apply(ctx, c, detected)
-				if errors.Is(err, ErrInvalidRecord) {
-					ps.p.metrics.invalid.Inc()
-					ps.p.log.Error("customer record skipped", "customer_id", c.id, "err", err)
-					continue
-				}
-				if err != nil {
-					cancel(err)
-				}
-			}
-		})
-	}
-feed:
-	for _, c := range work {
-		select {
-		case next <- c:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return ctx.Err()
-}
-
 // maxRestates bounds how often apply starts over for one customer because
 // the saved state or the events moved under it.
 const maxRestates = 8
@@ -397,8 +355,7 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 		}
 	}
 	for range maxRestates {
-		same := (c.raw == nil && sv.record == nil) || (c.raw != nil && sv.record != nil && sv.digest == c.digest)
-		if same && !sv.behind {
+		if c.same(sv) && !sv.behind {
 			if c.fixModel {
 				if err := p.putModel(ctx, ps.ls, c.id, c.raw); err != nil {
 					return err
@@ -407,18 +364,7 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 			ps.recorded(c)
 			return nil
 		}
-		var (
-			ev  Event
-			ok  bool
-			err error
-		)
-		switch {
-		case same || c.silent:
-		case sv.oversized:
-			ev, ok, err = sketchEvent(c.id, sv, c.raw, detected)
-		default:
-			ev, ok, err = NewEvent(c.id, sv.record, c.raw, detected)
-		}
+		ev, ok, err := eventFor(c, sv, detected)
 		if err != nil {
 			return err
 		}
@@ -456,24 +402,7 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 			}
 			continue
 		}
-		if sketched {
-			p.log.Info("customer record too large for the poller's state; it keeps a sketch, and the customer's next event is truncated too",
-				"customer_id", c.id, "bytes", len(c.raw))
-		}
-		if ok {
-			p.metrics.events.WithLabelValues(ev.Change).Inc()
-			if ev.Truncated {
-				p.metrics.truncated.Inc()
-				p.log.Warn("event too large for one NATS message; published without before and after",
-					"customer_id", c.id, "change", ev.Change, "fields", ev.Fields, "event_id", ev.ID())
-			}
-			ps.mu.Lock()
-			ps.events++
-			if ev.Change == Deleted {
-				ps.deletes++
-			}
-			ps.mu.Unlock()
-		}
+		ps.saved(c, ev, ok, sketched)
 		ps.recorded(c)
 		return nil
 	}
@@ -495,6 +424,70 @@ func (ps *pass) recorded(c change) {
 	}
 }
 
+// same reports whether c's record is sv's (both none: gone).
+func (c change) same(sv saved) bool {
+	return (c.raw == nil && sv.record == nil) || (c.raw != nil && sv.record != nil && sv.digest == c.digest)
+}
+
+// eventFor returns the event that c makes against its saved state sv, and
+// false when it makes none: the same record, or one recorded silently.
+func eventFor(c change, sv saved, detected time.Time) (Event, bool, error) {
+	switch {
+	case c.same(sv) || c.silent:
+		return Event{}, false, nil
+	case sv.oversized:
+		return sketchEvent(c.id, sv, c.raw, detected)
+	}
+	return NewEvent(c.id, sv.record, c.raw, detected)
+}
+
+// saved counts c as done once its state is saved: its event, if it made
+// one (ok), in the metrics, logs and the pass's counts.
+func (ps *pass) saved(c change, ev Event, ok, sketched bool) {
+	p := ps.p
+	if sketched {
+		p.log.Info("customer record too large for the poller's state; it keeps a sketch, and the customer's next event is truncated too",
+			"customer_id", c.id, "bytes", len(c.raw))
+	}
+	if !ok {
+		return
+	}
+	p.metrics.events.WithLabelValues(ev.Change).Inc()
+	if ev.Truncated {
+		p.metrics.truncated.Inc()
+		p.log.Warn("event too large for one NATS message; published without before and after",
+			"customer_id", c.id, "change", ev.Change, "fields", ev.Fields, "event_id", ev.ID())
+	}
+	ps.mu.Lock()
+	ps.events++
+	if ev.Change == Deleted {
+		ps.deletes++
+	}
+	ps.mu.Unlock()
+}
+
+// eventMsg returns the message of ev; an event too large for one NATS
+// message is made truncated, and ev says so. It fails with lease.ErrLost
+// when the lease may have lapsed.
+func (ps *pass) eventMsg(ctx context.Context, ev *Event) (*nats.Msg, error) {
+	p := ps.p
+	if !ps.ls.Valid(p.cfg.LeaseTTL / 4) {
+		return nil, lease.ErrLost
+	}
+	msg, err := Message(p.subjects, p.cfg.OrgID, *ev)
+	if err == nil && !ev.Truncated && int64(msgSize(msg)) > p.js.Conn().MaxPayload() {
+		ev.Truncated = true
+		msg, err = Message(p.subjects, p.cfg.OrgID, *ev)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The poll's trace context: not part of ce-id or Nats-Msg-Id, so the
+	// same change from another poll is still the same event.
+	tracing.Inject(ctx, msg.Header)
+	return msg, nil
+}
+
 // errRestate is returned by publish with the state to start over from.
 var errRestate = errors.New("restate")
 
@@ -513,20 +506,10 @@ var errRestate = errors.New("restate")
 //     not in it): the state wins, with a warning for the former.
 func (ps *pass) publish(ctx context.Context, ev *Event, sv saved) (uint64, saved, error) {
 	p := ps.p
-	if !ps.ls.Valid(p.cfg.LeaseTTL / 4) {
-		return 0, saved{}, lease.ErrLost
-	}
-	msg, err := Message(p.subjects, p.cfg.OrgID, *ev)
-	if err == nil && !ev.Truncated && int64(msgSize(msg)) > p.js.Conn().MaxPayload() {
-		ev.Truncated = true
-		msg, err = Message(p.subjects, p.cfg.OrgID, *ev)
-	}
+	msg, err := ps.eventMsg(ctx, ev)
 	if err != nil {
 		return 0, saved{}, err
 	}
-	// The poll's trace context: not part of ce-id or Nats-Msg-Id, so the
-	// same change from another poll is still the same event.
-	tracing.Inject(ctx, msg.Header)
 	ack, err := p.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(sv.eventSeq))
 	if err == nil {
 		return ack.Sequence, saved{}, nil
@@ -620,27 +603,12 @@ func (ps *pass) reconcile(ctx context.Context) error {
 	}
 	// Ask the CRM about each, Workers at a time.
 	work := make([]change, len(ids))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(ps.p.cfg.Workers, len(ids)) {
-		wg.Go(func() {
-			for i := range next {
-				work[i] = ps.confirm(ctx, ids[i], missing)
-			}
-		})
-	}
-feed:
-	for i := range ids {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if ctx.Err() != nil {
-		return ctx.Err()
+	err = each(ctx, ps.p.cfg.Workers, len(ids), func(ctx context.Context, i int) error {
+		work[i] = ps.confirm(ctx, ids[i], missing)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	work = slices.DeleteFunc(work, func(c change) bool { return c.id == "" })
 	return ps.applyAll(ctx, work, ps.p.cfg.Now())
