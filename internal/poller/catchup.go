@@ -24,8 +24,10 @@ import (
 // the next pass sees it, would never get its deleted event: no poller
 // would know it. A truncated event (too large for one NATS message) holds
 // no after: its customer is left to the next pass, which finds the event
-// when it publishes. It returns how many customers it brought up.
-func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from uint64) (int, error) {
+// when it publishes. It returns how many customers it brought up. It runs
+// in the lane's turn.
+func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, ln *lane, from uint64) (int, error) {
+	x := ln.x
 	type last struct {
 		seq       uint64
 		after     json.RawMessage
@@ -110,6 +112,7 @@ func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from ui
 		if _, _, err := p.store.save(ctx, id, record, digest, ev.seq, sv.rev); err != nil {
 			return caught, err
 		}
+		ln.touch(h, false)
 		var empty []uint64
 		if record == nil {
 			empty = x.remove(h)

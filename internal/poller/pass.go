@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -19,105 +17,6 @@ import (
 	"github.com/gormic/crm-bridge/internal/lease"
 	"github.com/gormic/crm-bridge/internal/tracing"
 )
-
-// poll is the active poller's work: it claims the cursor (so that chunks
-// a former poller still writes are refused), rebuilds the index from the
-// state, then polls every Interval until ctx ends or the lease is lost. A
-// poll that fails is retried with backoff from the same cursor.
-func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
-	cur, rev, err := p.store.cursor(ctx)
-	if err != nil {
-		return err
-	}
-	if rev, err = p.store.saveCursor(ctx, cur, rev); err != nil {
-		return err
-	}
-	start := p.cfg.Now()
-	x, empty, err := p.store.rebuild(ctx)
-	if err != nil {
-		return err
-	}
-	p.dropChunks(ctx, empty)
-	caught, err := p.catchUp(ctx, ls, x, cur.EventSeq)
-	if err != nil {
-		return err
-	}
-	filled := p.loadModelStatus(ctx)
-	p.log.Info("poller state loaded", "customers", len(x.m), "chunks", len(x.chunks), "since", cur.Since,
-		"initialized", cur.Initialized, "caught_up", caught, "model_filled", filled, "took", time.Since(start).Round(time.Millisecond))
-
-	bo := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(time.Second),
-		backoff.WithMaxInterval(max(p.cfg.Interval, 5*time.Second)),
-		backoff.WithMaxElapsedTime(0))
-	var no uint32
-	behind := false // a pass failed: events it published may be unsaved
-	for {
-		no++
-		start := p.cfg.Now()
-		resync := p.resyncs.begin(start) // resync.go
-		ps := &pass{p: p, x: x, ls: ls, no: no, cur: cur, rev: rev, start: start,
-			full: resync || !filled || !cur.Initialized || cur.Since == "" || start.Sub(cur.ReconciledAt) >= p.cfg.ReconcileInterval}
-		var reported func(error)
-		if resync {
-			reported = p.reportResync(ps)
-		}
-		pctx, span := p.startPoll(ctx, ps)
-		err := ps.mark(pctx)
-		if err == nil && behind {
-			_, err = p.catchUp(pctx, ls, x, cur.EventSeq)
-		}
-		if err == nil {
-			behind = false
-			err = ps.run(pctx)
-		}
-		endPoll(span, ps, err)
-		if reported != nil {
-			reported(err)
-		}
-		kind := "changes"
-		if ps.full {
-			kind = "reconcile"
-		}
-		wait := time.Until(start.Add(p.cfg.Interval))
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(err, errFenced), errors.Is(err, lease.ErrLost):
-			p.metrics.passes.WithLabelValues(kind, "error").Inc()
-			return err
-		case err != nil:
-			behind = true
-			p.metrics.passes.WithLabelValues(kind, "error").Inc()
-			wait = bo.NextBackOff()
-			p.setStatus(func(s *Status) { s.Err = err })
-			p.log.Warn("poll failed; retrying from the same cursor", "err", err, "retry_in", wait.Round(time.Millisecond),
-				"lag", p.Status().Lag(p.cfg.Now()).Round(time.Millisecond))
-		default:
-			p.metrics.passes.WithLabelValues(kind, "ok").Inc()
-			bo.Reset()
-			cur, rev = ps.cur, ps.rev
-			// A complete export that recorded the customers filled the
-			// read model, or repaired it.
-			filled = filled || (ps.full && cur.Initialized)
-			p.writeModelStatus(ctx, filled, start)
-			p.setStatus(func(s *Status) { s.LastComplete, s.Err = start, nil; s.Polls++ })
-			p.metrics.lastComplete.Set(float64(start.UnixMilli()) / 1000)
-			level := slog.LevelDebug
-			if ps.events > 0 || ps.full {
-				level = slog.LevelInfo
-			}
-			p.log.Log(ctx, level, "poll done", "kind", kind, "pages", ps.pages, "records", ps.records, "events", ps.events,
-				"since", sinceText(ps.since), "cursor", cur.Since, "stable", !ps.unstable, "took", time.Since(start).Round(time.Millisecond))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		case <-p.resyncs.wake(): // a resync was asked for: at once
-		}
-	}
-}
 
 // sinceText is a poll's updatedSince for the logs.
 func sinceText(t time.Time) string {
@@ -142,11 +41,17 @@ func (p *Poller) dropChunks(ctx context.Context, seqs []uint64) {
 // it saw, and, when full, finds the customers that are gone.
 type pass struct {
 	p     *Poller
+	ln    *lane
 	ls    *lease.Lease
 	no    uint32
 	full  bool
 	start time.Time
 	since time.Time
+	// resync is set for a complete export asked for (resync.go).
+	resync bool
+	// background is set for a complete export that runs beside the
+	// incremental polls, in the lane's turn one step at a time (loop.go).
+	background bool
 
 	cur cursor
 	rev uint64
@@ -163,6 +68,9 @@ type pass struct {
 	// eventSeq is the events stream's last sequence when the pass started:
 	// the cursor's EventSeq once it is complete.
 	eventSeq uint64
+	// here is, for an incremental poll beside a complete export in the
+	// background, every customer this pass saw (again).
+	here map[idHash]struct{}
 	// strays are the read model's entries of customers the state did not
 	// hold when a complete export started (readmodel.go).
 	strays []stray
@@ -240,7 +148,7 @@ func (ps *pass) run(ctx context.Context) error {
 		ps.mu.Lock()
 		ps.pages++
 		ps.mu.Unlock()
-		if err := ps.page(ctx, r.page.Items); err != nil {
+		if err := ps.step(func() error { return ps.page(ctx, r.page.Items) }); err != nil {
 			return err
 		}
 		if time.Since(progress) >= progressEvery {
@@ -253,6 +161,13 @@ func (ps *pass) run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	return ps.step(func() error { return ps.end(ctx) })
+}
+
+// end ends a pass once the export is read: a complete export finds the
+// customers that are gone and the read model's strays; then the deletes
+// applied through commands, and the cursor.
+func (ps *pass) end(ctx context.Context) error {
 	if ps.full {
 		if err := ps.reconcile(ctx); err != nil {
 			return err
@@ -291,8 +206,11 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 		}
 		ps.observe(c.ID, c.UpdatedAt)
 		h := ps.x.hash(c.ID)
+		if ps.aside(h) {
+			continue
+		}
 		e, known := ps.x.m[h]
-		if known && e.seen == ps.no {
+		if ps.again(h, e, known) {
 			ps.unstable = true
 		}
 		switch {
@@ -302,8 +220,10 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 					return err
 				}
 			}
-			e.seen = ps.no
-			ps.x.m[h] = e
+			if ps.here == nil {
+				e.seen = ps.no
+				ps.x.m[h] = e
+			}
 		case !known && bulk && len(c.Raw) > chunks.limit:
 			work = append(work, change{id: c.ID, h: h, raw: c.Raw, digest: d, silent: true})
 		case !known && bulk:
@@ -312,7 +232,7 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 			}
 			chunks.add(ps, chunkRecord{id: c.ID, digest: d, raw: c.Raw}, h)
 		default:
-			if known {
+			if known && ps.here == nil {
 				e.seen = ps.no
 				ps.x.m[h] = e
 			}
@@ -333,6 +253,31 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 		return err
 	}
 	return errApply
+}
+
+// aside reports whether a complete export in the background leaves
+// customer h alone: an incremental poll beside it applied a change of h,
+// perhaps newer than the record this export read. Called in the lane's
+// turn.
+func (ps *pass) aside(h idHash) bool {
+	if !ps.background || ps.ln.beside == nil {
+		return false
+	}
+	_, ok := ps.ln.beside[h]
+	return ok
+}
+
+// again reports whether customer h (entry e, if known) came before in
+// this pass, and notes that it came. Beside a complete export in the
+// background an incremental poll keeps this in here, for the entries'
+// seen marks are the complete export's.
+func (ps *pass) again(h idHash, e entry, known bool) bool {
+	if ps.here == nil {
+		return known && e.seen == ps.no
+	}
+	_, ok := ps.here[h]
+	ps.here[h] = struct{}{}
+	return ok
 }
 
 // maxRestates bounds how often apply starts over for one customer because
@@ -590,7 +535,7 @@ func sameRecord(a, b json.RawMessage) bool {
 func (ps *pass) reconcile(ctx context.Context) error {
 	missing := make(map[idHash]entry)
 	for h, e := range ps.x.m {
-		if e.seen != ps.no {
+		if e.seen != ps.no && !ps.aside(h) {
 			missing[h] = e
 		}
 	}
@@ -692,7 +637,8 @@ func (ps *pass) missingIDs(ctx context.Context, missing map[idHash]entry) ([]str
 // saveCursor saves where the next poll starts: the greatest updatedAt of
 // this pass if it was stable, else where this one started.
 func (ps *pass) saveCursor(ctx context.Context) error {
-	next := ps.cur
+	ln := ps.ln
+	next := ln.cur // as saved now: a pass beside this one may have moved it
 	if !ps.unstable {
 		if ps.maxAtRaw != "" {
 			if t, err := time.Parse(time.RFC3339Nano, next.Since); err != nil || ps.maxAt.After(t) {
@@ -704,24 +650,27 @@ func (ps *pass) saveCursor(ctx context.Context) error {
 			ps.p.log.Info("poller recorded the existing customers", "customers", len(ps.x.m), "events", ps.events)
 		}
 	}
-	if ps.full {
+	if ps.full && !(ps.background && ln.forced) {
 		next.ReconciledAt = ps.start
 	}
 	next.EventSeq = max(next.EventSeq, ps.eventSeq)
 	if ps.shifted(next) {
 		// Make the next poll a reconcile: it reads every record, and asks
-		// the CRM about those it still does not see.
+		// the CRM about those it still does not see. One under way may
+		// have read the skipped record's page already: another follows it.
 		next.ReconciledAt = time.Time{}
+		ln.forced = ln.beside != nil
 		ps.p.log.Info("the cursor moved far in one poll; the next poll reads the complete export, in case a page shifted",
 			"from", ps.cur.Since, "to", next.Since, "pages", ps.pages)
 	}
 	if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
 		return lease.ErrLost
 	}
-	rev, err := ps.p.store.saveCursor(ctx, next, ps.rev)
+	rev, err := ps.p.store.saveCursor(ctx, next, ln.rev)
 	if err != nil {
 		return err
 	}
+	ln.cur, ln.rev = next, rev
 	ps.cur, ps.rev = next, rev
 	return nil
 }

@@ -27,6 +27,9 @@ const pipelineMax = 1000
 // round. It stops at the first error that ends the pass; a record that
 // cannot make an event (ErrInvalidRecord) is logged and skipped.
 func (ps *pass) applyAll(ctx context.Context, work []change, detected time.Time) error {
+	for _, c := range work {
+		ps.ln.touch(c.h, ps.background)
+	}
 	for len(work) > 0 {
 		var first []change
 		first, work = splitRepeats(work)

@@ -121,22 +121,27 @@ func (ps *pass) scanModel(ctx context.Context) error {
 			return nil
 		}
 		n++
-		id, err := model.ID(e.Key())
-		if err != nil {
-			ps.p.log.Warn("read model entry with a key no customer has; deleting it", "key", e.Key())
-			ps.strays = append(ps.strays, stray{key: e.Key()})
-			continue
-		}
-		h := ps.x.hash(id)
-		x, known := ps.x.m[h]
-		if !known {
-			ps.strays = append(ps.strays, stray{key: e.Key(), id: id, h: h})
-			continue
-		}
-		if d, err := wholeDigest(e.Value()); (err == nil && d == x.digest) || model.IsStub(e.Value()) {
-			x.seen = ps.no | modelOK
-			ps.x.m[h] = x
-		}
+		_ = ps.step(func() error { ps.scanned(e); return nil })
+	}
+}
+
+// scanned notes one read model entry for scanModel.
+func (ps *pass) scanned(e jetstream.KeyValueEntry) {
+	id, err := model.ID(e.Key())
+	if err != nil {
+		ps.p.log.Warn("read model entry with a key no customer has; deleting it", "key", e.Key())
+		ps.strays = append(ps.strays, stray{key: e.Key()})
+		return
+	}
+	h := ps.x.hash(id)
+	x, known := ps.x.m[h]
+	if !known {
+		ps.strays = append(ps.strays, stray{key: e.Key(), id: id, h: h})
+		return
+	}
+	if d, err := wholeDigest(e.Value()); (err == nil && d == x.digest) || model.IsStub(e.Value()) {
+		x.seen = ps.no | modelOK
+		ps.x.m[h] = x
 	}
 }
 
