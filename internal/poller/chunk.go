@@ -136,6 +136,12 @@ type pendingChunk struct {
 	digests []uint64
 }
 
+// newChunkWriter returns a chunk writer for the pass: chunks of up to
+// chunkMax bytes, or half the server's max_payload.
+func (ps *pass) newChunkWriter() chunkWriter {
+	return chunkWriter{limit: min(chunkMax, int(ps.p.js.Conn().MaxPayload()/2))}
+}
+
 // add adds r, customer h, to the chunk being built.
 func (w *chunkWriter) add(ps *pass, r chunkRecord, h idHash) {
 	w.buf = appendChunk(w.buf, r)

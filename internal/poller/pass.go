@@ -188,7 +188,7 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	bulk := !ps.cur.Initialized && !p.cfg.InitialEvents
 	var (
 		work   []change
-		chunks = chunkWriter{limit: min(chunkMax, int(p.js.Conn().MaxPayload()/2))}
+		chunks = ps.newChunkWriter()
 		models modelBatch
 	)
 	detected := p.cfg.Now()

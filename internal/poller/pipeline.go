@@ -111,7 +111,9 @@ type flight struct {
 	// (c.fixModel): the saved record is c's.
 	save     bool
 	sketched bool
-	ack      jetstream.PubAckFuture
+	// chunked is set when the state is saved in a chunk, not an entry.
+	chunked bool
+	ack     jetstream.PubAckFuture
 }
 
 // pipeline applies changes of distinct customers as apply does, with the
@@ -219,21 +221,51 @@ func (ps *pass) modelAll(ctx context.Context, fs []*flight) error {
 }
 
 // saveAll saves the state of fs, and counts each as done once saved. A
-// customer whose entry another writer saved first goes to slow.
+// customer whose entry another writer saved first goes to slow. At a
+// first start (with initial events) the new customers' records go into
+// chunks, as a first start without events writes them: a chunk write per
+// some hundred customers instead of one per customer.
 func (ps *pass) saveAll(ctx context.Context, fs []*flight, slow []change) ([]change, error) {
 	if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
 		return nil, lease.ErrLost
 	}
+	chunks := ps.newChunkWriter()
 	for _, f := range fs {
-		if !f.save {
-			continue
-		}
 		var err error
-		if f.ack, f.sketched, err = ps.p.store.saveAsync(f.c.id, f.c.raw, f.c.digest, f.seq, f.sv.rev); err != nil {
+		switch {
+		case !f.save:
+		case !ps.cur.Initialized && !f.c.known && f.c.raw != nil && len(f.c.raw) <= chunks.limit:
+			f.chunked = true
+			chunks.add(ps, chunkRecord{id: f.c.id, digest: f.c.digest, eventSeq: f.seq, raw: f.c.raw}, f.c.h)
+		default:
+			f.ack, f.sketched, err = ps.p.store.saveAsync(f.c.id, f.c.raw, f.c.digest, f.seq, f.sv.rev)
+		}
+		if err != nil {
+			chunks.discard(ps)
 			return nil, err
 		}
 	}
+	if err := chunks.flush(ps); err != nil {
+		return nil, err
+	}
+	slow, err := ps.awaitSaves(ctx, fs, slow)
+	if err := errors.Join(err, chunks.wait(ctx, ps)); err != nil {
+		return nil, err
+	}
 	for _, f := range fs {
+		if f.chunked {
+			ps.saved(f.c, f.ev, f.event, false)
+		}
+	}
+	return slow, nil
+}
+
+// awaitSaves waits for the saves of saveAll's entries.
+func (ps *pass) awaitSaves(ctx context.Context, fs []*flight, slow []change) ([]change, error) {
+	for _, f := range fs {
+		if f.chunked {
+			continue // the chunk's wait records it
+		}
 		if f.save {
 			_, err := await(ctx, f.ack)
 			if isWrongLast(err) {

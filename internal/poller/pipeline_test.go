@@ -8,6 +8,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
+	"github.com/gormic/crm-bridge/internal/natstest"
 )
 
 // loadMany reads what load reads, for customers in chunks (a first start
@@ -76,5 +77,33 @@ func TestLoadManyMatchesLoad(t *testing.T) {
 	}
 	if chunked == 0 || chunked == len(cs)-1 {
 		t.Errorf("%d of %d customers in chunks, want some and not all", chunked, len(cs))
+	}
+}
+
+// A first start with initial events saves the customers' records in
+// chunks, each with its event's sequence, as a first start without
+// events does: no entry per customer. A customer's next change is an
+// event whose before is the chunk's record.
+func TestInitialEventsSavedInChunks(t *testing.T) {
+	r := newRig(t, crmsim.Options{PageSize: 7})
+	r.sim.Seed(20)
+	cfg := r.cfg
+	cfg.InitialEvents = true
+	in := r.start(cfg, nil, nil)
+	in.polls(t, 1)
+	events := r.waitEvents(20)
+	if n := natstest.Count(r.js, "KV_"+StateBucket, kvPrefix+"c.>"); n != 0 {
+		t.Errorf("got %d customer entries after the first start, want 0: its records go in chunks", n)
+	}
+	if n := natstest.Count(r.js, "KV_"+StateBucket, kvPrefix+"b.>"); n == 0 {
+		t.Error("got no chunk after the first start")
+	}
+	id := events[3].CustomerID
+	if _, err := r.sim.UpdateCustomer(id, func(c *crm.Customer) { c.LastName = ptr("Chunked") }); err != nil {
+		t.Fatal(err)
+	}
+	e := r.waitEvents(21)[20]
+	if e.CustomerID != id || e.Change != Updated || !pgSame(t, e.Before, events[3].After) {
+		t.Errorf("got %s %s before %s, want updated %s before %s", e.Change, e.CustomerID, e.Before, id, events[3].After)
 	}
 }
