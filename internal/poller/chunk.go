@@ -223,3 +223,13 @@ func (w *chunkWriter) wait(ctx context.Context, ps *pass) error {
 	w.pending = nil
 	return first
 }
+
+// dropChunks deletes chunks that no longer hold any customer's saved
+// record. It is tidying: a failure is logged and left for the next start.
+func (p *Poller) dropChunks(ctx context.Context, seqs []uint64) {
+	for _, seq := range seqs {
+		if err := p.store.stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && ctx.Err() == nil {
+			p.log.Debug("poller: cannot delete a spent chunk", "seq", seq, "err", err)
+		}
+	}
+}
