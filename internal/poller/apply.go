@@ -25,67 +25,82 @@ const maxRestates = 8
 // entry's revision; when one fails, apply reads what the other writer did
 // and starts over from there.
 func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
-	p := ps.p
 	var sv saved
 	if c.known {
 		var err error
-		if sv, err = p.store.load(ctx, c.id, c.chunk); err != nil {
+		if sv, err = ps.p.store.load(ctx, c.id, c.chunk); err != nil {
 			return err
 		}
 	}
 	for range maxRestates {
-		if c.same(sv) && !sv.behind {
-			if c.fixModel {
-				if err := p.putModel(ctx, ps.ls, c.id, c.raw); err != nil {
-					return err
-				}
-			}
-			ps.recorded(c)
-			return nil
-		}
-		ev, ok, err := eventFor(c, sv, detected)
-		if err != nil {
+		var done bool
+		var err error
+		if sv, done, err = ps.attempt(ctx, c, sv, detected); err != nil || done {
 			return err
 		}
-		eventSeq := sv.eventSeq
-		if ok {
-			seq, restated, err := ps.publish(ctx, &ev, sv)
-			if errors.Is(err, errRestate) {
-				sv = restated
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			eventSeq = seq
-			if p.afterEvent != nil {
-				if err := p.afterEvent(ev); err != nil {
-					return err
-				}
-			}
-		}
-		// The read model after the event, before the state.
-		if err := p.putModel(ctx, ps.ls, c.id, c.raw); err != nil {
-			return err
-		}
-		if !ps.ls.Valid(p.cfg.LeaseTTL / 4) {
-			return lease.ErrLost
-		}
-		_, sketched, err := p.store.save(ctx, c.id, c.raw, c.digest, eventSeq, sv.rev)
-		if err != nil {
-			if !errors.Is(err, errFenced) {
-				return err
-			}
-			if sv, err = p.store.load(ctx, c.id, 0); err != nil {
-				return err
-			}
-			continue
-		}
-		ps.saved(c, ev, ok, sketched)
-		ps.recorded(c)
-		return nil
 	}
 	return fmt.Errorf("poller: %s: its state keeps changing under this poller: %w", c.id, errFenced)
+}
+
+// attempt applies c from its saved state sv: it reports done once c's
+// record is the saved one, or returns the state to start over from.
+func (ps *pass) attempt(ctx context.Context, c change, sv saved, detected time.Time) (saved, bool, error) {
+	p := ps.p
+	if c.same(sv) && !sv.behind {
+		if c.fixModel {
+			if err := p.putModel(ctx, ps.ls, c.id, c.raw); err != nil {
+				return sv, false, err
+			}
+		}
+		ps.recorded(c)
+		return sv, true, nil
+	}
+	ev, ok, err := eventFor(c, sv, detected)
+	if err != nil {
+		return sv, false, err
+	}
+	eventSeq := sv.eventSeq
+	if ok {
+		seq, restated, err := ps.publish(ctx, &ev, sv)
+		if errors.Is(err, errRestate) {
+			return restated, false, nil
+		}
+		if err != nil {
+			return sv, false, err
+		}
+		eventSeq = seq
+		if p.afterEvent != nil {
+			if err := p.afterEvent(ev); err != nil {
+				return sv, false, err
+			}
+		}
+	}
+	return ps.record(ctx, c, sv, ev, ok, eventSeq)
+}
+
+// record writes c's read model entry, after its event (ev, if ok, stored
+// at eventSeq) and before its state, then saves the state if it is still
+// sv's: done; or returns the state another writer saved, to start over
+// from.
+func (ps *pass) record(ctx context.Context, c change, sv saved, ev Event, ok bool, eventSeq uint64) (saved, bool, error) {
+	p := ps.p
+	if err := p.putModel(ctx, ps.ls, c.id, c.raw); err != nil {
+		return sv, false, err
+	}
+	if !ps.ls.Valid(p.cfg.LeaseTTL / 4) {
+		return sv, false, lease.ErrLost
+	}
+	_, sketched, err := p.store.save(ctx, c.id, c.raw, c.digest, eventSeq, sv.rev)
+	if errors.Is(err, errFenced) {
+		sv, err = p.store.load(ctx, c.id, 0)
+		return sv, false, err
+	}
+	if err != nil {
+		return sv, false, err
+	}
+	ps.saved(c, ev, ok, sketched)
+	ps.recorded(c)
+	return sv, true, nil
 }
 
 // recorded updates the index once c's record is the saved one.
@@ -200,23 +215,31 @@ func (ps *pass) publish(ctx context.Context, ev *Event, sv saved) (uint64, saved
 	if err != nil {
 		return 0, saved{}, fmt.Errorf("poller: last event of %s: %w", ev.CustomerID, err)
 	}
-	if last == nil || last.Sequence < sv.eventSeq {
-		if last == nil {
-			sv.eventSeq = 0
-		} else {
-			sv.eventSeq = last.Sequence
-		}
+	switch {
+	case last == nil:
+		sv.eventSeq = 0
 		return 0, sv, errRestate
-	}
-	if last.Header.Get(HeaderID) == msg.Header.Get(HeaderID) {
+	case last.Sequence < sv.eventSeq:
+		sv.eventSeq = last.Sequence
+		return 0, sv, errRestate
+	case last.Header.Get(HeaderID) == msg.Header.Get(HeaderID):
 		return last.Sequence, saved{}, nil
 	}
+	return ps.restate(ctx, ev.CustomerID, sv, last)
+}
+
+// restate returns, with errRestate, the state to start over from when
+// the customer's last event (last) is not the one its state sv names:
+// the last event's after when it was made from sv's record, else the
+// saved state (publish tells why).
+func (ps *pass) restate(ctx context.Context, id string, sv saved, last *jetstream.RawStreamMsg) (uint64, saved, error) {
+	p := ps.p
 	var prev struct {
 		Before    json.RawMessage `json:"before"`
 		After     json.RawMessage `json:"after"`
 		Truncated bool            `json:"truncated"`
 	}
-	err = json.Unmarshal(last.Data, &prev)
+	err := json.Unmarshal(last.Data, &prev)
 	if err == nil && !prev.Truncated && !sv.oversized && sameRecord(prev.Before, sv.record) {
 		next := saved{eventSeq: last.Sequence, rev: sv.rev, behind: true}
 		if !isNull(prev.After) {
@@ -227,7 +250,7 @@ func (ps *pass) publish(ctx context.Context, ev *Event, sv saved) (uint64, saved
 		}
 		return 0, next, errRestate
 	}
-	now, err := p.store.load(ctx, ev.CustomerID, 0)
+	now, err := p.store.load(ctx, id, 0)
 	if err != nil {
 		return 0, saved{}, err
 	}
@@ -237,10 +260,10 @@ func (ps *pass) publish(ctx context.Context, ev *Event, sv saved) (uint64, saved
 	if prev.Truncated {
 		// Its after is not in it: the saved state is all there is.
 		p.log.Info("the customer's last event is truncated and not saved; going on from the saved state",
-			"customer_id", ev.CustomerID, "event_seq", last.Sequence, "saved_event_seq", sv.eventSeq)
+			"customer_id", id, "event_seq", last.Sequence, "saved_event_seq", sv.eventSeq)
 	} else {
 		p.log.Warn("the customer's last event does not follow from the saved state; going on from the saved state",
-			"customer_id", ev.CustomerID, "event_seq", last.Sequence, "saved_event_seq", sv.eventSeq)
+			"customer_id", id, "event_seq", last.Sequence, "saved_event_seq", sv.eventSeq)
 	}
 	sv.eventSeq = last.Sequence
 	return 0, sv, errRestate

@@ -23,77 +23,97 @@ type change struct {
 	fixModel bool
 }
 
-// page handles one page of the export.
+// sorting is one page being sorted into changes.
+type sorting struct {
+	// bulk is set at a first start without initial events: new customers
+	// are recorded in chunks, and their model entries written, at once.
+	bulk   bool
+	work   []change
+	chunks chunkWriter
+	models modelBatch
+}
+
+// page handles one page of the export: it sorts the records into changes,
+// writes the read model entries and chunks of a first start's customers,
+// then applies the changes.
 func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	p := ps.p
-	bulk := !ps.cur.Initialized && !p.cfg.InitialEvents
-	var (
-		work   []change
-		chunks = ps.newChunkWriter()
-		models modelBatch
-	)
+	srt := sorting{bulk: !ps.cur.Initialized && !p.cfg.InitialEvents, chunks: ps.newChunkWriter()}
 	detected := p.cfg.Now()
 	p.metrics.records.Add(float64(len(items)))
 	ps.mu.Lock()
 	ps.records += len(items)
 	ps.mu.Unlock()
 	for i := range items {
-		c := &items[i]
-		d, err := wholeDigest(c.Raw)
-		if err != nil {
-			p.metrics.invalid.Inc()
-			p.log.Error("customer record skipped", "customer_id", c.ID, "err", err)
-			continue
-		}
-		ps.observe(c.ID, c.UpdatedAt)
-		h := ps.x.hash(c.ID)
-		if ps.aside(h) {
-			continue
-		}
-		e, known := ps.x.m[h]
-		if ps.again(h, e, known) {
-			ps.unstable = true
-		}
-		switch {
-		case known && e.digest == d:
-			if ps.full && e.seen != ps.no && e.seen != ps.no|modelOK {
-				if err := models.put(ps, c.ID, c.Raw); err != nil {
-					return err
-				}
-			}
-			if ps.here == nil {
-				e.seen = ps.no
-				ps.x.m[h] = e
-			}
-		case !known && bulk && len(c.Raw) > chunks.limit:
-			work = append(work, change{id: c.ID, h: h, raw: c.Raw, digest: d, silent: true})
-		case !known && bulk:
-			if err := models.put(ps, c.ID, c.Raw); err != nil {
-				return err
-			}
-			chunks.add(ps, chunkRecord{id: c.ID, digest: d, raw: c.Raw}, h)
-		default:
-			if known && ps.here == nil {
-				e.seen = ps.no
-				ps.x.m[h] = e
-			}
-			work = append(work, change{id: c.ID, h: h, raw: c.Raw, digest: d, known: known, chunk: ps.x.chunkSeq(e)})
+		if err := ps.sort(&srt, &items[i]); err != nil {
+			return err
 		}
 	}
 	// The read model first, then the state that records the same
 	// customers.
-	if err := models.wait(ctx); err != nil {
-		chunks.discard(ps)
+	if err := srt.models.wait(ctx); err != nil {
+		srt.chunks.discard(ps)
 		return err
 	}
-	if err := chunks.flush(ps); err != nil {
+	if err := srt.chunks.flush(ps); err != nil {
 		return err
 	}
-	errApply := ps.applyAll(ctx, work, detected)
-	if err := chunks.wait(ctx, ps); err != nil {
+	errApply := ps.applyAll(ctx, srt.work, detected)
+	if err := srt.chunks.wait(ctx, ps); err != nil {
 		return err
 	}
 	return errApply
+}
+
+// sort sorts one record: the same as saved (nothing to do but, for a
+// complete export, repair its read model entry), a first start's customer
+// to record in bulk, or a change.
+func (ps *pass) sort(srt *sorting, c *crm.Customer) error {
+	d, err := wholeDigest(c.Raw)
+	if err != nil {
+		ps.skip(c.ID, err)
+		return nil
+	}
+	ps.observe(c.ID, c.UpdatedAt)
+	h := ps.x.hash(c.ID)
+	if ps.aside(h) {
+		return nil
+	}
+	e, known := ps.x.m[h]
+	if ps.again(h, e, known) {
+		ps.unstable = true
+	}
+	switch {
+	case known && e.digest == d:
+		if ps.full && e.seen != ps.no && e.seen != ps.no|modelOK {
+			if err := srt.models.put(ps, c.ID, c.Raw); err != nil {
+				return err
+			}
+		}
+		ps.seen(h, e)
+	case !known && srt.bulk && len(c.Raw) > srt.chunks.limit:
+		srt.work = append(srt.work, change{id: c.ID, h: h, raw: c.Raw, digest: d, silent: true})
+	case !known && srt.bulk:
+		if err := srt.models.put(ps, c.ID, c.Raw); err != nil {
+			return err
+		}
+		srt.chunks.add(ps, chunkRecord{id: c.ID, digest: d, raw: c.Raw}, h)
+	default:
+		if known {
+			ps.seen(h, e)
+		}
+		srt.work = append(srt.work, change{id: c.ID, h: h, raw: c.Raw, digest: d, known: known, chunk: ps.x.chunkSeq(e)})
+	}
+	return nil
+}
+
+// seen marks customer h (entry e) seen by the pass, unless the marks are
+// a complete export's in the background (again).
+func (ps *pass) seen(h idHash, e entry) {
+	if ps.here == nil {
+		e.seen = ps.no
+		ps.x.m[h] = e
+	}
 }
 
 // aside reports whether a complete export in the background leaves

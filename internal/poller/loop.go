@@ -64,67 +64,107 @@ func (p *Poller) poll(ctx context.Context, ls *lease.Lease) error {
 	if err != nil {
 		return err
 	}
-	bo := backoff.NewExponentialBackOff(
+	sc := &schedule{p: p, ln: ln, ls: ls, filled: filled, bo: backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(time.Second),
 		backoff.WithMaxInterval(max(p.cfg.Interval, 5*time.Second)),
-		backoff.WithMaxElapsedTime(0))
-	var (
-		no uint32
-		bg *background
-	)
-	defer func() { bg.stop() }()
+		backoff.WithMaxElapsedTime(0))}
+	defer func() { sc.bg.stop() }()
 	for {
-		no++
-		start := p.cfg.Now()
-		ps := &pass{p: p, ln: ln, x: ln.x, ls: ls, no: no, start: start}
-		var reported func(error)
-		if bg == nil {
-			// While a complete export runs in the background, a resync
-			// asked for joins it if it is one, or waits for it to end.
-			ps.resync = p.resyncs.begin(start) // resync.go
-		}
-		ln.turn.Lock()
-		ps.cur, ps.rev = ln.cur, ln.rev
-		large := len(ln.x.m) >= p.besideFrom
-		ln.turn.Unlock()
-		ps.full = ps.resync || !filled || !ps.cur.Initialized || ps.cur.Since == "" ||
-			start.Sub(ps.cur.ReconciledAt) >= p.cfg.ReconcileInterval
-		if ps.resync {
-			reported = p.reportResync(ps)
-		}
-		if ps.full && bg == nil && large && filled && ps.cur.Initialized && ps.cur.Since != "" {
-			bg = p.startBackground(ctx, ps, reported)
+		ps, reported := sc.next()
+		if sc.behind(ctx, ps, reported) {
 			continue
-		}
-		if ps.full && bg != nil {
-			ps.full = false // the one under way will do
 		}
 		err := ps.runFront(ctx)
 		if reported != nil {
 			reported(err)
 		}
-		wait, err := p.finished(ctx, ps, err, bo, &filled)
+		wait, err := sc.finished(ctx, ps, err)
+		if err == nil {
+			err = sc.reap(ctx, false)
+		}
+		if err == nil {
+			err = sc.pause(ctx, wait)
+		}
 		if err != nil {
 			return err
 		}
-		if bg, err = p.reap(ctx, bg, bo, &filled, false); err != nil {
-			return err
-		}
-		var bgDone <-chan struct{}
-		if bg != nil {
-			bgDone = bg.done
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		case <-p.resyncs.wake(): // a resync was asked for: at once
-		case <-bgDone:
-			if bg, err = p.reap(ctx, bg, bo, &filled, true); err != nil {
-				return err
-			}
-		}
 	}
+}
+
+// schedule is the poll loop's state during one lead.
+type schedule struct {
+	p      *Poller
+	ln     *lane
+	ls     *lease.Lease
+	filled bool // the read model was filled
+	bo     backoff.BackOff
+	no     uint32      // the last pass's number
+	bg     *background // the complete export in the background, if any
+}
+
+// next returns the next pass: a complete export when one is due (or a
+// resync was asked for), else an incremental poll; and, for a resync, the
+// function that reports its outcome.
+func (sc *schedule) next() (*pass, func(error)) {
+	sc.no++
+	p, ln := sc.p, sc.ln
+	start := p.cfg.Now()
+	ps := &pass{p: p, ln: ln, x: ln.x, ls: sc.ls, no: sc.no, start: start}
+	if sc.bg == nil {
+		// While a complete export runs in the background, a resync
+		// asked for joins it if it is one, or waits for it to end.
+		ps.resync = p.resyncs.begin(start) // resync.go
+	}
+	ln.turn.Lock()
+	ps.cur, ps.rev = ln.cur, ln.rev
+	ln.turn.Unlock()
+	ps.full = ps.resync || !sc.filled || !ps.cur.Initialized || ps.cur.Since == "" ||
+		start.Sub(ps.cur.ReconciledAt) >= p.cfg.ReconcileInterval
+	var reported func(error)
+	if ps.resync {
+		reported = p.reportResync(ps)
+	}
+	return ps, reported
+}
+
+// behind starts ps in the background and reports true when it is a
+// complete export that may run there: the customers recorded, the read
+// model filled, the state large (Poller.besideFrom), none running. While
+// one runs, ps is an incremental poll.
+func (sc *schedule) behind(ctx context.Context, ps *pass, reported func(error)) bool {
+	if !ps.full {
+		return false
+	}
+	if sc.bg != nil {
+		ps.full = false // the one under way will do
+		return false
+	}
+	sc.ln.turn.Lock()
+	large := len(sc.ln.x.m) >= sc.p.besideFrom
+	sc.ln.turn.Unlock()
+	if !large || !sc.filled || !ps.cur.Initialized || ps.cur.Since == "" {
+		return false
+	}
+	sc.bg = sc.p.startBackground(ctx, ps, reported)
+	return true
+}
+
+// pause waits wait, or less: until a resync is asked for, or the
+// complete export in the background ends.
+func (sc *schedule) pause(ctx context.Context, wait time.Duration) error {
+	var bgDone <-chan struct{}
+	if sc.bg != nil {
+		bgDone = sc.bg.done
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+	case <-sc.p.resyncs.wake(): // a resync was asked for: at once
+	case <-bgDone:
+		return sc.reap(ctx, true)
+	}
+	return nil
 }
 
 // claim claims the cursor, rebuilds the index, deletes spent chunks and
@@ -181,15 +221,12 @@ func (ps *pass) runFront(ctx context.Context) error {
 	return err
 }
 
-// finished handles the outcome of a pass: on success it records it (the
-// cursor, the status, the metrics, the read model's status); on failure it
-// returns how long to back off, or the error that ends the lead (fenced,
-// lease lost, ctx ended).
-func (p *Poller) finished(ctx context.Context, ps *pass, err error, bo backoff.BackOff, filled *bool) (time.Duration, error) {
-	kind := "changes"
-	if ps.full {
-		kind = "reconcile"
-	}
+// finished handles the outcome of a pass: on success it records it
+// (done); on failure it returns how long to back off, or the error that
+// ends the lead (fenced, lease lost, ctx ended).
+func (sc *schedule) finished(ctx context.Context, ps *pass, err error) (time.Duration, error) {
+	p := sc.p
+	kind := ps.kind()
 	switch {
 	case ctx.Err() != nil:
 		return 0, ctx.Err()
@@ -198,37 +235,51 @@ func (p *Poller) finished(ctx context.Context, ps *pass, err error, bo backoff.B
 		return 0, err
 	case err != nil:
 		p.metrics.passes.WithLabelValues(kind, "error").Inc()
-		wait := bo.NextBackOff()
+		wait := sc.bo.NextBackOff()
 		p.setStatus(func(s *Status) { s.Err = err })
 		p.log.Warn("poll failed; retrying from the same cursor", "kind", kind, "err", err, "retry_in", wait.Round(time.Millisecond),
 			"lag", p.Status().Lag(p.cfg.Now()).Round(time.Millisecond))
 		return wait, nil
 	}
-	p.metrics.passes.WithLabelValues(kind, "ok").Inc()
-	bo.Reset()
+	sc.done(ctx, ps)
+	return time.Until(ps.start.Add(p.cfg.Interval)), nil
+}
+
+// done records a pass that completed: the status, the metrics, the read
+// model's status, and a log line.
+func (sc *schedule) done(ctx context.Context, ps *pass) {
+	p := sc.p
+	p.metrics.passes.WithLabelValues(ps.kind(), "ok").Inc()
+	sc.bo.Reset()
 	// A complete export that recorded the customers filled the read
 	// model, or repaired it.
-	*filled = *filled || (ps.full && ps.cur.Initialized)
+	sc.filled = sc.filled || (ps.full && ps.cur.Initialized)
 	// A complete export in the background ends after incremental polls
 	// that started later: the last complete poll is the latest start.
-	start := ps.start
 	p.setStatus(func(s *Status) {
-		if start.After(s.LastComplete) {
-			s.LastComplete = start
+		if ps.start.After(s.LastComplete) {
+			s.LastComplete = ps.start
 		}
 		s.Err = nil
 		s.Polls++
 	})
 	last := p.Status().LastComplete
-	p.writeModelStatus(ctx, *filled, last)
+	p.writeModelStatus(ctx, sc.filled, last)
 	p.metrics.lastComplete.Set(float64(last.UnixMilli()) / 1000)
 	level := slog.LevelDebug
 	if ps.events > 0 || ps.full {
 		level = slog.LevelInfo
 	}
-	p.log.Log(ctx, level, "poll done", "kind", kind, "pages", ps.pages, "records", ps.records, "events", ps.events,
-		"since", sinceText(ps.since), "cursor", ps.cur.Since, "stable", !ps.unstable, "took", time.Since(start).Round(time.Millisecond))
-	return time.Until(start.Add(p.cfg.Interval)), nil
+	p.log.Log(ctx, level, "poll done", "kind", ps.kind(), "pages", ps.pages, "records", ps.records, "events", ps.events,
+		"since", sinceText(ps.since), "cursor", ps.cur.Since, "stable", !ps.unstable, "took", time.Since(ps.start).Round(time.Millisecond))
+}
+
+// kind is the pass's kind in metrics and logs: changes or reconcile.
+func (ps *pass) kind() string {
+	if ps.full {
+		return "reconcile"
+	}
+	return "changes"
 }
 
 // background is a complete export running beside the incremental polls.
@@ -307,21 +358,23 @@ func (bg *background) stop() {
 	<-bg.done
 }
 
-// reap handles the background export's outcome once it has ended (at
-// once when wait, else only if it has). It returns the background export
-// still running, if any, or the error that ends the lead.
-func (p *Poller) reap(ctx context.Context, bg *background, bo backoff.BackOff, filled *bool, wait bool) (*background, error) {
-	if bg == nil {
-		return nil, nil
+// reap handles the outcome of the complete export in the background
+// once it has ended (waiting for that when wait, else only if it has),
+// and forgets it. It returns the error that ends the lead, if any.
+func (sc *schedule) reap(ctx context.Context, wait bool) error {
+	if sc.bg == nil {
+		return nil
 	}
 	if !wait {
 		select {
-		case <-bg.done:
+		case <-sc.bg.done:
 		default:
-			return bg, nil
+			return nil
 		}
 	}
-	<-bg.done
-	_, err := p.finished(ctx, bg.ps, bg.err, bo, filled)
-	return nil, err
+	<-sc.bg.done
+	bg := sc.bg
+	sc.bg = nil
+	_, err := sc.finished(ctx, bg.ps, bg.err)
+	return err
 }
