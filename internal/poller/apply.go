@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gormic/crm-bridge/internal/lease"
-	"github.com/gormic/crm-bridge/internal/tracing"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/lease"
+	"github.com/gormic/crm-bridge/internal/tracing"
 )
 
 // maxRestates bounds how often apply starts over for one customer because
@@ -47,13 +48,7 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 func (ps *pass) attempt(ctx context.Context, c change, sv saved, detected time.Time) (saved, bool, error) {
 	p := ps.p
 	if c.same(sv) && !sv.behind {
-		if c.fixModel {
-			if err := p.putModel(ctx, ps.ls, c.id, c.raw); err != nil {
-				return sv, false, err
-			}
-		}
-		ps.recorded(c)
-		return sv, true, nil
+		return sv, true, ps.fixModel(ctx, c)
 	}
 	ev, ok, err := eventFor(c, sv, detected)
 	if err != nil {
@@ -76,6 +71,18 @@ func (ps *pass) attempt(ctx context.Context, c change, sv saved, detected time.T
 		}
 	}
 	return ps.record(ctx, c, sv, ev, ok, eventSeq)
+}
+
+// fixModel records c, whose record is the saved one, rewriting its read
+// model entry first when a complete export found it wrong.
+func (ps *pass) fixModel(ctx context.Context, c change) error {
+	if c.fixModel {
+		if err := ps.p.putModel(ctx, ps.ls, c.id, c.raw); err != nil {
+			return err
+		}
+	}
+	ps.recorded(c)
+	return nil
 }
 
 // record writes c's read model entry, after its event (ev, if ok, stored
@@ -234,21 +241,12 @@ func (ps *pass) publish(ctx context.Context, ev *Event, sv saved) (uint64, saved
 // saved state (publish tells why).
 func (ps *pass) restate(ctx context.Context, id string, sv saved, last *jetstream.RawStreamMsg) (uint64, saved, error) {
 	p := ps.p
-	var prev struct {
-		Before    json.RawMessage `json:"before"`
-		After     json.RawMessage `json:"after"`
-		Truncated bool            `json:"truncated"`
-	}
-	err := json.Unmarshal(last.Data, &prev)
-	if err == nil && !prev.Truncated && !sv.oversized && sameRecord(prev.Before, sv.record) {
-		next := saved{eventSeq: last.Sequence, rev: sv.rev, behind: true}
-		if !isNull(prev.After) {
-			next.record = prev.After
-			if next.digest, err = wholeDigest(prev.After); err != nil {
-				return 0, saved{}, err
-			}
-		}
-		return 0, next, errRestate
+	next, truncated, err := afterOf(last, sv)
+	switch {
+	case err != nil:
+		return 0, saved{}, err
+	case next != nil:
+		return 0, *next, errRestate
 	}
 	now, err := p.store.load(ctx, id, 0)
 	if err != nil {
@@ -257,7 +255,7 @@ func (ps *pass) restate(ctx context.Context, id string, sv saved, last *jetstrea
 	if now.rev != sv.rev {
 		return 0, now, errRestate
 	}
-	if prev.Truncated {
+	if truncated {
 		// Its after is not in it: the saved state is all there is.
 		p.log.Info("the customer's last event is truncated and not saved; going on from the saved state",
 			"customer_id", id, "event_seq", last.Sequence, "saved_event_seq", sv.eventSeq)
@@ -267,6 +265,29 @@ func (ps *pass) restate(ctx context.Context, id string, sv saved, last *jetstrea
 	}
 	sv.eventSeq = last.Sequence
 	return 0, sv, errRestate
+}
+
+// afterOf returns the state that the customer's last event last leaves
+// when it was made from sv's record (its after, not yet saved: behind),
+// else nil; and whether last is truncated.
+func afterOf(last *jetstream.RawStreamMsg, sv saved) (*saved, bool, error) {
+	var prev struct {
+		Before    json.RawMessage `json:"before"`
+		After     json.RawMessage `json:"after"`
+		Truncated bool            `json:"truncated"`
+	}
+	if err := json.Unmarshal(last.Data, &prev); err != nil || prev.Truncated || sv.oversized || !sameRecord(prev.Before, sv.record) {
+		return nil, prev.Truncated, nil
+	}
+	next := saved{eventSeq: last.Sequence, rev: sv.rev, behind: true}
+	if !isNull(prev.After) {
+		next.record = prev.After
+		var err error
+		if next.digest, err = wholeDigest(prev.After); err != nil {
+			return nil, false, err
+		}
+	}
+	return &next, false, nil
 }
 
 func isNull(r json.RawMessage) bool {

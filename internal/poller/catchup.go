@@ -108,12 +108,11 @@ func (p *Poller) noteEvent(latest map[string]lastEvent, m jetstream.Msg) error {
 // bringUp brings customer id's state up to its last event ev, if it is
 // behind it; it reports whether it did.
 func (p *Poller) bringUp(ctx context.Context, ls *lease.Lease, ln *lane, id string, ev lastEvent) (bool, error) {
-	x := ln.x
-	h := x.hash(id)
-	e, known := x.m[h]
+	h := ln.x.hash(id)
+	e, known := ln.x.m[h]
 	var chunk uint64
 	if known {
-		chunk = x.chunkSeq(e)
+		chunk = ln.x.chunkSeq(e)
 	}
 	sv, err := p.store.load(ctx, id, chunk)
 	if err != nil || sv.eventSeq >= ev.seq {
@@ -126,33 +125,44 @@ func (p *Poller) bringUp(ctx context.Context, ls *lease.Lease, ln *lane, id stri
 			"customer_id", id, "event_seq", ev.seq)
 		return false, nil
 	}
-	var record json.RawMessage
-	var digest uint64
+	c := change{id: id, h: h}
 	if !isNull(ev.after) {
-		record = ev.after
-		if digest, err = wholeDigest(record); err != nil {
+		c.raw = ev.after
+		if c.digest, err = wholeDigest(c.raw); err != nil {
 			return false, fmt.Errorf("poller: catch up %s: %w", id, err)
 		}
 	}
-	// The read model after the event, before the state.
-	if err := p.putModel(ctx, ls, id, record); err != nil {
+	if err := p.catchUpSave(ctx, ls, c, ev.seq, sv.rev); err != nil {
 		return false, err
+	}
+	p.caughtUp(ctx, ln, c, ev.seq)
+	return true, nil
+}
+
+// catchUpSave writes c's read model entry, then saves its state as of
+// its event at seq, if its entry is still at rev.
+func (p *Poller) catchUpSave(ctx context.Context, ls *lease.Lease, c change, seq, rev uint64) error {
+	// The read model after the event, before the state.
+	if err := p.putModel(ctx, ls, c.id, c.raw); err != nil {
+		return err
 	}
 	if !ls.Valid(p.cfg.LeaseTTL / 4) {
-		return false, lease.ErrLost
+		return lease.ErrLost
 	}
-	if _, _, err := p.store.save(ctx, id, record, digest, ev.seq, sv.rev); err != nil {
-		return false, err
-	}
-	ln.touch(h, false)
+	_, _, err := p.store.save(ctx, c.id, c.raw, c.digest, seq, rev)
+	return err
+}
+
+// caughtUp puts customer c, saved as of its event at seq, in the index.
+func (p *Poller) caughtUp(ctx context.Context, ln *lane, c change, seq uint64) {
+	ln.touch(c.h, false)
 	var empty []uint64
-	if record == nil {
-		empty = x.remove(h)
+	if c.raw == nil {
+		empty = ln.x.remove(c.h)
 	} else {
-		empty = x.set(h, digest, 0, 0)
+		empty = ln.x.set(c.h, c.digest, 0, 0)
 	}
 	p.dropChunks(ctx, empty)
 	p.log.Info("poller state brought up to an event published but not saved",
-		"customer_id", id, "event_seq", ev.seq)
-	return true, nil
+		"customer_id", c.id, "event_seq", seq)
 }

@@ -40,8 +40,10 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	p := ps.p
 	srt := sorting{bulk: !ps.cur.Initialized && !p.cfg.InitialEvents, chunks: ps.newChunkWriter()}
 	detected := p.cfg.Now()
+	p.metrics.pages.Inc()
 	p.metrics.records.Add(float64(len(items)))
 	ps.mu.Lock()
+	ps.pages++
 	ps.records += len(items)
 	ps.mu.Unlock()
 	for i := range items {
@@ -91,19 +93,28 @@ func (ps *pass) sort(srt *sorting, c *crm.Customer) error {
 			}
 		}
 		ps.seen(h, e)
-	case !known && srt.bulk && len(c.Raw) > srt.chunks.limit:
-		srt.work = append(srt.work, change{id: c.ID, h: h, raw: c.Raw, digest: d, silent: true})
+		return nil
 	case !known && srt.bulk:
-		if err := srt.models.put(ps, c.ID, c.Raw); err != nil {
-			return err
-		}
-		srt.chunks.add(ps, chunkRecord{id: c.ID, digest: d, raw: c.Raw}, h)
-	default:
-		if known {
-			ps.seen(h, e)
-		}
-		srt.work = append(srt.work, change{id: c.ID, h: h, raw: c.Raw, digest: d, known: known, chunk: ps.x.chunkSeq(e)})
+		return ps.bulkNew(srt, c, h, d)
+	case known:
+		ps.seen(h, e)
 	}
+	srt.work = append(srt.work, change{id: c.ID, h: h, raw: c.Raw, digest: d, known: known, chunk: ps.x.chunkSeq(e)})
+	return nil
+}
+
+// bulkNew records a first start's new customer c (h, digest d) in a
+// chunk, its read model entry written first; or, too large for a chunk,
+// as a change recorded silently.
+func (ps *pass) bulkNew(srt *sorting, c *crm.Customer, h idHash, d uint64) error {
+	if len(c.Raw) > srt.chunks.limit {
+		srt.work = append(srt.work, change{id: c.ID, h: h, raw: c.Raw, digest: d, silent: true})
+		return nil
+	}
+	if err := srt.models.put(ps, c.ID, c.Raw); err != nil {
+		return err
+	}
+	srt.chunks.add(ps, chunkRecord{id: c.ID, digest: d, raw: c.Raw}, h)
 	return nil
 }
 

@@ -19,22 +19,7 @@ func sinceText(t time.Time) string {
 // this pass if it was stable, else where this one started.
 func (ps *pass) saveCursor(ctx context.Context) error {
 	ln := ps.ln
-	next := ln.cur // as saved now: a pass beside this one may have moved it
-	if !ps.unstable {
-		if ps.maxAtRaw != "" {
-			if t, err := time.Parse(time.RFC3339Nano, next.Since); err != nil || ps.maxAt.After(t) {
-				next.Since = ps.maxAtRaw
-			}
-		}
-		if !next.Initialized {
-			next.Initialized = true
-			ps.p.log.Info("poller recorded the existing customers", "customers", len(ps.x.m), "events", ps.events)
-		}
-	}
-	if ps.full && !(ps.background && ln.forced) {
-		next.ReconciledAt = ps.start
-	}
-	next.EventSeq = max(next.EventSeq, ps.eventSeq)
+	next := ps.nextCursor(ln.cur) // as saved now: a pass beside this one may have moved it
 	if ps.shifted(next) {
 		// Make the next poll a reconcile: it reads every record, and asks
 		// the CRM about those it still does not see. One under way may
@@ -54,6 +39,29 @@ func (ps *pass) saveCursor(ctx context.Context) error {
 	ln.cur, ln.rev = next, rev
 	ps.cur, ps.rev = next, rev
 	return nil
+}
+
+// nextCursor is the cursor after this pass, from the saved one: since
+// moved on to the greatest updatedAt of a stable pass, initialized after a
+// stable first one, reconciledAt set by a complete export (unless an
+// incremental poll beside it asked for another), and the events' mark.
+func (ps *pass) nextCursor(next cursor) cursor {
+	if !ps.unstable {
+		if ps.maxAtRaw != "" {
+			if t, err := time.Parse(time.RFC3339Nano, next.Since); err != nil || ps.maxAt.After(t) {
+				next.Since = ps.maxAtRaw
+			}
+		}
+		if !next.Initialized {
+			next.Initialized = true
+			ps.p.log.Info("poller recorded the existing customers", "customers", len(ps.x.m), "events", ps.events)
+		}
+	}
+	if ps.full && !(ps.background && ps.ln.forced) {
+		next.ReconciledAt = ps.start
+	}
+	next.EventSeq = max(next.EventSeq, ps.eventSeq)
+	return next
 }
 
 // shifted reports whether the next poll, which reads from next.Since less

@@ -65,33 +65,14 @@ func (ps *pass) mark(ctx context.Context) error {
 const progressEvery = 10 * time.Second
 
 func (ps *pass) run(ctx context.Context) error {
-	p := ps.p
-	if !ps.full {
-		t, err := time.Parse(time.RFC3339Nano, ps.cur.Since)
-		if err != nil {
-			return fmt.Errorf("poller: saved cursor %q: %w", ps.cur.Since, err)
-		}
-		ps.since = t.Add(-p.cfg.Overlap)
+	if err := ps.setSince(); err != nil {
+		return err
 	}
-	type result struct {
-		page crm.ExportPage
-		err  error
-	}
-	pages := make(chan result, 1)
 	fctx, cancel := context.WithCancel(ctx)
 	var fetching sync.WaitGroup
 	defer fetching.Wait()
 	defer cancel()
-	fetching.Go(func() {
-		defer close(pages)
-		for page, err := range p.crm.Export(fctx, ps.since) {
-			select {
-			case pages <- result{page, err}:
-			case <-fctx.Done():
-				return
-			}
-		}
-	})
+	pages := ps.fetch(fctx, &fetching)
 	if ps.full {
 		if err := ps.scanModel(ctx); err != nil {
 			return err
@@ -102,24 +83,65 @@ func (ps *pass) run(ctx context.Context) error {
 		if r.err != nil {
 			return fmt.Errorf("poller: export: %w", r.err)
 		}
-		p.metrics.pages.Inc()
-		ps.mu.Lock()
-		ps.pages++
-		ps.mu.Unlock()
 		if err := ps.step(func() error { return ps.page(ctx, r.page.Items) }); err != nil {
 			return err
 		}
 		if time.Since(progress) >= progressEvery {
 			progress = time.Now()
-			took := time.Since(ps.start)
-			p.log.Info("poll under way", "pages", ps.pages, "records", ps.records, "events", ps.events,
-				"records_per_s", int(float64(ps.records)/took.Seconds()), "took", took.Round(time.Second))
+			ps.logProgress()
 		}
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	return ps.step(func() error { return ps.end(ctx) })
+}
+
+// setSince sets where an incremental poll reads from: the cursor less
+// the overlap. A complete export reads everything (zero).
+func (ps *pass) setSince() error {
+	if ps.full {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, ps.cur.Since)
+	if err != nil {
+		return fmt.Errorf("poller: saved cursor %q: %w", ps.cur.Since, err)
+	}
+	ps.since = t.Add(-ps.p.cfg.Overlap)
+	return nil
+}
+
+// fetched is one page of the export, or the error that ended it.
+type fetched struct {
+	page crm.ExportPage
+	err  error
+}
+
+// fetch reads the export from ps.since in a goroutine of wg, one page
+// ahead of the pass, until ctx ends.
+func (ps *pass) fetch(ctx context.Context, wg *sync.WaitGroup) <-chan fetched {
+	pages := make(chan fetched, 1)
+	wg.Go(func() {
+		defer close(pages)
+		for page, err := range ps.p.crm.Export(ctx, ps.since) {
+			select {
+			case pages <- fetched{page, err}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	return pages
+}
+
+// logProgress logs how far a long poll got.
+func (ps *pass) logProgress() {
+	ps.mu.Lock()
+	pages, records, events := ps.pages, ps.records, ps.events
+	ps.mu.Unlock()
+	took := time.Since(ps.start)
+	ps.p.log.Info("poll under way", "pages", pages, "records", records, "events", events,
+		"records_per_s", int(float64(records)/took.Seconds()), "took", took.Round(time.Second))
 }
 
 // end ends a pass once the export is read: a complete export finds the

@@ -131,27 +131,17 @@ func (ps *pass) pipeline(ctx context.Context, cs []change, detected time.Time) (
 	}
 	fs := make([]*flight, 0, len(cs))
 	for i, c := range cs {
-		sv := svs[i]
-		switch {
-		case !loaded[i]:
+		if !loaded[i] {
 			slow = append(slow, c)
 			continue
-		case c.same(sv) && c.fixModel:
-			fs = append(fs, &flight{c: c, sv: sv})
-			continue
-		case c.same(sv):
-			ps.recorded(c)
-			continue
 		}
-		ev, ok, err := eventFor(c, sv, detected)
-		if errors.Is(err, ErrInvalidRecord) {
-			ps.skip(c.id, err)
-			continue
-		}
+		f, err := ps.board(c, svs[i], detected)
 		if err != nil {
 			return nil, err
 		}
-		fs = append(fs, &flight{c: c, sv: sv, ev: ev, event: ok, seq: sv.eventSeq, save: true})
+		if f != nil {
+			fs = append(fs, f)
+		}
 	}
 	if fs, slow, err = ps.publishAll(ctx, fs, slow); err != nil {
 		return nil, err
@@ -162,51 +152,87 @@ func (ps *pass) pipeline(ctx context.Context, cs []change, detected time.Time) (
 	return ps.saveAll(ctx, fs, slow)
 }
 
+// board returns c's flight from its saved state sv, or nil when there is
+// nothing to write: its record is the saved one (recorded), or cannot
+// make an event (skipped).
+func (ps *pass) board(c change, sv saved, detected time.Time) (*flight, error) {
+	switch {
+	case c.same(sv) && c.fixModel:
+		return &flight{c: c, sv: sv}, nil
+	case c.same(sv):
+		ps.recorded(c)
+		return nil, nil
+	}
+	ev, ok, err := eventFor(c, sv, detected)
+	if errors.Is(err, ErrInvalidRecord) {
+		ps.skip(c.id, err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &flight{c: c, sv: sv, ev: ev, event: ok, seq: sv.eventSeq, save: true}, nil
+}
+
 // publishAll publishes the events of fs, and returns the flights that go
 // on: those without an event, and those whose event is stored. A
 // customer whose last event is not the one its state names goes to slow.
 func (ps *pass) publishAll(ctx context.Context, fs []*flight, slow []change) ([]*flight, []change, error) {
-	p := ps.p
+	if err := ps.sendEvents(ctx, fs); err != nil {
+		return nil, nil, err
+	}
+	next := fs[:0]
+	for _, f := range fs {
+		if f.event {
+			ack, err := await(ctx, f.ack)
+			if isWrongLast(err) {
+				slow = append(slow, f.c)
+				continue
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("poller: publish event for %s: %w", f.c.id, err)
+			}
+			f.seq = ack.Sequence
+		}
+		next = append(next, f)
+	}
+	if err := ps.afterEvents(next); err != nil {
+		return nil, nil, err
+	}
+	return next, slow, nil
+}
+
+// sendEvents starts publishing the events of fs, each conditional on the
+// last sequence of its customer's subject.
+func (ps *pass) sendEvents(ctx context.Context, fs []*flight) error {
 	for _, f := range fs {
 		if !f.event {
 			continue
 		}
 		msg, err := ps.eventMsg(ctx, &f.ev)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		if f.ack, err = p.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(f.sv.eventSeq)); err != nil {
-			return nil, nil, fmt.Errorf("poller: publish event for %s: %w", f.c.id, err)
+		if f.ack, err = ps.p.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(f.sv.eventSeq)); err != nil {
+			return fmt.Errorf("poller: publish event for %s: %w", f.c.id, err)
 		}
 	}
-	next := fs[:0]
+	return nil
+}
+
+// afterEvents runs the test hook afterEvent for each event of fs.
+func (ps *pass) afterEvents(fs []*flight) error {
+	if ps.p.afterEvent == nil {
+		return nil
+	}
 	for _, f := range fs {
-		if !f.event {
-			next = append(next, f)
-			continue
-		}
-		ack, err := await(ctx, f.ack)
-		switch {
-		case isWrongLast(err):
-			slow = append(slow, f.c)
-			continue
-		case err != nil:
-			return nil, nil, fmt.Errorf("poller: publish event for %s: %w", f.c.id, err)
-		}
-		f.seq = ack.Sequence
-		next = append(next, f)
-	}
-	if p.afterEvent != nil {
-		for _, f := range next {
-			if !f.event {
-				continue
-			}
-			if err := p.afterEvent(f.ev); err != nil {
-				return nil, nil, err
+		if f.event {
+			if err := ps.p.afterEvent(f.ev); err != nil {
+				return err
 			}
 		}
 	}
-	return next, slow, nil
+	return nil
 }
 
 // modelAll writes the read model entries of fs.
@@ -230,20 +256,9 @@ func (ps *pass) saveAll(ctx context.Context, fs []*flight, slow []change) ([]cha
 		return nil, lease.ErrLost
 	}
 	chunks := ps.newChunkWriter()
-	for _, f := range fs {
-		var err error
-		switch {
-		case !f.save:
-		case !ps.cur.Initialized && !f.c.known && f.c.raw != nil && len(f.c.raw) <= chunks.limit:
-			f.chunked = true
-			chunks.add(ps, chunkRecord{id: f.c.id, digest: f.c.digest, eventSeq: f.seq, raw: f.c.raw}, f.c.h)
-		default:
-			f.ack, f.sketched, err = ps.p.store.saveAsync(f.c.id, f.c.raw, f.c.digest, f.seq, f.sv.rev)
-		}
-		if err != nil {
-			chunks.discard(ps)
-			return nil, err
-		}
+	if err := ps.startSaves(fs, &chunks); err != nil {
+		chunks.discard(ps)
+		return nil, err
 	}
 	if err := chunks.flush(ps); err != nil {
 		return nil, err
@@ -258,6 +273,26 @@ func (ps *pass) saveAll(ctx context.Context, fs []*flight, slow []change) ([]cha
 		}
 	}
 	return slow, nil
+}
+
+// startSaves starts saving the state of fs: in chunks, for a first
+// start's new customers, else each in its entry, asynchronously.
+func (ps *pass) startSaves(fs []*flight, chunks *chunkWriter) error {
+	for _, f := range fs {
+		var err error
+		switch {
+		case !f.save:
+		case !ps.cur.Initialized && !f.c.known && f.c.raw != nil && len(f.c.raw) <= chunks.limit:
+			f.chunked = true
+			chunks.add(ps, chunkRecord{id: f.c.id, digest: f.c.digest, eventSeq: f.seq, raw: f.c.raw}, f.c.h)
+		default:
+			f.ack, f.sketched, err = ps.p.store.saveAsync(f.c.id, f.c.raw, f.c.digest, f.seq, f.sv.rev)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // awaitSaves waits for the saves of saveAll's entries.

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/crm"
 )
 
 // reconcile runs after a complete export: a customer in the state that it
@@ -82,37 +83,50 @@ func (ps *pass) missingIDs(ctx context.Context, missing map[idHash]entry) ([]str
 		}
 	}
 	for seq := range chunks {
-		m, err := ps.p.store.stream.GetMsg(ctx, seq)
-		if err != nil {
-			return nil, fmt.Errorf("poller: chunk %d: %w", seq, err)
-		}
-		err = readChunk(m.Data, func(r chunkRecord) bool {
-			if e, ok := missing[ps.x.hash(r.id)]; ok && e.chunk != 0 && ps.x.chunkSeq(e) == seq {
-				ids = append(ids, r.id)
-			}
-			return true
-		})
-		if err != nil {
-			return nil, fmt.Errorf("poller: chunk %d: %w", seq, err)
+		var err error
+		if ids, err = ps.missingInChunk(ctx, seq, missing, ids); err != nil {
+			return nil, err
 		}
 	}
-	if own {
-		err := ps.p.store.scan(ctx, "c.>", true, func(key string, m jetstream.Msg) error {
-			if isDeleteMarker(m.Headers()) {
-				return nil
-			}
-			id, err := keyID(key)
-			if err != nil {
-				return err
-			}
+	if !own {
+		return ids, nil
+	}
+	return ps.missingOwn(ctx, missing, ids)
+}
+
+// missingOwn appends to ids the missing customers with entries of their
+// own.
+func (ps *pass) missingOwn(ctx context.Context, missing map[idHash]entry, ids []string) ([]string, error) {
+	err := ps.p.store.scan(ctx, "c.>", true, func(key string, m jetstream.Msg) error {
+		if isDeleteMarker(m.Headers()) {
+			return nil
+		}
+		id, err := keyID(key)
+		if err == nil {
 			if e, ok := missing[ps.x.hash(id)]; ok && e.chunk == 0 {
 				ids = append(ids, id)
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
 		}
+		return err
+	})
+	return ids, err
+}
+
+// missingInChunk appends to ids the missing customers whose saved record
+// is in chunk seq.
+func (ps *pass) missingInChunk(ctx context.Context, seq uint64, missing map[idHash]entry, ids []string) ([]string, error) {
+	m, err := ps.p.store.stream.GetMsg(ctx, seq)
+	if err != nil {
+		return nil, fmt.Errorf("poller: chunk %d: %w", seq, err)
+	}
+	err = readChunk(m.Data, func(r chunkRecord) bool {
+		if e, ok := missing[ps.x.hash(r.id)]; ok && e.chunk != 0 && ps.x.chunkSeq(e) == seq {
+			ids = append(ids, r.id)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("poller: chunk %d: %w", seq, err)
 	}
 	return ids, nil
 }
