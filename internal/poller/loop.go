@@ -149,22 +149,30 @@ func (sc *schedule) behind(ctx context.Context, ps *pass, reported func(error)) 
 	return true
 }
 
-// pause waits wait, or less: until a resync is asked for, or the
-// complete export in the background ends.
+// pause waits wait, or less when a resync is asked for; the complete
+// export in the background that ends meanwhile is reaped at once. (A
+// resync asked for while it ran begins at the next poll.)
 func (sc *schedule) pause(ctx context.Context, wait time.Duration) error {
-	var bgDone <-chan struct{}
-	if sc.bg != nil {
-		bgDone = sc.bg.done
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		var bgDone <-chan struct{}
+		if sc.bg != nil {
+			bgDone = sc.bg.done
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return nil
+		case <-sc.p.resyncs.wake(): // a resync was asked for: at once
+			return nil
+		case <-bgDone:
+			if err := sc.reap(ctx, true); err != nil {
+				return err
+			}
+		}
 	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(wait):
-	case <-sc.p.resyncs.wake(): // a resync was asked for: at once
-	case <-bgDone:
-		return sc.reap(ctx, true)
-	}
-	return nil
 }
 
 // claim claims the cursor, rebuilds the index, deletes spent chunks and

@@ -66,8 +66,10 @@ func (s *store) lastMany(ctx context.Context, subjects []string, own map[string]
 		return fmt.Errorf("poller: load %d customers: %w", len(subjects), err)
 	}
 	for m, err := range msgs {
-		if errors.Is(err, jetstreamext.ErrNoMessages) {
-			return nil // none has an entry: each is loaded alone
+		if errors.Is(err, jetstreamext.ErrNoMessages) || errors.Is(err, jetstreamext.ErrBatchUnsupported) {
+			// None has an entry, or the stream has no direct gets: each
+			// is loaded alone.
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("poller: load %d customers: %w", len(subjects), err)
