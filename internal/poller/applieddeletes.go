@@ -103,8 +103,28 @@ func (ps *pass) appliedDeletes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var work []change
-	var done []deleteNote
+	work, done, err := ps.confirmNotes(ctx, notes)
+	if err != nil {
+		return err
+	}
+	// apply publishes each deleted event, then deletes the customer's read
+	// model entry, then saves the state, as for any other change.
+	if err := ps.applyAll(ctx, work, ps.p.cfg.Now()); err != nil {
+		return err
+	}
+	for _, n := range done {
+		err := kv.Delete(ctx, n.key, jetstream.LastRevision(n.rev))
+		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && ctx.Err() == nil {
+			// A newer note (ErrKeyExists) stays; a failure leaves the note for the next poll.
+			ps.p.log.Debug("poller: cannot clear a delete note", "customer_id", n.id, "err", err)
+		}
+	}
+	return nil
+}
+
+// confirmNotes asks the CRM about each noted customer the poller knows:
+// it returns the deletes to apply, and the notes done with.
+func (ps *pass) confirmNotes(ctx context.Context, notes []deleteNote) (work []change, done []deleteNote, err error) {
 	for _, n := range notes {
 		h := ps.x.hash(n.id)
 		e, known := ps.x.m[h]
@@ -120,25 +140,13 @@ func (ps *pass) appliedDeletes(ctx context.Context) error {
 		case err == nil:
 			done = append(done, n)
 		case ctx.Err() != nil:
-			return ctx.Err()
+			return nil, nil, ctx.Err()
 		default:
 			ps.p.log.Warn("customer deleted through a command, but the CRM does not say it is gone; checking again at the next poll",
 				"customer_id", n.id, "err", err)
 		}
 	}
-	// apply publishes each deleted event, then deletes the customer's read
-	// model entry, then saves the state, as for any other change.
-	if err := ps.applyAll(ctx, work, ps.p.cfg.Now()); err != nil {
-		return err
-	}
-	for _, n := range done {
-		err := kv.Delete(ctx, n.key, jetstream.LastRevision(n.rev))
-		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) && ctx.Err() == nil {
-			// A newer note (ErrKeyExists) stays; a failure leaves the note for the next poll.
-			ps.p.log.Debug("poller: cannot clear a delete note", "customer_id", n.id, "err", err)
-		}
-	}
-	return nil
+	return work, done, nil
 }
 
 // readNotes returns up to maxDeletesPerPoll notes of the bucket.

@@ -24,102 +24,145 @@ import (
 // the next pass sees it, would never get its deleted event: no poller
 // would know it. A truncated event (too large for one NATS message) holds
 // no after: its customer is left to the next pass, which finds the event
-// when it publishes. It returns how many customers it brought up.
-func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, x *index, from uint64) (int, error) {
-	type last struct {
-		seq       uint64
-		after     json.RawMessage
-		truncated bool
+// when it publishes. It returns how many customers it brought up. It runs
+// in the lane's turn.
+func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, ln *lane, from uint64) (int, error) {
+	latest, err := p.lastEvents(ctx, from)
+	if err != nil {
+		return 0, err
 	}
-	latest := map[string]last{}
+	caught := 0
+	for id, ev := range latest {
+		ok, err := p.bringUp(ctx, ls, ln, id, ev)
+		if err != nil {
+			return caught, err
+		}
+		if ok {
+			caught++
+		}
+	}
+	return caught, nil
+}
+
+// lastEvent is the last change event of one customer after a sequence.
+type lastEvent struct {
+	seq       uint64
+	after     json.RawMessage
+	truncated bool
+}
+
+// lastEvents reads the change events after stream sequence from, and
+// returns each customer's last.
+func (p *Poller) lastEvents(ctx context.Context, from uint64) (map[string]lastEvent, error) {
+	latest := map[string]lastEvent{}
 	c, err := p.js.OrderedConsumer(ctx, p.events.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{p.subjects.AllChanged()},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    from + 1,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("poller: catch up: %w", err)
+		return nil, fmt.Errorf("poller: catch up: %w", err)
 	}
 	info, err := c.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("poller: catch up: %w", err)
+		return nil, fmt.Errorf("poller: catch up: %w", err)
 	}
 	for n := info.NumPending; n > 0; {
 		batch, err := c.Fetch(int(min(n, 1024)))
 		if err != nil {
-			return 0, fmt.Errorf("poller: catch up: %w", err)
+			return nil, fmt.Errorf("poller: catch up: %w", err)
 		}
 		for m := range batch.Messages() {
 			n--
-			meta, err := m.Metadata()
-			if err != nil {
-				return 0, fmt.Errorf("poller: catch up: %w", err)
+			if err := p.noteEvent(latest, m); err != nil {
+				return nil, err
 			}
-			var ev struct {
-				CustomerID string          `json:"customerId"`
-				After      json.RawMessage `json:"after"`
-				Truncated  bool            `json:"truncated"`
-			}
-			if err := json.Unmarshal(m.Data(), &ev); err != nil || ev.CustomerID == "" {
-				p.log.Warn("poller: catch up: an event that is not one; skipped", "seq", meta.Sequence.Stream, "err", err)
-				continue
-			}
-			latest[ev.CustomerID] = last{seq: meta.Sequence.Stream, after: ev.After, truncated: ev.Truncated}
 		}
 		if err := batch.Error(); err != nil {
-			return 0, fmt.Errorf("poller: catch up: %w", err)
+			return nil, fmt.Errorf("poller: catch up: %w", err)
 		}
 	}
-	caught := 0
-	for id, ev := range latest {
-		h := x.hash(id)
-		e, known := x.m[h]
-		var chunk uint64
-		if known {
-			chunk = x.chunkSeq(e)
-		}
-		sv, err := p.store.load(ctx, id, chunk)
-		if err != nil {
-			return caught, err
-		}
-		if sv.eventSeq >= ev.seq {
-			continue
-		}
-		if ev.truncated {
-			// Its after is not in it. The next pass finds the event again
-			// when it publishes the customer's (publish).
-			p.log.Info("poller state behind a truncated event; left for the next poll",
-				"customer_id", id, "event_seq", ev.seq)
-			continue
-		}
-		var record json.RawMessage
-		var digest uint64
-		if !isNull(ev.after) {
-			record = ev.after
-			if digest, err = wholeDigest(record); err != nil {
-				return caught, fmt.Errorf("poller: catch up %s: %w", id, err)
-			}
-		}
-		// The read model after the event, before the state.
-		if err := p.putModel(ctx, ls, id, record); err != nil {
-			return caught, err
-		}
-		if !ls.Valid(p.cfg.LeaseTTL / 4) {
-			return caught, lease.ErrLost
-		}
-		if _, _, err := p.store.save(ctx, id, record, digest, ev.seq, sv.rev); err != nil {
-			return caught, err
-		}
-		var empty []uint64
-		if record == nil {
-			empty = x.remove(h)
-		} else {
-			empty = x.set(h, digest, 0, 0)
-		}
-		p.dropChunks(ctx, empty)
-		caught++
-		p.log.Info("poller state brought up to an event published but not saved",
+	return latest, nil
+}
+
+// noteEvent keeps event m in latest as its customer's last; a message
+// that is not an event is logged and skipped.
+func (p *Poller) noteEvent(latest map[string]lastEvent, m jetstream.Msg) error {
+	meta, err := m.Metadata()
+	if err != nil {
+		return fmt.Errorf("poller: catch up: %w", err)
+	}
+	var ev struct {
+		CustomerID string          `json:"customerId"`
+		After      json.RawMessage `json:"after"`
+		Truncated  bool            `json:"truncated"`
+	}
+	if err := json.Unmarshal(m.Data(), &ev); err != nil || ev.CustomerID == "" {
+		p.log.Warn("poller: catch up: an event that is not one; skipped", "seq", meta.Sequence.Stream, "err", err)
+		return nil
+	}
+	latest[ev.CustomerID] = lastEvent{seq: meta.Sequence.Stream, after: ev.After, truncated: ev.Truncated}
+	return nil
+}
+
+// bringUp brings customer id's state up to its last event ev, if it is
+// behind it; it reports whether it did.
+func (p *Poller) bringUp(ctx context.Context, ls *lease.Lease, ln *lane, id string, ev lastEvent) (bool, error) {
+	h := ln.x.hash(id)
+	e, known := ln.x.m[h]
+	var chunk uint64
+	if known {
+		chunk = ln.x.chunkSeq(e)
+	}
+	sv, err := p.store.load(ctx, id, chunk)
+	if err != nil || sv.eventSeq >= ev.seq {
+		return false, err
+	}
+	if ev.truncated {
+		// Its after is not in it. The next pass finds the event again
+		// when it publishes the customer's (publish).
+		p.log.Info("poller state behind a truncated event; left for the next poll",
 			"customer_id", id, "event_seq", ev.seq)
+		return false, nil
 	}
-	return caught, nil
+	c := change{id: id, h: h}
+	if !isNull(ev.after) {
+		c.raw = ev.after
+		if c.digest, err = wholeDigest(c.raw); err != nil {
+			return false, fmt.Errorf("poller: catch up %s: %w", id, err)
+		}
+	}
+	if err := p.catchUpSave(ctx, ls, c, ev.seq, sv.rev); err != nil {
+		return false, err
+	}
+	p.caughtUp(ctx, ln, c, ev.seq)
+	return true, nil
+}
+
+// catchUpSave writes c's read model entry, then saves its state as of
+// its event at seq, if its entry is still at rev.
+func (p *Poller) catchUpSave(ctx context.Context, ls *lease.Lease, c change, seq, rev uint64) error {
+	// The read model after the event, before the state.
+	if err := p.putModel(ctx, ls, c.id, c.raw); err != nil {
+		return err
+	}
+	if !ls.Valid(p.cfg.LeaseTTL / 4) {
+		return lease.ErrLost
+	}
+	_, _, err := p.store.save(ctx, c.id, c.raw, c.digest, seq, rev)
+	return err
+}
+
+// caughtUp puts customer c, saved as of its event at seq, in the index.
+func (p *Poller) caughtUp(ctx context.Context, ln *lane, c change, seq uint64) {
+	ln.touch(c.h, false)
+	var empty []uint64
+	if c.raw == nil {
+		empty = ln.x.remove(c.h)
+	} else {
+		empty = ln.x.set(c.h, c.digest, 0, 0)
+	}
+	p.dropChunks(ctx, empty)
+	p.log.Info("poller state brought up to an event published but not saved",
+		"customer_id", c.id, "event_seq", seq)
 }

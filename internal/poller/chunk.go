@@ -136,6 +136,12 @@ type pendingChunk struct {
 	digests []uint64
 }
 
+// newChunkWriter returns a chunk writer for the pass: chunks of up to
+// chunkMax bytes, or half the server's max_payload.
+func (ps *pass) newChunkWriter() chunkWriter {
+	return chunkWriter{limit: min(chunkMax, int(ps.p.js.Conn().MaxPayload()/2))}
+}
+
 // add adds r, customer h, to the chunk being built.
 func (w *chunkWriter) add(ps *pass, r chunkRecord, h idHash) {
 	w.buf = appendChunk(w.buf, r)
@@ -196,17 +202,13 @@ func (w *chunkWriter) flush(ps *pass) error {
 func (w *chunkWriter) wait(ctx context.Context, ps *pass) error {
 	var first error
 	for _, pc := range w.pending {
-		var err error
-		select {
-		case ack := <-pc.ack.Ok():
+		ack, err := await(ctx, pc.ack)
+		if err == nil {
 			c := ps.x.addChunk(ack.Sequence)
 			for i, h := range pc.hashes {
 				ps.x.set(h, pc.digests[i], c, ps.no)
 			}
 			continue
-		case err = <-pc.ack.Err():
-		case <-ctx.Done():
-			err = ctx.Err()
 		}
 		for _, h := range pc.hashes {
 			delete(ps.x.m, h)
@@ -220,4 +222,14 @@ func (w *chunkWriter) wait(ctx context.Context, ps *pass) error {
 	}
 	w.pending = nil
 	return first
+}
+
+// dropChunks deletes chunks that no longer hold any customer's saved
+// record. It is tidying: a failure is logged and left for the next start.
+func (p *Poller) dropChunks(ctx context.Context, seqs []uint64) {
+	for _, seq := range seqs {
+		if err := p.store.stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && ctx.Err() == nil {
+			p.log.Debug("poller: cannot delete a spent chunk", "seq", seq, "err", err)
+		}
+	}
 }

@@ -152,6 +152,11 @@ type Poller struct {
 	// pass there, as a crash would.
 	afterEvent func(Event) error
 
+	// besideFrom is how many customers the state must hold for a
+	// complete export to run beside the incremental polls (loop.go):
+	// the constant besideFrom, lower in tests.
+	besideFrom int
+
 	// badAt is what the passes warned about (updatedat.go).
 	badAt badUpdatedAt
 }
@@ -196,14 +201,15 @@ func New(js jetstream.JetStream, client CRM, cfg Config) (*Poller, error) {
 		return nil, err
 	}
 	p := &Poller{
-		badAt:    badUpdatedAt{},
-		cfg:      cfg,
-		js:       js,
-		crm:      client,
-		subjects: streams.Subjects{Prefix: cfg.Prefix},
-		log:      cfg.Logger,
-		owner:    nuid.Next(),
-		tracer:   cfg.TracerProvider.Tracer(tracing.Name),
+		badAt:      badUpdatedAt{},
+		besideFrom: besideFrom,
+		cfg:        cfg,
+		js:         js,
+		crm:        client,
+		subjects:   streams.Subjects{Prefix: cfg.Prefix},
+		log:        cfg.Logger,
+		owner:      nuid.Next(),
+		tracer:     cfg.TracerProvider.Tracer(tracing.Name),
 	}
 	p.deletes = &appliedDeletes{js: js, ttl: deletesTTL(cfg.ReconcileInterval), replicas: cfg.Replicas}
 	p.metrics = newMetrics(cfg.Metrics, p)

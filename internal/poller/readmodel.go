@@ -64,13 +64,19 @@ type modelBatch struct {
 	pending []jetstream.PubAckFuture
 }
 
-// put starts writing record as id's entry; it fails with lease.ErrLost
-// when the lease may have lapsed.
+// put starts writing record as id's entry, or deleting it when record is
+// nil; it fails with lease.ErrLost when the lease may have lapsed.
 func (b *modelBatch) put(ps *pass, id string, record json.RawMessage) error {
 	if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
 		return lease.ErrLost
 	}
-	ack, err := putModelAsync(ps.p.js, model.Key(id), modelValue(id, record, int(ps.p.js.Conn().MaxPayload())))
+	var ack jetstream.PubAckFuture
+	var err error
+	if record == nil {
+		ack, err = deleteModelAsync(ps.p.js, model.Key(id))
+	} else {
+		ack, err = putModelAsync(ps.p.js, model.Key(id), modelValue(id, record, int(ps.p.js.Conn().MaxPayload())))
+	}
 	if err != nil {
 		return fmt.Errorf("poller: read model %s: %w", id, err)
 	}
@@ -82,14 +88,7 @@ func (b *modelBatch) put(ps *pass, id string, record json.RawMessage) error {
 func (b *modelBatch) wait(ctx context.Context) error {
 	var first error
 	for _, ack := range b.pending {
-		var err error
-		select {
-		case <-ack.Ok():
-		case err = <-ack.Err():
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		if err != nil && first == nil {
+		if _, err := await(ctx, ack); err != nil && first == nil {
 			first = fmt.Errorf("poller: read model: %w", err)
 		}
 	}
@@ -122,22 +121,27 @@ func (ps *pass) scanModel(ctx context.Context) error {
 			return nil
 		}
 		n++
-		id, err := model.ID(e.Key())
-		if err != nil {
-			ps.p.log.Warn("read model entry with a key no customer has; deleting it", "key", e.Key())
-			ps.strays = append(ps.strays, stray{key: e.Key()})
-			continue
-		}
-		h := ps.x.hash(id)
-		x, known := ps.x.m[h]
-		if !known {
-			ps.strays = append(ps.strays, stray{key: e.Key(), id: id, h: h})
-			continue
-		}
-		if d, err := wholeDigest(e.Value()); (err == nil && d == x.digest) || model.IsStub(e.Value()) {
-			x.seen = ps.no | modelOK
-			ps.x.m[h] = x
-		}
+		_ = ps.step(func() error { ps.scanned(e); return nil })
+	}
+}
+
+// scanned notes one read model entry for scanModel.
+func (ps *pass) scanned(e jetstream.KeyValueEntry) {
+	id, err := model.ID(e.Key())
+	if err != nil {
+		ps.p.log.Warn("read model entry with a key no customer has; deleting it", "key", e.Key())
+		ps.strays = append(ps.strays, stray{key: e.Key()})
+		return
+	}
+	h := ps.x.hash(id)
+	x, known := ps.x.m[h]
+	if !known {
+		ps.strays = append(ps.strays, stray{key: e.Key(), id: id, h: h})
+		return
+	}
+	if d, err := wholeDigest(e.Value()); (err == nil && d == x.digest) || model.IsStub(e.Value()) {
+		x.seen = ps.no | modelOK
+		ps.x.m[h] = x
 	}
 }
 

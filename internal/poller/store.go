@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -227,21 +226,7 @@ func (s *store) load(ctx context.Context, id string, chunk uint64) (saved, error
 		return saved{}, fmt.Errorf("poller: load %s: %w", id, err)
 	}
 	if m != nil {
-		sv := saved{rev: m.Sequence}
-		if ev := m.Header.Get(hdrEventSeq); ev != "" {
-			if sv.eventSeq, err = strconv.ParseUint(ev, 10, 64); err != nil {
-				return saved{}, fmt.Errorf("poller: load %s: %s %q: %w", id, hdrEventSeq, ev, err)
-			}
-		}
-		if m.Header.Get(hdrKVOp) != "" {
-			return sv, nil // deleted
-		}
-		sv.record = m.Data
-		sv.oversized = m.Header.Get(hdrOversized) != ""
-		if sv.digest, err = strconv.ParseUint(m.Header.Get(hdrDigest), 16, 64); err != nil {
-			return saved{}, fmt.Errorf("poller: load %s: %s: %w", id, hdrDigest, err)
-		}
-		return sv, nil
+		return entryState(id, m)
 	}
 	if chunk == 0 {
 		return saved{}, nil
@@ -276,30 +261,9 @@ func (s *store) load(ctx context.Context, id string, chunk uint64) (saved, error
 // returns the entry's new revision and whether it holds a sketch, or
 // errFenced.
 func (s *store) save(ctx context.Context, id string, record json.RawMessage, digest, eventSeq, rev uint64) (uint64, bool, error) {
-	m := nats.NewMsg(kvPrefix + idKey(id))
-	m.Header.Set(hdrEventSeq, strconv.FormatUint(eventSeq, 10))
-	if record == nil {
-		m.Header.Set(hdrKVOp, "DEL")
-	} else {
-		m.Header.Set(hdrDigest, fmt.Sprintf("%016x", digest))
-		m.Data = record
-	}
-	limit := int(s.js.Conn().MaxPayload())
-	oversized := record != nil && msgSize(m) > limit
-	if oversized {
-		m.Header.Set(hdrOversized, strconv.Itoa(len(record)))
-		for _, fields := range []bool{true, false} {
-			sk, err := newSketch(record, fields)
-			if err != nil {
-				return 0, false, fmt.Errorf("poller: save %s: %w", id, err)
-			}
-			if m.Data = sk; msgSize(m) <= limit {
-				break
-			}
-		}
-		if msgSize(m) > limit {
-			return 0, false, fmt.Errorf("poller: save %s: even the sketch of its %d-byte record is too large", id, len(record))
-		}
+	m, oversized, err := s.entryMsg(id, record, digest, eventSeq)
+	if err != nil {
+		return 0, false, err
 	}
 	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev))
 	if isWrongLast(err) {

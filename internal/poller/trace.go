@@ -13,12 +13,8 @@ import (
 // poll.kind (changes or reconcile) and poll.number. The CRM export and the
 // events published under the returned context belong to it.
 func (p *Poller) startPoll(ctx context.Context, ps *pass) (context.Context, trace.Span) {
-	kind := "changes"
-	if ps.full {
-		kind = "reconcile"
-	}
 	return p.tracer.Start(ctx, "poll", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(attribute.String("poll.kind", kind), attribute.Int("poll.number", int(ps.no))))
+		trace.WithAttributes(attribute.String("poll.kind", ps.kind()), attribute.Int("poll.number", int(ps.no))))
 }
 
 // endPoll ends a poll's span with what the pass did (pages, records,
