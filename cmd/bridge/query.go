@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/gormic/crm-bridge/internal/client"
-	"github.com/gormic/crm-bridge/internal/term"
 )
 
 func runGet(ctx context.Context, e env, args []string) error {
@@ -30,11 +27,7 @@ func runGet(ctx context.Context, e env, args []string) error {
 	if *asJSON {
 		return printLine(e.stdout, reply)
 	}
-	var found client.Found
-	if err := json.Unmarshal(reply, &found); err != nil {
-		return fmt.Errorf("get: unreadable reply: %w", err)
-	}
-	text, err := found.Text(pos[0])
+	text, err := client.FoundText(reply, pos[0])
 	if err != nil {
 		return fmt.Errorf("get: %w", err)
 	}
@@ -95,7 +88,7 @@ func runList(ctx context.Context, e env, args []string) error {
 }
 
 // query sends one request to the crm-bridge service (client.Config.Query)
-// and returns its reply; what names the subcommand.
+// and returns its reply; what names the subcommand, and starts the error.
 func query(ctx context.Context, cf *clientFlags, what, subject string, body []byte) ([]byte, error) {
 	nc, _, err := cf.connect(what)
 	if err != nil {
@@ -103,9 +96,6 @@ func query(ctx context.Context, cf *clientFlags, what, subject string, body []by
 	}
 	defer nc.Close()
 	reply, err := cf.Query(ctx, nc, subject, body)
-	if se := (*client.ServiceError)(nil); errors.As(err, &se) {
-		return nil, fmt.Errorf("%s: %s (%s): %s", what, term.Clean(se.Code), se.Status, term.Clean(se.Message))
-	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -121,10 +111,10 @@ func printLine(w io.Writer, b []byte) error {
 // printItems prints the items of a find or list reply (client.Page.Text),
 // and returns the reply.
 func printItems(w io.Writer, reply []byte) (client.Page, error) {
-	var page client.Page
-	if err := json.Unmarshal(reply, &page); err != nil {
-		return page, fmt.Errorf("unreadable reply: %w", err)
+	page, err := client.ReadPage(reply)
+	if err != nil {
+		return page, err
 	}
-	_, err := io.WriteString(w, page.Text())
+	_, err = io.WriteString(w, page.Text())
 	return page, err
 }

@@ -104,6 +104,12 @@ func TestQuery(t *testing.T) {
 	if !errors.As(err, &se) || se.Status != "404" || se.Code != "NOT_FOUND" || se.Message != "no customer x" {
 		t.Errorf("got %v, want the service's error answer", err)
 	}
+	// Its text is fit for a terminal: the service's code and message as
+	// they came, less their control characters.
+	se = &ServiceError{Status: "400", Code: "BAD\x1b[2J", Message: "no\ncustomer"}
+	if got, want := se.Error(), "BAD?[2J (400): no?customer"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }
 
 // A watch of one customer gets its events and the results of commands
