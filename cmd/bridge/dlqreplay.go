@@ -39,7 +39,9 @@ func runDLQReplay(ctx context.Context, e env, args []string) error {
 	}
 	chosen, missing := deadletter.Choose(letters, sel, *all)
 	plan := deadletter.PlanReplays(letters, chosen, cf.Subjects())
-	warnNewer(e.stderr, plan, deadletter.Newer(ctx, q.JS, plan, letters, cf.Subjects(), cf.Timeout))
+	for _, w := range deadletter.NewerText(plan, deadletter.Newer(ctx, q.JS, plan, letters, cf.Subjects(), cf.Timeout)) {
+		fmt.Fprintln(e.stderr, "dlq replay: WARNING: "+w)
+	}
 	sum := deadletter.NewSummary(len(plan), *dryRun, time.Now())
 	if len(letters) == 0 {
 		fmt.Fprintf(e.stdout, "no dead letters in %s\n", streams.DLQ)
@@ -76,18 +78,4 @@ func replay(ctx context.Context, e env, q deadletter.Queue, plan []deadletter.Pl
 	rp := deadletter.Replayer{JS: q.JS, Stream: st, Timeout: q.Timeout, Report: report}
 	rp.Run(ctx, plan)
 	return nil
-}
-
-// warnNewer prints the warnings of deadletter.Newer, by plan index.
-func warnNewer(w io.Writer, plan []deadletter.Plan, warnings []string) {
-	n := 0
-	for i, s := range warnings {
-		if s != "" {
-			n++
-			fmt.Fprintf(w, "dlq replay: WARNING: %s: %s\n", plan[i].Letter.Name(), s)
-		}
-	}
-	if n > 0 {
-		fmt.Fprintf(w, "dlq replay: WARNING: %d of %d dead letters may go behind newer commands for their customer (above)\n", n, len(plan))
-	}
 }
