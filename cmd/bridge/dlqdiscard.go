@@ -57,8 +57,8 @@ func runDLQDiscard(ctx context.Context, e env, args []string) error {
 
 // discardLog returns the logger of a discard by who for reason.
 func discardLog(e env, who client.Operator, reason string) *slog.Logger {
-	return newLogger(clientLogFormat(e.getenv), slog.LevelInfo, e.stderr).With(
-		"os_user", who.OSUser, "host", who.Host, "nats_user", who.NATSUser, "nats_account", who.NATSAccount, "discard_reason", reason)
+	log := newLogger(clientLogFormat(e.getenv), slog.LevelInfo, e.stderr)
+	return log.With(append(who.LogAttrs(), "discard_reason", reason)...)
 }
 
 // discarder removes dead letters and reports on each.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,14 @@ func TestWhoami(t *testing.T) {
 	_, nc, _ := world(t, true)
 	if o := Whoami(nc, 5*time.Second); o.NATSAccount != "$G" || o.OSUser == "" || o.Host == "" {
 		t.Errorf("got %+v, want the server's default account", o)
+	}
+}
+
+func TestOperatorLogAttrs(t *testing.T) {
+	o := Operator{OSUser: "ada", Host: "h1", NATSUser: "", NATSAccount: "$G"}
+	want := []any{"os_user", "ada", "host", "h1", "nats_user", "", "nats_account", "$G"}
+	if got := o.LogAttrs(); !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }
 
