@@ -45,8 +45,8 @@ func runDLQReplay(ctx context.Context, e env, args []string) error {
 	sum := deadletter.NewSummary(len(plan), *dryRun, time.Now())
 	if len(letters) == 0 {
 		fmt.Fprintf(e.stdout, "no dead letters in %s\n", streams.DLQ)
-	} else if err := replay(ctx, e, q, plan, sum); err != nil {
-		return err
+	} else if err := q.Replay(ctx, plan, *dryRun, replayReport(e, sum)); err != nil {
+		return fmt.Errorf("dlq replay: %w", err)
 	}
 	if line := sum.Line(missing, time.Now()); line != "" {
 		fmt.Fprintln(e.stdout, "dlq replay: "+line)
@@ -57,25 +57,14 @@ func runDLQReplay(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// replay replays plan from q (or in a dry run, says what it would do),
-// printing a line per dead letter on stdout and the progress on stderr,
-// and tallying them in sum.
-func replay(ctx context.Context, e env, q deadletter.Queue, plan []deadletter.Plan, sum *deadletter.Summary) error {
-	report := func(r deadletter.Report) {
+// replayReport returns the report of each dead letter of a replay: it
+// prints its line on stdout, tallies it in sum, and prints the progress on
+// stderr when it is due.
+func replayReport(e env, sum *deadletter.Summary) func(deadletter.Report) {
+	return func(r deadletter.Report) {
 		io.WriteString(e.stdout, r.Line()+"\n")
 		if progress := sum.Add(r, time.Now()); progress != "" {
 			fmt.Fprintln(e.stderr, "dlq replay: "+progress)
 		}
 	}
-	if sum.DryRun {
-		deadletter.DryRun(plan, report)
-		return nil
-	}
-	st, err := q.Stream(ctx)
-	if err != nil {
-		return fmt.Errorf("dlq replay: %w", err)
-	}
-	rp := deadletter.Replayer{JS: q.JS, Stream: st, Timeout: q.Timeout, Report: report}
-	rp.Run(ctx, plan)
-	return nil
 }
