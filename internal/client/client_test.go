@@ -69,6 +69,25 @@ func TestPublishDuplicateShowsTheStoredResult(t *testing.T) {
 	}
 }
 
+// A command without an id is published with a fresh one, as its
+// Nats-Msg-Id, and its result is awaited under it.
+func TestPublishWithoutIDGetsOne(t *testing.T) {
+	c, nc, js := world(t, false)
+	sub, err := nc.Subscribe("crm.customer.create", func(m *nats.Msg) {
+		res := result(m.Header.Get(nats.MsgIdHdr), "cus_1")
+		res.Subject = m.Header.Get(commands.HeaderReplyTo)
+		_ = nc.PublishMsg(res)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	data, err := c.Publish(context.Background(), nc, js, Command{Op: "create", Body: []byte(`{}`)}, &strings.Builder{})
+	if id := resultCommandID(nil, data); err != nil || len(id) < 16 {
+		t.Errorf("got %s, %v; want a result with a fresh command id", data, err)
+	}
+}
+
 func TestPublishWithoutStream(t *testing.T) {
 	c, nc, js := world(t, true)
 	_, err := c.Publish(context.Background(), nc, js, Command{Op: "create", ID: "c-1"}, &strings.Builder{})
