@@ -117,15 +117,3 @@ func printJSON(w io.Writer, v any) error {
 	}
 	return printLine(w, line)
 }
-
-// checkSelection refuses a selection of dead letters for verb (replay,
-// discard) that names both --all and dead letters, or neither.
-func checkSelection(verb string, sel []string, all bool) error {
-	switch {
-	case all && len(sel) > 0:
-		return usagef("dlq %s: --all and named dead letters (%s) together; want one or the other", verb, strings.Join(sel, " "))
-	case !all && len(sel) == 0:
-		return usagef("dlq %s: name the dead letters to %s (SEQ or COMMAND-ID, as bridge dlq list shows them), or give --all", verb, verb)
-	}
-	return nil
-}

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,9 +19,9 @@ import (
 // replay` does (see deadletter.Choose), and removes nothing when a
 // selector names no dead letter. --reason is required. Each removal is
 // logged on stderr with who removed it (see client.Operator), what
-// (stream sequence, command id, op, customer) and why (the reason);
-// stdout gets a line per dead letter and a summary. It fails naming each
-// dead letter it could not remove.
+// (deadletter.Audit) and why (the reason); stdout gets a line per dead
+// letter and a summary. It fails naming each dead letter it could not
+// remove.
 func runDLQDiscard(ctx context.Context, e env, args []string) error {
 	fs, cf := clientFlagSet(e, "dlq discard")
 	all := fs.Bool("all", false, "discard every dead letter")
@@ -33,8 +31,8 @@ func runDLQDiscard(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkDiscard(sel, *all, *reason); err != nil {
-		return err
+	if err := deadletter.CheckDiscard(sel, *all, *reason); err != nil {
+		return usagef("dlq discard: %v", err)
 	}
 	nc, js, err := cf.connect("dlq discard")
 	if err != nil {
@@ -57,32 +55,10 @@ func runDLQDiscard(ctx context.Context, e env, args []string) error {
 	return d.run(ctx, chosen)
 }
 
-// checkDiscard refuses a selection that checkSelection refuses, and a
-// discard without a reason.
-func checkDiscard(sel []string, all bool, reason string) error {
-	if err := checkSelection("discard", sel, all); err != nil {
-		return err
-	}
-	if strings.TrimSpace(reason) == "" {
-		return usagef("dlq discard: --reason is required: say why the dead letters are discarded (it is logged with each)")
-	}
-	return nil
-}
-
 // discardLog returns the logger of a discard by who for reason.
 func discardLog(e env, who client.Operator, reason string) *slog.Logger {
-	return newLogger(clientLogFormat(e.getenv), slog.LevelInfo, e.stderr).With(
-		"os_user", who.OSUser, "host", who.Host, "nats_user", who.NATSUser, "nats_account", who.NATSAccount, "discard_reason", reason)
-}
-
-// notFound says that no dead letter has any of sel as stream sequence or
-// command id.
-func notFound(sel []string) string {
-	q := make([]string, len(sel))
-	for i, s := range sel {
-		q[i] = fmt.Sprintf("%q", s)
-	}
-	return fmt.Sprintf("no dead letter in %s has the stream sequence or command id %s", streams.DLQ, strings.Join(q, ", "))
+	log := newLogger(clientLogFormat(e.getenv), slog.LevelInfo, e.stderr)
+	return log.With(append(who.LogAttrs(), "discard_reason", reason)...)
 }
 
 // discarder removes dead letters and reports on each.
@@ -104,7 +80,7 @@ func (d discarder) choose(ctx context.Context, q deadletter.Queue, sel []string,
 	}
 	chosen, missing := deadletter.Choose(letters, sel, all)
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("dlq discard: nothing discarded: %s", notFound(missing))
+		return nil, fmt.Errorf("dlq discard: nothing discarded: %w", deadletter.NotFoundError{Selectors: missing})
 	}
 	if len(letters) == 0 {
 		fmt.Fprintf(d.out, "no dead letters in %s\n", streams.DLQ)
@@ -113,33 +89,18 @@ func (d discarder) choose(ctx context.Context, q deadletter.Queue, sel []string,
 }
 
 // run removes each of chosen, in order (deadletter.Discard), and returns
-// an error naming those it did not remove. One that is gone already (removed meanwhile by a
-// replay or another discard) is reported as such, and is no error.
+// an error naming those it did not remove (deadletter.Discards). One that
+// is gone already (removed meanwhile by a replay or another discard) is
+// reported as such, and is no error.
 func (d discarder) run(ctx context.Context, chosen []deadletter.Letter) error {
-	var removed, gone int
-	var failures []string
+	var tally deadletter.Discards
 	deadletter.Discard(ctx, d.dlq, chosen, d.timeout, func(l deadletter.Letter, err error) {
-		attrs := []any{"seq", l.Seq, "command_id", l.CommandID(), "op", l.Op(), "customer_id", l.CustomerID(d.subjects),
-			"dlq_status", l.Status(), "dlq_reason", l.Reason()}
-		head := l.Name()
-		switch {
-		case errors.Is(err, jetstream.ErrMsgNotFound):
-			gone++
-			fmt.Fprintf(d.out, "%s: gone already (removed meanwhile)\n", head)
-			d.log.Info("dead letter gone already", attrs...)
-		case err != nil:
-			failures = append(failures, fmt.Sprintf("%s: %v", head, err))
-			fmt.Fprintf(d.out, "%s: NOT DISCARDED: %v\n", head, err)
-			d.log.Warn("dead letter not discarded", append(attrs, "error", err.Error())...)
-		default:
-			removed++
-			fmt.Fprintf(d.out, "%s: discarded\n", head)
-			d.log.Info("dead letter discarded", attrs...)
-		}
+		fmt.Fprintln(d.out, tally.Add(l, err))
+		deadletter.Audit(d.log, d.subjects, l, err)
 	})
-	fmt.Fprintf(d.out, "dlq discard: %d dead letters: %d discarded, %d gone already, %d failed\n", len(chosen), removed, gone, len(failures))
-	if len(failures) > 0 {
-		return fmt.Errorf("dlq discard: %d not discarded (the others were):\n  %s", len(failures), strings.Join(failures, "\n  "))
+	fmt.Fprintln(d.out, "dlq discard: "+tally.Text())
+	if err := tally.Err(); err != nil {
+		return fmt.Errorf("dlq discard: %w", err)
 	}
 	return nil
 }

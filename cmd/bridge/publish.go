@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/nats-io/nuid"
-
 	"github.com/gormic/crm-bridge/internal/client"
 	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/streams"
@@ -25,9 +23,6 @@ func runPublish(ctx context.Context, e env, args []string) error {
 	req, err := parsePublishArgs(pos, e.stdin, e.stderr)
 	if err != nil {
 		return err
-	}
-	if *id == "" {
-		*id = nuid.Next()
 	}
 	nc, js, err := cf.connect("publish")
 	if err != nil {

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/gormic/crm-bridge/internal/client"
-	"github.com/gormic/crm-bridge/internal/term"
 )
 
 func runGet(ctx context.Context, e env, args []string) error {
@@ -23,23 +20,14 @@ func runGet(ctx context.Context, e env, args []string) error {
 		return usagef("get: want one customer ID, got %d arguments", len(pos))
 	}
 	subject, body := cf.GetRequest(pos[0], *fresh)
-	reply, err := query(ctx, cf, "get", subject, body)
-	if err != nil {
+	return query(ctx, e, cf, "get", *asJSON, subject, body, func(reply []byte) error {
+		text, err := client.FoundText(reply, pos[0])
+		if err != nil {
+			return fmt.Errorf("get: %w", err)
+		}
+		_, err = io.WriteString(e.stdout, text)
 		return err
-	}
-	if *asJSON {
-		return printLine(e.stdout, reply)
-	}
-	var found client.Found
-	if err := json.Unmarshal(reply, &found); err != nil {
-		return fmt.Errorf("get: unreadable reply: %w", err)
-	}
-	text, err := found.Text(pos[0])
-	if err != nil {
-		return fmt.Errorf("get: %w", err)
-	}
-	_, err = io.WriteString(e.stdout, text)
-	return err
+	})
 }
 
 func runFind(ctx context.Context, e env, args []string) error {
@@ -54,18 +42,13 @@ func runFind(ctx context.Context, e env, args []string) error {
 		return usagef("find: give exactly one of --phone and --email")
 	}
 	subject, body := cf.FindRequest(*phone, *email)
-	reply, err := query(ctx, cf, "find", subject, body)
-	if err != nil {
+	return query(ctx, e, cf, "find", *asJSON, subject, body, func(reply []byte) error {
+		page, err := printItems(e.stdout, reply)
+		if err == nil && len(page.Items) == 0 {
+			fmt.Fprintln(e.stderr, "bridge find: no customer found")
+		}
 		return err
-	}
-	if *asJSON {
-		return printLine(e.stdout, reply)
-	}
-	page, err := printItems(e.stdout, reply)
-	if err == nil && len(page.Items) == 0 {
-		fmt.Fprintln(e.stderr, "bridge find: no customer found")
-	}
-	return err
+	})
 }
 
 func runList(ctx context.Context, e env, args []string) error {
@@ -80,36 +63,33 @@ func runList(ctx context.Context, e env, args []string) error {
 		return usagef("list: --limit must be 1 to 1000, not %d", *limit)
 	}
 	subject, body := cf.ListRequest(*limit, *after)
-	reply, err := query(ctx, cf, "list", subject, body)
-	if err != nil {
+	return query(ctx, e, cf, "list", *asJSON, subject, body, func(reply []byte) error {
+		page, err := printItems(e.stdout, reply)
+		if err == nil && page.Next != "" {
+			fmt.Fprintf(e.stderr, "bridge list: more follow: bridge list --after %s\n", page.Next)
+		}
 		return err
-	}
-	if *asJSON {
-		return printLine(e.stdout, reply)
-	}
-	page, err := printItems(e.stdout, reply)
-	if err == nil && page.Next != "" {
-		fmt.Fprintf(e.stderr, "bridge list: more follow: bridge list --after %s\n", page.Next)
-	}
-	return err
+	})
 }
 
 // query sends one request to the crm-bridge service (client.Config.Query)
-// and returns its reply; what names the subcommand.
-func query(ctx context.Context, cf *clientFlags, what, subject string, body []byte) ([]byte, error) {
+// as subcommand what, and prints its reply on stdout: as it came (asJSON,
+// printLine), or else through show, for a person. A failed request's
+// error starts with what.
+func query(ctx context.Context, e env, cf *clientFlags, what string, asJSON bool, subject string, body []byte, show func(reply []byte) error) error {
 	nc, _, err := cf.connect(what)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer nc.Close()
 	reply, err := cf.Query(ctx, nc, subject, body)
-	if se := (*client.ServiceError)(nil); errors.As(err, &se) {
-		return nil, fmt.Errorf("%s: %s (%s): %s", what, term.Clean(se.Code), se.Status, term.Clean(se.Message))
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: %w", what, err)
+	case asJSON:
+		return printLine(e.stdout, reply)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	return reply, nil
+	return show(reply)
 }
 
 // printLine prints b (a reply or a result, as it came) on a line of its own.
@@ -121,10 +101,10 @@ func printLine(w io.Writer, b []byte) error {
 // printItems prints the items of a find or list reply (client.Page.Text),
 // and returns the reply.
 func printItems(w io.Writer, reply []byte) (client.Page, error) {
-	var page client.Page
-	if err := json.Unmarshal(reply, &page); err != nil {
-		return page, fmt.Errorf("unreadable reply: %w", err)
+	page, err := client.ReadPage(reply)
+	if err != nil {
+		return page, err
 	}
-	_, err := io.WriteString(w, page.Text())
+	_, err = io.WriteString(w, page.Text())
 	return page, err
 }

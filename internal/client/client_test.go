@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,25 @@ func TestPublishDuplicateShowsTheStoredResult(t *testing.T) {
 	}
 }
 
+// A command without an id is published with a fresh one, as its
+// Nats-Msg-Id, and its result is awaited under it.
+func TestPublishWithoutIDGetsOne(t *testing.T) {
+	c, nc, js := world(t, false)
+	sub, err := nc.Subscribe("crm.customer.create", func(m *nats.Msg) {
+		res := result(m.Header.Get(nats.MsgIdHdr), "cus_1")
+		res.Subject = m.Header.Get(commands.HeaderReplyTo)
+		_ = nc.PublishMsg(res)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	data, err := c.Publish(context.Background(), nc, js, Command{Op: "create", Body: []byte(`{}`)}, &strings.Builder{})
+	if id := resultCommandID(nil, data); err != nil || len(id) < 16 {
+		t.Errorf("got %s, %v; want a result with a fresh command id", data, err)
+	}
+}
+
 func TestPublishWithoutStream(t *testing.T) {
 	c, nc, js := world(t, true)
 	_, err := c.Publish(context.Background(), nc, js, Command{Op: "create", ID: "c-1"}, &strings.Builder{})
@@ -103,6 +123,12 @@ func TestQuery(t *testing.T) {
 	var se *ServiceError
 	if !errors.As(err, &se) || se.Status != "404" || se.Code != "NOT_FOUND" || se.Message != "no customer x" {
 		t.Errorf("got %v, want the service's error answer", err)
+	}
+	// Its text is fit for a terminal: the service's code and message as
+	// they came, less their control characters.
+	se = &ServiceError{Status: "400", Code: "BAD\x1b[2J", Message: "no\ncustomer"}
+	if got, want := se.Error(), "BAD?[2J (400): no?customer"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
@@ -147,6 +173,14 @@ func TestWhoami(t *testing.T) {
 	_, nc, _ := world(t, true)
 	if o := Whoami(nc, 5*time.Second); o.NATSAccount != "$G" || o.OSUser == "" || o.Host == "" {
 		t.Errorf("got %+v, want the server's default account", o)
+	}
+}
+
+func TestOperatorLogAttrs(t *testing.T) {
+	o := Operator{OSUser: "ada", Host: "h1", NATSUser: "", NATSAccount: "$G"}
+	want := []any{"os_user", "ada", "host", "h1", "nats_user", "", "nats_account", "$G"}
+	if got := o.LogAttrs(); !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }
 

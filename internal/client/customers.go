@@ -63,6 +63,27 @@ func (f Found) Text(id string) (string, error) {
 	return fmt.Sprintf("customer %s from %s as of %s\n%s\n", term.Clean(id), from, f.AsOf.Local().Format(time.DateTime), rec.Bytes()), nil
 }
 
+// FoundText returns a get's reply for a person: its Found's Text for
+// customer id. It fails, "unreadable reply: ..." or "unreadable record:
+// ...", when the reply is not a Found or its record is not JSON.
+func FoundText(reply []byte, id string) (string, error) {
+	var f Found
+	if err := json.Unmarshal(reply, &f); err != nil {
+		return "", fmt.Errorf("unreadable reply: %w", err)
+	}
+	return f.Text(id)
+}
+
+// ReadPage returns the Page of a find's or a list's reply. It fails,
+// "unreadable reply: ...", when the reply is not one.
+func ReadPage(reply []byte) (Page, error) {
+	var p Page
+	if err := json.Unmarshal(reply, &p); err != nil {
+		return p, fmt.Errorf("unreadable reply: %w", err)
+	}
+	return p, nil
+}
+
 // Page is the reply to a find or a list; Next is the cursor of the next
 // page of a list, "" when none follows.
 type Page struct {

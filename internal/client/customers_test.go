@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/json"
 	"flag"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,6 +45,25 @@ func TestFoundText(t *testing.T) {
 	}
 	if _, err := (Found{Customer: json.RawMessage(`{`)}).Text("cus_1"); err == nil {
 		t.Error("got no error for a record that is not JSON")
+	}
+	reply := []byte(`{"customer":{"id":"cus_1"},"source":"crm","asOf":"2026-11-27T10:00:00Z"}`)
+	if got, err := FoundText(reply, "cus_1"); err != nil || got != want {
+		t.Errorf("FoundText: got %q, %v; want %q", got, err, want)
+	}
+	for _, bad := range []string{`[`, `{"source":1}`} {
+		if _, err := FoundText([]byte(bad), "cus_1"); err == nil || !strings.HasPrefix(err.Error(), "unreadable ") {
+			t.Errorf("FoundText(%s): got %v, want unreadable", bad, err)
+		}
+	}
+}
+
+func TestReadPage(t *testing.T) {
+	page, err := ReadPage([]byte(`{"items":[{"id":"cus_1","firstName":"Ada"}],"next":"c2"}`))
+	if err != nil || len(page.Items) != 1 || page.Items[0].ID != "cus_1" || page.Next != "c2" {
+		t.Errorf("got %+v, %v; want cus_1 and next c2", page, err)
+	}
+	if _, err := ReadPage([]byte(`{"items":{}}`)); err == nil || !strings.HasPrefix(err.Error(), "unreadable reply: ") {
+		t.Errorf("got %v, want unreadable reply", err)
 	}
 }
 

@@ -19,6 +19,12 @@ type Operator struct {
 	OSUser, Host, NATSUser, NATSAccount string
 }
 
+// LogAttrs are the slog attributes that say who o is, for an audit log:
+// os_user, host, nats_user and nats_account.
+func (o Operator) LogAttrs() []any {
+	return []any{"os_user", o.OSUser, "host", o.Host, "nats_user", o.NATSUser, "nats_account", o.NATSAccount}
+}
+
 // userInfoSubject answers a connection with the user and account that the
 // server knows it as (nats-server 2.10 and later).
 const userInfoSubject = "$SYS.REQ.USER.INFO"

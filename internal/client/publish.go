@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/gormic/crm-bridge/internal/commands"
 	"github.com/gormic/crm-bridge/internal/config"
@@ -24,7 +25,7 @@ const publishStreamWait = 5 * time.Second
 type Command struct {
 	Op         string // create, update or delete
 	CustomerID string // for update and delete
-	ID         string // its command id, sent as Nats-Msg-Id
+	ID         string // its command id, sent as Nats-Msg-Id; empty: a fresh unique one (nuid)
 	Body       []byte
 }
 
@@ -36,6 +37,9 @@ type Command struct {
 // when the publish was a duplicate. Its errors say what became of the
 // command: not stored, or stored and still to be applied.
 func (c Config) Publish(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cmd Command, notes io.Writer) ([]byte, error) {
+	if cmd.ID == "" {
+		cmd.ID = nuid.Next()
+	}
 	inbox := nc.NewInbox()
 	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {

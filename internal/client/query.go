@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+
+	"github.com/gormic/crm-bridge/internal/term"
 )
 
 // ServiceError is the crm-bridge service's error answer to a query.
@@ -17,7 +19,11 @@ type ServiceError struct {
 	Message string
 }
 
-func (e *ServiceError) Error() string { return fmt.Sprintf("%s (%s): %s", e.Code, e.Status, e.Message) }
+// Error returns "<code> (<status>): <message>", the code and the message
+// fit for a terminal (term.Clean): they come from the service as they are.
+func (e *ServiceError) Error() string {
+	return fmt.Sprintf("%s (%s): %s", term.Clean(e.Code), e.Status, term.Clean(e.Message))
+}
 
 // Query sends one request to the crm-bridge service on nc, waiting at most
 // c.Timeout, and returns its reply. It fails with an error that says what

@@ -274,6 +274,40 @@ func TestNewer(t *testing.T) {
 	}
 }
 
+// Queue.Replay: a dry run reports and changes nothing; a replay reports,
+// republishes and removes; without CRM_DLQ it fails, and replays nothing.
+func TestQueueReplay(t *testing.T) {
+	q := queue(t)
+	store(t, q, rejected("c-1", subj.Create(), nil))
+	letters, err := q.All(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := PlanReplays(letters, letters, subj)
+	var got []string
+	report := func(r Report) { got = append(got, r.Line()) }
+	if err := q.Replay(context.Background(), plan, true, report); err != nil || len(got) != 1 || got[0] != "seq 1 command c-1: would be replayed as c-1-replay-1 to crm.customer.create" {
+		t.Fatalf("dry run: got %q, %v; want c-1 would be replayed", got, err)
+	}
+	if left, err := q.All(context.Background()); err != nil || len(left) != 1 {
+		t.Fatalf("after the dry run: got %d dead letters, %v; want 1", len(left), err)
+	}
+	got = nil
+	if err := q.Replay(context.Background(), plan, false, report); err != nil || len(got) != 1 || got[0] != "seq 1 command c-1: replayed as c-1-replay-1 to crm.customer.create" {
+		t.Fatalf("replay: got %q, %v; want c-1 replayed", got, err)
+	}
+	if left, err := q.All(context.Background()); err != nil || len(left) != 0 {
+		t.Errorf("after the replay: got %d dead letters, %v; want none", len(left), err)
+	}
+	if err := q.JS.DeleteStream(context.Background(), streams.DLQ); err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	if err := q.Replay(context.Background(), plan, false, report); !errors.Is(err, jetstream.ErrStreamNotFound) || len(got) != 0 {
+		t.Errorf("without CRM_DLQ: got %q, %v; want ErrStreamNotFound and no report", got, err)
+	}
+}
+
 // A body that is not UTF-8 is bodyBase64 in a Record.
 func TestRecord(t *testing.T) {
 	l := Letter{Seq: 7, Subject: "crm.customer.dlq.update", Data: []byte{0xff, 0x00},

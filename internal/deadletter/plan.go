@@ -148,3 +148,39 @@ func keepOnReplay(k string) bool {
 	}
 	return !isJetStreamHeader(k)
 }
+
+// CheckSelection refuses a selection of dead letters to verb (replay,
+// discard) that names both all and dead letters (sel), or neither.
+func CheckSelection(verb string, sel []string, all bool) error {
+	switch {
+	case all && len(sel) > 0:
+		return fmt.Errorf("--all and named dead letters (%s) together; want one or the other", strings.Join(sel, " "))
+	case !all && len(sel) == 0:
+		return fmt.Errorf("name the dead letters to %s (SEQ or COMMAND-ID, as bridge dlq list shows them), or give --all", verb)
+	}
+	return nil
+}
+
+// CheckDiscard refuses a selection that CheckSelection refuses, and a
+// discard without a reason: the audit log gives it with each dead letter.
+func CheckDiscard(sel []string, all bool, reason string) error {
+	if err := CheckSelection("discard", sel, all); err != nil {
+		return err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return errors.New("--reason is required: say why the dead letters are discarded (it is logged with each)")
+	}
+	return nil
+}
+
+// NotFoundError is the error of selectors that name no dead letter (the
+// missing of Choose).
+type NotFoundError struct{ Selectors []string }
+
+func (e NotFoundError) Error() string {
+	q := make([]string, len(e.Selectors))
+	for i, s := range e.Selectors {
+		q[i] = strconv.Quote(s)
+	}
+	return fmt.Sprintf("no dead letter in %s has the stream sequence or command id %s", streams.DLQ, strings.Join(q, ", "))
+}

@@ -140,6 +140,24 @@ func (r *Replayer) stored(ctx context.Context, fut jetstream.PubAckFuture) (*jet
 	}
 }
 
+// Replay replays plan from q's CRM_DLQ (a Replayer with q's Timeout), or
+// with dryRun says what it would do and changes nothing (DryRun), calling
+// report with what became of each dead letter, in order. It fails only
+// when CRM_DLQ cannot be found, having replayed nothing.
+func (q Queue) Replay(ctx context.Context, plan []Plan, dryRun bool, report func(Report)) error {
+	if dryRun {
+		DryRun(plan, report)
+		return nil
+	}
+	st, err := q.Stream(ctx)
+	if err != nil {
+		return err
+	}
+	r := Replayer{JS: q.JS, Stream: st, Timeout: q.Timeout, Report: report}
+	r.Run(ctx, plan)
+	return nil
+}
+
 // DryRun calls report with what Replayer.Run would do with each dead
 // letter of plan, in order, and changes nothing.
 func DryRun(plan []Plan, report func(Report)) {

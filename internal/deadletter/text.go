@@ -35,6 +35,22 @@ func (r Report) Line() string {
 	return r.Letter.Name() + ": " + r.How
 }
 
+// NewerText returns the warnings of Newer for plan for a person: a line
+// "<Name>: <warning>" for each, then one that counts them; none when there
+// are none.
+func NewerText(plan []Plan, warnings []string) []string {
+	var lines []string
+	for i, w := range warnings {
+		if w != "" {
+			lines = append(lines, plan[i].Letter.Name()+": "+w)
+		}
+	}
+	if len(lines) > 0 {
+		lines = append(lines, fmt.Sprintf("%d of %d dead letters may go behind newer commands for their customer (above)", len(lines), len(plan)))
+	}
+	return lines
+}
+
 // Tally counts the dead letters of a replay by Outcome.
 type Tally [3]int
 

@@ -53,3 +53,14 @@ func TestTally(t *testing.T) {
 		t.Errorf("dry run: got %q, want %q", got, want)
 	}
 }
+
+func TestNewerText(t *testing.T) {
+	plan := []Plan{{Letter: Letter{Seq: 1, Header: nats.Header{HeaderCommandID: {"u-1"}}}}, {Letter: Letter{Seq: 2}}, {Letter: Letter{Seq: 3}}}
+	want := []string{"seq 1 command u-1: customer cus_1 has newer commands", "1 of 3 dead letters may go behind newer commands for their customer (above)"}
+	if got := NewerText(plan, []string{"customer cus_1 has newer commands", "", ""}); !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := NewerText(plan, make([]string, 3)); len(got) != 0 {
+		t.Errorf("no warnings: got %q, want none", got)
+	}
+}
