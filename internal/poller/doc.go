@@ -19,7 +19,7 @@
 // Poller is the loop around it. Among all the processes that share a NATS
 // deployment one Poller at a time is active, under a lease; it keeps a
 // 16-byte digest per customer in memory (index.go) and everything else in
-// the key-value bucket StateBucket (store.go): the cursor, and each
+// the stream StateStream (store.go), which it owns: the cursor, and each
 // customer as last seen. A poll (pass.go) pages the export from the cursor
 // less an overlap, publishes an event for each changed customer and then
 // saves its record, both writes conditional on what it read, so that no
@@ -30,8 +30,8 @@
 // The poller also writes the read model, model.Bucket (readmodel.go): each
 // customer's entry after its event is stored and before its state is
 // saved; a complete export fills it and repairs it; after each completed
-// poll it saves the model's model.Status. Only store.go knows the subjects
-// under which key-value buckets keep their keys.
+// poll it saves the model's model.Status. Only kvsubjects.go knows the
+// subjects under which key-value buckets keep their keys.
 //
 // Two requests reach the active poller from any process: a resync
 // (resync.go; ResyncClient, Poller.Resync) makes its next poll a complete
