@@ -26,7 +26,7 @@ type legacyWriter struct {
 }
 
 // newLegacyWriter creates the bucket as the former version did.
-func newLegacyWriter(t *testing.T, js jetstream.JetStream) *legacyWriter {
+func newLegacyWriter(t testing.TB, js jetstream.JetStream) *legacyWriter {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -45,7 +45,7 @@ func newLegacyWriter(t *testing.T, js jetstream.JetStream) *legacyWriter {
 // put writes one entry: the cursor, a chunk, a customer's record (with
 // its Poller-Digest and Poller-Event-Seq) or, deleted, its delete marker
 // (Poller-Event-Seq and KV-Operation: DEL).
-func (w *legacyWriter) put(t *testing.T, key string, h nats.Header, data []byte, deleted bool) {
+func (w *legacyWriter) put(t testing.TB, key string, h nats.Header, data []byte, deleted bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -68,7 +68,7 @@ func (w *legacyWriter) put(t *testing.T, key string, h nats.Header, data []byte,
 // and removes StateStream: the state an upgraded bridge finds. It returns
 // how many chunks and customer entries (delete markers among them) it
 // wrote.
-func toLegacy(t *testing.T, js jetstream.JetStream) (chunks, entries, deleted int) {
+func toLegacy(t testing.TB, js jetstream.JetStream) (chunks, entries, deleted int) {
 	t.Helper()
 	w := newLegacyWriter(t, js)
 	prefix := stateSubjects("crm")
