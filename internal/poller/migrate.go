@@ -45,7 +45,10 @@ func (p *Poller) migrate(ctx context.Context, ls *lease.Lease) (int, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("poller: migrate the state: %w", err)
+		// A timeout here is most often a NATS user without access to the
+		// former bucket: say what it needs.
+		return 0, fmt.Errorf("poller: migrate the state: look for the former bucket %s (the bridge's NATS user needs "+
+			"$JS.API.*.*.%s until the migration ran, see deploy/nats/permissions.conf): %w", legacyStateBucket, legacyStateStream, err)
 	}
 	cur, err := lastMsg(ctx, old, legacyPrefix+cursorKey)
 	if err != nil {
