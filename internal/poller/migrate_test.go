@@ -49,12 +49,12 @@ func (w *legacyWriter) put(t testing.TB, key string, h nats.Header, data []byte,
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	m := nats.NewMsg("$KV.crm_bridge_poller." + key)
+	m := nats.NewMsg(legacyPrefix + key)
 	for k, v := range h {
 		m.Header[k] = v
 	}
 	if deleted {
-		m.Header.Set("KV-Operation", "DEL")
+		m.Header.Set(kvOperation, "DEL")
 	} else {
 		m.Data = data
 	}
@@ -72,6 +72,7 @@ func toLegacy(t testing.TB, js jetstream.JetStream) (chunks, entries, deleted in
 	t.Helper()
 	w := newLegacyWriter(t, js)
 	prefix := stateSubjects("crm")
+	var gone string // a deleted customer's key
 	for _, m := range natstest.Messages(t, js, StateStream, prefix+">") {
 		key := strings.TrimPrefix(m.Subject(), prefix)
 		h := nats.Header{}
@@ -89,11 +90,26 @@ func toLegacy(t testing.TB, js jetstream.JetStream) (chunks, entries, deleted in
 			entries++
 			if del {
 				deleted++
+				gone = key
 			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// What the key-value API makes of it: the subjects and the delete
+	// marker are the bucket's own.
+	kv, err := js.KeyValue(ctx, legacyStateBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Get(ctx, cursorKey); err != nil {
+		t.Fatalf("legacy bucket: get cursor: %v", err)
+	}
+	if gone != "" {
+		if _, err := kv.Get(ctx, gone); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Fatalf("legacy bucket: get %s: got %v, want %v", gone, err, jetstream.ErrKeyNotFound)
+		}
+	}
 	if err := js.DeleteStream(ctx, StateStream); err != nil {
 		t.Fatal(err)
 	}
