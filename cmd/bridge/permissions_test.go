@@ -120,6 +120,11 @@ authorization { users = [
 	sim := simtest.Start(t, crmsim.Options{APIKey: "k", OrgID: "o", RandSeed: 3})
 	w := &world{t: t, srv: srv, nc: admin.nc, js: admin.js, sim: sim, subj: streams.Subjects{Prefix: "crm"}}
 
+	// The poller's state as a former version left it, in the bucket
+	// crm_bridge_poller: the bridge migrates it into CRM_POLLER, which its
+	// role allows (reading the bucket's stream).
+	legacyState(t, admin.js)
+
 	// The bridge makes its streams, consumers, buckets and leases, takes
 	// commands and polls, as the bridge role.
 	env := w.env()
@@ -241,6 +246,18 @@ authorization { users = [
 	if n := natstest.Count(admin.js, streams.DLQ, "crm.customer.dlq.>"); n != 1 {
 		t.Errorf("%s holds %d dead letters, want 1 (the bridge's)", streams.DLQ, n)
 	}
+	if n := natstest.Count(admin.js, "CRM_POLLER", "crm.bridge.poller.state.c.gone"); n != 1 {
+		t.Errorf("CRM_POLLER holds %d messages of the migrated delete marker, want 1", n)
+	}
+	migrated := 0
+	for _, b := range bridges {
+		if strings.Contains(b.logs(), "poller state migrated") {
+			migrated++
+		}
+	}
+	if migrated != 1 {
+		t.Errorf("%d bridges migrated the poller's state, want 1", migrated)
+	}
 	for _, b := range bridges {
 		if logs := b.logs(); strings.Contains(strings.ToLower(logs), "permissions violation") {
 			t.Errorf("a bridge was refused something:\n%s", logs)
@@ -332,5 +349,27 @@ func TestPermissionsDocumentedVerbatim(t *testing.T) {
 	}
 	if !strings.Contains(string(doc), "```text\n"+string(perms)+"```\n") {
 		t.Errorf("docs/operations.md does not show %s verbatim in a text block", permissionsFile)
+	}
+}
+
+// legacyState writes, as the admin, the poller's state of a former version
+// that had not recorded its first start yet: the bucket crm_bridge_poller
+// with its cursor and a delete marker.
+func legacyState(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "crm_bridge_poller", History: 1, Storage: jetstream.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "cursor", []byte(`{"initialized":false}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "c.gone", []byte(`{"id":"gone"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(ctx, "c.gone"); err != nil {
+		t.Fatal(err)
 	}
 }

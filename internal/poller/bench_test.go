@@ -665,11 +665,7 @@ func (n *benchNATS) cursor(b *testing.B) cursor {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := n.js.Stream(ctx, "KV_"+StateBucket)
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, _, err := (&store{js: n.js, stream: st}).cursor(ctx)
+	c, _, err := stateStore(b, n.js).cursor(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -681,12 +677,8 @@ func (n *benchNATS) chunkIDs(b *testing.B) []string {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
 	defer cancel()
-	st, err := n.js.Stream(ctx, "KV_"+StateBucket)
-	if err != nil {
-		b.Fatal(err)
-	}
 	var ids []string
-	err = (&store{js: n.js, stream: st}).scan(ctx, "b.>", false, func(_ string, m jetstream.Msg) error {
+	err := stateStore(b, n.js).scan(ctx, "b.>", false, func(_ string, m jetstream.Msg) error {
 		return readChunk(m.Data(), func(r chunkRecord) bool {
 			ids = append(ids, r.id)
 			return true

@@ -19,8 +19,9 @@
 // Poller is the loop around it. Among all the processes that share a NATS
 // deployment one Poller at a time is active, under a lease (poller.go); it
 // keeps a 16-byte digest per customer in memory (index.go) and everything
-// else in the key-value bucket StateBucket (store.go): the cursor, and each
-// customer as last seen. Its work, one room a concern:
+// else in the stream StateStream (store.go), which it owns: the cursor, and
+// each customer as last seen (migrate.go moves a former state from the
+// key-value bucket it used to be in). Its work, one room a concern:
 //   - loop.go: the poll loop of the active poller, and the lane its passes
 //     share (one pass writes at a time).
 //   - pass.go: one poll, a pass: it pages the export, one page ahead.
@@ -31,6 +32,7 @@
 //   - reconcile.go: after a complete export, the customers it did not show.
 //   - cursor.go: where the next poll starts.
 //   - chunk.go: a first start's customers, recorded in bulk.
+//   - store.go, storebatch.go: the state's reads and writes.
 //   - catchup.go: events published but not saved.
 //
 // Each change's event is published and then its record saved, both writes
@@ -82,8 +84,8 @@
 // The poller also writes the read model, model.Bucket (readmodel.go): each
 // customer's entry after its event is stored and before its state is
 // saved; a complete export fills it and repairs it; after each completed
-// poll it saves the model's model.Status. Only store.go and storebatch.go
-// know the subjects under which key-value buckets keep their keys.
+// poll it saves the model's model.Status. Only kvsubjects.go knows the
+// subjects under which key-value buckets keep their keys.
 //
 // Two requests reach the active poller from any process: a resync
 // (resync.go; ResyncClient, Poller.Resync) makes its next poll a complete

@@ -209,3 +209,16 @@ func object(t pgReporter, raw json.RawMessage) map[string]any {
 	}
 	return m
 }
+
+// stateStore returns a store of the poller's state in js, under the
+// tests' prefix "crm".
+func stateStore(tb testing.TB, js jetstream.JetStream) *store {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := js.Stream(ctx, StateStream)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return newStore(js, st, "crm", "")
+}

@@ -34,7 +34,7 @@ type chunkRef struct {
 
 // index is the compact per-customer digest the active poller keeps in
 // memory: enough to tell, without a read, that a record is exactly as
-// saved. It is rebuilt from the state bucket whenever a poller becomes
+// saved. It is rebuilt from the state (StateStream) whenever a poller becomes
 // active. It is not safe for concurrent use.
 type index struct {
 	seeds  [2]maphash.Seed
@@ -100,7 +100,7 @@ func (x *index) addChunk(seq uint64) uint32 {
 	return uint32(len(x.chunks))
 }
 
-// rebuild reads the state bucket into a new index: every chunk, then
+// rebuild reads the state into a new index: every chunk, then
 // every customer's own entry (headers only), which supersedes its chunk.
 // Chunks left holding nobody's saved record are returned for deletion.
 func (s *store) rebuild(ctx context.Context) (*index, []uint64, error) {

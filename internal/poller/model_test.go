@@ -139,7 +139,7 @@ var mdlValues = map[string][]string{
 func newMdl(t *testing.T, rt *rapid.T, base *rig, run int) *mdl {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, name := range []string{"KV_" + StateBucket, "KV_" + LeaseBucket} {
+	for _, name := range []string{StateStream, "KV_" + LeaseBucket} {
 		if err := base.js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			t.Fatal(err)
 		}
@@ -573,17 +573,9 @@ func (m *mdl) silentlyAs(id string, rec json.RawMessage) int {
 func (m *mdl) initialized() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	kv, err := m.r.js.KeyValue(ctx, StateBucket)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	e, err := kv.Get(ctx, cursorKey)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	var c cursor
-	if err := json.Unmarshal(e.Value(), &c); err != nil {
-		m.t.Fatal(err)
+	c, rev, err := stateStore(m.t, m.r.js).cursor(ctx)
+	if err != nil || rev == 0 {
+		m.t.Fatalf("cursor: got revision %d, %v; want one", rev, err)
 	}
 	return c.Initialized
 }

@@ -155,11 +155,7 @@ func (r *rig) saved(id string) saved {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := r.js.Stream(ctx, "KV_"+StateBucket)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	sv, err := (&store{js: r.js, stream: st}).load(ctx, id, 0)
+	sv, err := stateStore(r.t, r.js).load(ctx, id, 0)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -603,21 +603,13 @@ func pgCursor(t *testing.T, r *rig) time.Time {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	kv, err := r.js.KeyValue(ctx, StateBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := kv.Get(ctx, cursorKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c cursor
-	if err := json.Unmarshal(e.Value(), &c); err != nil {
-		t.Fatal(err)
+	c, rev, err := stateStore(t, r.js).cursor(ctx)
+	if err != nil || rev == 0 {
+		t.Fatalf("cursor: got revision %d, %v; want one", rev, err)
 	}
 	at, err := time.Parse(time.RFC3339Nano, c.Since)
 	if err != nil {
-		t.Fatalf("cursor %s: %v", e.Value(), err)
+		t.Fatalf("cursor %s: %v", c.Since, err)
 	}
 	return at
 }

@@ -35,11 +35,11 @@ func TestLoadManyMatchesLoad(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	stream, err := ensureBucket(ctx, r.js, 1)
+	stream, err := ensureState(ctx, r.js, "crm", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &store{js: r.js, stream: stream}
+	st := newStore(r.js, stream, "crm", "")
 	x, _, err := st.rebuild(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -92,10 +92,10 @@ func TestInitialEventsSavedInChunks(t *testing.T) {
 	in := r.start(cfg, nil, nil)
 	in.polls(t, 1)
 	events := r.waitEvents(20)
-	if n := natstest.Count(r.js, "KV_"+StateBucket, kvPrefix+"c.>"); n != 0 {
+	if n := natstest.Count(r.js, StateStream, stateSubjects("crm")+"c.>"); n != 0 {
 		t.Errorf("got %d customer entries after the first start, want 0: its records go in chunks", n)
 	}
-	if n := natstest.Count(r.js, "KV_"+StateBucket, kvPrefix+"b.>"); n == 0 {
+	if n := natstest.Count(r.js, StateStream, stateSubjects("crm")+"b.>"); n == 0 {
 		t.Error("got no chunk after the first start")
 	}
 	id := events[3].CustomerID

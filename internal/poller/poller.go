@@ -52,8 +52,8 @@ type Config struct {
 	// renewal. Default: half of max(2 × Interval, 10s), so that a standby
 	// takes over within that.
 	LeaseTTL time.Duration
-	// Replicas of the state, lease and read model buckets
-	// (BRIDGE_STREAM_REPLICAS).
+	// Replicas of the state stream and of the lease and read model
+	// buckets (BRIDGE_STREAM_REPLICAS).
 	// Default: 1.
 	Replicas int
 	// Workers is how many customers' changes are published at once.
@@ -151,6 +151,10 @@ type Poller struct {
 	// and before the state that records it is saved; an error aborts the
 	// pass there, as a crash would.
 	afterEvent func(Event) error
+	// afterMigrated, when set (tests), runs after each entry the
+	// migration of the former state copies (migrate.go); an error aborts
+	// the migration there, as a crash would.
+	afterMigrated func(n int) error
 
 	// besideFrom is how many customers the state must hold for a
 	// complete export to run beside the incremental polls (loop.go):
@@ -193,7 +197,7 @@ func (s Status) Lag(now time.Time) time.Duration {
 }
 
 // New returns a poller that publishes to the CRM_EVENTS stream (which must
-// exist by Start), keeps its state in StateBucket and writes the read model
+// exist by Start), keeps its state in StateStream and writes the read model
 // (model.Bucket).
 func New(js jetstream.JetStream, client CRM, cfg Config) (*Poller, error) {
 	cfg = cfg.withDefaults()
@@ -216,9 +220,11 @@ func New(js jetstream.JetStream, client CRM, cfg Config) (*Poller, error) {
 	return p, nil
 }
 
-// Start creates or updates the poller's buckets (its state, its lease and
-// the read model's) and starts it: it stands
-// by, and polls whenever it holds the lease, until Stop.
+// Start creates or updates the poller's stream (its state, StateStream)
+// and buckets (its lease and the read model's) and starts it: it stands
+// by, and polls whenever it holds the lease, until Stop. The first time a
+// poller becomes active on a state kept by a former version, it migrates
+// it (migrate.go).
 func (p *Poller) Start(ctx context.Context) error {
 	if p.done != nil {
 		return errors.New("poller: already started")
@@ -227,7 +233,7 @@ func (p *Poller) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poller: stream %s: %w", streams.Events, err)
 	}
-	st, err := ensureBucket(ctx, p.js, p.cfg.Replicas)
+	st, err := ensureState(ctx, p.js, p.cfg.Prefix, p.cfg.Replicas)
 	if err != nil {
 		return err
 	}
@@ -241,7 +247,7 @@ func (p *Poller) Start(ctx context.Context) error {
 	}
 	p.events = events
 	p.model, p.modelStatus = customers, status
-	p.store = &store{js: p.js, stream: st, owner: p.owner}
+	p.store = newStore(p.js, st, p.cfg.Prefix, p.owner)
 	p.leases = &lease.Leases{KV: kv, Owner: p.owner, TTL: p.cfg.LeaseTTL}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancel, p.done = cancel, make(chan struct{})
@@ -340,7 +346,9 @@ func (p *Poller) lead(ctx context.Context, ls *lease.Lease) {
 	wg.Go(func() { p.keep(lctx, cancel, ls) })
 	unserve, err := p.serveResync()
 	if err == nil {
-		err = p.poll(lctx, ls)
+		if _, err = p.migrate(lctx, ls); err == nil {
+			err = p.poll(lctx, ls)
+		}
 		unserve()
 	}
 	if cause := context.Cause(lctx); errors.Is(cause, lease.ErrLost) {

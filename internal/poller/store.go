@@ -6,55 +6,50 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
-
-	"github.com/gormic/crm-bridge/internal/model"
 )
 
-// StateBucket is the key-value bucket that holds the poller's state: the
-// cursor, and every customer as last seen. Its keys:
+// StateStream is the stream the poller owns for its state: the cursor,
+// and every customer as last seen. It keeps the last message of each
+// subject (MaxMsgsPerSubject 1), under <prefix>.bridge.poller.state.<key>
+// (stateSubjects), with keys:
 //
 //	cursor      the cursor (JSON, see cursor)
 //	c.<id key>  one customer as last seen: the record as the CRM sent it,
-//	            or a delete marker once the customer is gone
+//	            or a delete marker (header Poller-Deleted) once the
+//	            customer is gone
 //	b.<nuid>    a chunk: customers first seen together in bulk (a first
 //	            start), as last seen until each has a c.<id key> entry
 //
 // An id key is the customer id itself when it holds only letters, digits,
 // '_' and '-', and otherwise '=' followed by the id in unpadded base64url.
-// Every write but a chunk's is a compare-and-set on its key's last
-// revision, and a chunk's is one on the cursor's, so that a poller that
-// lost its lease without knowing cannot overwrite what the next one saved.
-const StateBucket = "crm_bridge_poller"
+// Every write but a chunk's is conditional on its subject's last sequence,
+// and a chunk's is conditional on the cursor's, so that a poller that lost
+// its lease without knowing cannot overwrite what the next one saved. It is
+// used only through the stream and publish API; until this version the
+// state was the key-value bucket legacyStateBucket (migrate.go).
+const StateStream = "CRM_POLLER"
 
 // LeaseBucket holds the poller's lease, key "poller"; its entries expire
 // after Config.LeaseTTL.
 const LeaseBucket = "crm_bridge_poller_lease"
 
+// stateSubjects returns the prefix of StateStream's subjects: a key's
+// subject is it followed by the key.
+func stateSubjects(prefix string) string { return prefix + ".bridge.poller.state." }
+
 // Headers of the state entries.
 const (
 	hdrDigest   = "Poller-Digest"    // c.<id>: the record's digest (wholeDigest), 16 hex digits
 	hdrEventSeq = "Poller-Event-Seq" // c.<id>: the stream sequence of the customer's last event, 0 for none
-	hdrKVOp     = "KV-Operation"     // c.<id>: DEL on a delete marker, as the key-value API writes it
+	hdrDeleted  = "Poller-Deleted"   // c.<id>: "true" on a delete marker, which has no body
 )
-
-// This file is the only code that knows the subjects under which the
-// key-value buckets store their keys ("$KV.<bucket>.<key>"): the state is
-// written through them, because the key-value API can neither set headers
-// (the digest and event sequence of each entry) nor make a write
-// conditional on another key (a chunk on the cursor), nor publish
-// asynchronously (the read model's bulk writes at a first start).
-
-// kvPrefix is the subject prefix of StateBucket's keys.
-const kvPrefix = "$KV." + StateBucket + "."
-
-// modelPrefix is the subject prefix of the read model's keys.
-const modelPrefix = "$KV." + model.Bucket + "."
 
 // cursorKey is the cursor's key.
 const cursorKey = "cursor"
@@ -139,11 +134,18 @@ type saved struct {
 	oversized bool
 }
 
-// store reads and writes the state bucket.
+// store reads and writes the state, StateStream.
 type store struct {
 	js     jetstream.JetStream
-	stream jetstream.Stream // KV_<StateBucket>
-	owner  string
+	stream jetstream.Stream // StateStream
+	// subjects is stateSubjects(prefix): a key's subject is subjects+key.
+	subjects string
+	owner    string
+}
+
+// newStore returns the store of the state in stream, under prefix.
+func newStore(js jetstream.JetStream, stream jetstream.Stream, prefix, owner string) *store {
+	return &store{js: js, stream: stream, subjects: stateSubjects(prefix), owner: owner}
 }
 
 // errFenced is returned when a compare-and-set write finds that someone
@@ -160,21 +162,35 @@ func isWrongLast(err error) bool {
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
-// ensure creates or updates the state bucket.
-func ensureBucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
-	if st, err := js.Stream(ctx, "KV_"+StateBucket); err == nil && st.CachedInfo().Config.Replicas == replicas {
-		return st, nil
+// stateConfig is StateStream's configuration.
+func stateConfig(prefix string, replicas int) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              StateStream,
+		Description:       "crm-bridge change poller: cursor and customers as last seen",
+		Subjects:          []string{stateSubjects(prefix) + ">"},
+		Retention:         jetstream.LimitsPolicy,
+		MaxMsgsPerSubject: 1,
+		Storage:           jetstream.FileStorage,
+		Replicas:          replicas,
+		AllowDirect:       true,
 	}
-	if _, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      StateBucket,
-		Description: "crm-bridge change poller: cursor and customers as last seen",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
-	}); err != nil {
-		return nil, fmt.Errorf("poller: state bucket %s: %w", StateBucket, err)
+}
+
+// ensureState creates StateStream, or updates it where its subjects or
+// replicas differ from stateConfig's.
+func ensureState(ctx context.Context, js jetstream.JetStream, prefix string, replicas int) (jetstream.Stream, error) {
+	want := stateConfig(prefix, replicas)
+	if st, err := js.Stream(ctx, StateStream); err == nil {
+		have := st.CachedInfo().Config
+		if have.Replicas == replicas && slices.Equal(have.Subjects, want.Subjects) && have.MaxMsgsPerSubject == 1 {
+			return st, nil // no update: several processes start at once
+		}
 	}
-	return js.Stream(ctx, "KV_"+StateBucket)
+	st, err := js.CreateOrUpdateStream(ctx, want)
+	if err != nil {
+		return nil, fmt.Errorf("poller: state stream %s: %w", StateStream, err)
+	}
+	return st, nil
 }
 
 // lastMsg returns the last message on subject in stream, or nil when there
@@ -189,7 +205,7 @@ func lastMsg(ctx context.Context, stream jetstream.Stream, subject string) (*jet
 
 // cursor returns the saved cursor and its revision (0: none).
 func (s *store) cursor(ctx context.Context) (cursor, uint64, error) {
-	m, err := lastMsg(ctx, s.stream, kvPrefix+cursorKey)
+	m, err := lastMsg(ctx, s.stream, s.subjects+cursorKey)
 	if err != nil || m == nil {
 		return cursor{}, 0, err
 	}
@@ -208,7 +224,7 @@ func (s *store) saveCursor(ctx context.Context, c cursor, rev uint64) (uint64, e
 	if err != nil {
 		return 0, err
 	}
-	ack, err := s.js.Publish(ctx, kvPrefix+cursorKey, b, jetstream.WithExpectLastSequencePerSubject(rev))
+	ack, err := s.js.Publish(ctx, s.subjects+cursorKey, b, jetstream.WithExpectLastSequencePerSubject(rev))
 	if isWrongLast(err) {
 		return 0, errFenced
 	}
@@ -221,7 +237,7 @@ func (s *store) saveCursor(ctx context.Context, c cursor, rev uint64) (uint64, e
 // load returns a customer's saved state: its c.<id key> entry, or, when
 // it has none and chunk is not 0, its record in that chunk.
 func (s *store) load(ctx context.Context, id string, chunk uint64) (saved, error) {
-	m, err := lastMsg(ctx, s.stream, kvPrefix+idKey(id))
+	m, err := lastMsg(ctx, s.stream, s.subjects+idKey(id))
 	if err != nil {
 		return saved{}, fmt.Errorf("poller: load %s: %w", id, err)
 	}
@@ -275,29 +291,36 @@ func (s *store) save(ctx context.Context, id string, record json.RawMessage, dig
 	return ack.Sequence, oversized, nil
 }
 
-// scan calls f with every message of the state bucket under key filter
-// (last per subject) and its key, in stream order, with headers only when
-// headersOnly.
-// It reads what was there when it started.
+// scan calls f with every message of the state under key filter (last
+// per subject) and its key, in stream order, with headers only when
+// headersOnly. It reads what was there when it started.
 func (s *store) scan(ctx context.Context, filter string, headersOnly bool, f func(key string, m jetstream.Msg) error) error {
-	c, err := s.js.OrderedConsumer(ctx, s.stream.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{kvPrefix + filter},
+	return scanLast(ctx, s.js, StateStream, s.subjects, filter, headersOnly, f)
+}
+
+// scanLast calls f with the last message of every subject of stream that
+// is prefix followed by filter, and with its key (the subject without
+// prefix), in stream order, with headers only when headersOnly. It reads
+// through an ordered consumer what was there when it started.
+func scanLast(ctx context.Context, js jetstream.JetStream, stream, prefix, filter string, headersOnly bool, f func(key string, m jetstream.Msg) error) error {
+	c, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{prefix + filter},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 		HeadersOnly:    headersOnly,
 	})
 	if err != nil {
-		return fmt.Errorf("poller: scan %s: %w", filter, err)
+		return fmt.Errorf("poller: scan %s %s: %w", stream, filter, err)
 	}
 	info, err := c.Info(ctx)
 	if err != nil {
-		return fmt.Errorf("poller: scan %s: %w", filter, err)
+		return fmt.Errorf("poller: scan %s %s: %w", stream, filter, err)
 	}
 	if info.NumPending == 0 {
 		return nil
 	}
 	it, err := c.Messages(jetstream.PullMaxMessages(1024))
 	if err != nil {
-		return fmt.Errorf("poller: scan %s: %w", filter, err)
+		return fmt.Errorf("poller: scan %s %s: %w", stream, filter, err)
 	}
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
@@ -308,13 +331,13 @@ func (s *store) scan(ctx context.Context, filter string, headersOnly bool, f fun
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("poller: scan %s: %w", filter, err)
+			return fmt.Errorf("poller: scan %s %s: %w", stream, filter, err)
 		}
 		meta, err := m.Metadata()
 		if err != nil {
-			return fmt.Errorf("poller: scan %s: %w", filter, err)
+			return fmt.Errorf("poller: scan %s %s: %w", stream, filter, err)
 		}
-		if err := f(strings.TrimPrefix(m.Subject(), kvPrefix), m); err != nil {
+		if err := f(strings.TrimPrefix(m.Subject(), prefix), m); err != nil {
 			return err
 		}
 		if meta.NumPending == 0 {
@@ -326,23 +349,17 @@ func (s *store) scan(ctx context.Context, filter string, headersOnly bool, f fun
 // isDeleteMarker reports whether a state entry's headers are a delete
 // marker's.
 func isDeleteMarker(h nats.Header) bool {
-	return h.Get(hdrKVOp) != ""
+	return h.Get(hdrDeleted) != ""
 }
 
 // publishChunk publishes a sealed chunk under a new key, conditional on the
 // cursor being still at cursorRev (the cursor this poller claimed).
 func (s *store) publishChunk(data []byte, cursorRev uint64) (jetstream.PubAckFuture, error) {
-	m := nats.NewMsg(kvPrefix + "b." + nuid.Next())
+	m := nats.NewMsg(s.subjects + "b." + nuid.Next())
 	m.Data = data
-	ack, err := s.js.PublishMsgAsync(m, jetstream.WithExpectLastSequenceForSubject(cursorRev, kvPrefix+cursorKey))
+	ack, err := s.js.PublishMsgAsync(m, jetstream.WithExpectLastSequenceForSubject(cursorRev, s.subjects+cursorKey))
 	if err != nil {
 		return nil, fmt.Errorf("poller: publish chunk: %w", err)
 	}
 	return ack, nil
-}
-
-// putModelAsync puts value under key in the read model, as the key-value
-// API's Put would, without waiting for the acknowledgement.
-func putModelAsync(js jetstream.JetStream, key string, value []byte) (jetstream.PubAckFuture, error) {
-	return js.PublishAsync(modelPrefix+key, value)
 }

@@ -15,7 +15,7 @@ import (
 
 // This file holds the store's writes and reads of many customers at once,
 // for a poll's pipeline (pipeline.go). Like store.go, it knows the
-// subjects under which the key-value buckets keep their keys.
+// subjects of the poller's state stream.
 
 // multiLastMax is how many subjects one batched direct get asks for: the
 // server answers at most 1,024 messages to one.
@@ -38,7 +38,7 @@ func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []s
 		case c.chunk != 0:
 			chunks[c.chunk] = append(chunks[c.chunk], i)
 		default:
-			own[kvPrefix+idKey(c.id)] = i
+			own[s.subjects+idKey(c.id)] = i
 		}
 	}
 	subjects := make([]string, 0, len(own))
@@ -96,7 +96,7 @@ func entryState(id string, m *jetstream.RawStreamMsg) (saved, error) {
 			return saved{}, fmt.Errorf("poller: load %s: %s %q: %w", id, hdrEventSeq, ev, err)
 		}
 	}
-	if m.Header.Get(hdrKVOp) != "" {
+	if isDeleteMarker(m.Header) {
 		return sv, nil // deleted
 	}
 	sv.record = m.Data
@@ -135,10 +135,10 @@ func (s *store) fromChunk(ctx context.Context, seq uint64, is []int, cs []change
 // a record too large for one NATS message as its sketch, and then
 // oversized is true.
 func (s *store) entryMsg(id string, record json.RawMessage, digest, eventSeq uint64) (m *nats.Msg, oversized bool, err error) {
-	m = nats.NewMsg(kvPrefix + idKey(id))
+	m = nats.NewMsg(s.subjects + idKey(id))
 	m.Header.Set(hdrEventSeq, strconv.FormatUint(eventSeq, 10))
 	if record == nil {
-		m.Header.Set(hdrKVOp, "DEL")
+		m.Header.Set(hdrDeleted, "true")
 		return m, false, nil
 	}
 	m.Header.Set(hdrDigest, fmt.Sprintf("%016x", digest))
@@ -173,12 +173,4 @@ func (s *store) saveAsync(id string, record json.RawMessage, digest, eventSeq, r
 		return nil, false, fmt.Errorf("poller: save %s: %w", id, err)
 	}
 	return ack, oversized, nil
-}
-
-// deleteModelAsync deletes key from the read model, as the key-value API's
-// Delete would, without waiting for the acknowledgement.
-func deleteModelAsync(js jetstream.JetStream, key string) (jetstream.PubAckFuture, error) {
-	m := nats.NewMsg(modelPrefix + key)
-	m.Header.Set(hdrKVOp, "DEL")
-	return js.PublishMsgAsync(m)
 }

@@ -1,0 +1,43 @@
+package poller
+
+import (
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gormic/crm-bridge/internal/model"
+)
+
+// This file is the only code of the repository that knows the subjects
+// under which key-value buckets keep their keys ("$KV.<bucket>.<key>"),
+// for two things the key-value API cannot do: publish asynchronously (the
+// read model's bulk writes at a first start), and read the headers of a
+// bucket's entries (the migration of legacyStateBucket, migrate.go).
+// TestOneFileKnowsKVSubjects keeps it so.
+
+// modelPrefix is the subject prefix of the read model's keys.
+const modelPrefix = "$KV." + model.Bucket + "."
+
+// putModelAsync puts value under key in the read model, as the key-value
+// API's Put would, without waiting for the acknowledgement.
+func putModelAsync(js jetstream.JetStream, key string, value []byte) (jetstream.PubAckFuture, error) {
+	return js.PublishAsync(modelPrefix+key, value)
+}
+
+// legacyPrefix is the subject prefix of legacyStateBucket's keys, in its
+// stream legacyStateStream.
+const legacyPrefix = "$KV." + legacyStateBucket + "."
+
+// legacyStateStream is the stream of legacyStateBucket.
+const legacyStateStream = "KV_" + legacyStateBucket
+
+// kvOperation is the header with which the key-value API marks an entry
+// deleted ("DEL") or purged ("PURGE").
+const kvOperation = "KV-Operation"
+
+// deleteModelAsync deletes key from the read model, as the key-value API's
+// Delete would, without waiting for the acknowledgement.
+func deleteModelAsync(js jetstream.JetStream, key string) (jetstream.PubAckFuture, error) {
+	m := nats.NewMsg(modelPrefix + key)
+	m.Header.Set(kvOperation, "DEL")
+	return js.PublishMsgAsync(m)
+}
