@@ -131,9 +131,11 @@ func commandsScenario(tb testing.TB, latency time.Duration, n, rounds int, targe
 			if kind == "floor" {
 				p = startFloor(tb, "commands", w.natsURL, w.crmURL)
 			} else {
-				p = startBridge(tb, w.natsURL, w.crmURL, true)
+				p = startBridge(tb, w.natsURL, w.crmURL, true, pprofEnv()...)
 			}
+			wait := profile(tb, p, fmt.Sprint(r))
 			rate, c := w.backlog(tb, p, n, fmt.Sprintf("%s%d", kind, r))
+			wait()
 			mb := float64(p.peakRSS(tb)) / 1e6
 			p.stop(tb)
 			w.purge(tb)

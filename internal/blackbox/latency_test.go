@@ -89,9 +89,11 @@ func latencyScenario(tb testing.TB, rate int, d time.Duration, rounds int) *tabl
 			if kind == "floor" {
 				p = startFloor(tb, "commands", w.natsURL, w.crmURL)
 			} else {
-				p = startBridge(tb, w.natsURL, w.crmURL, true)
+				p = startBridge(tb, w.natsURL, w.crmURL, true, pprofEnv()...)
 			}
+			wait := profile(tb, p, fmt.Sprint(r))
 			a, b := percentiles(w.timeToResult(tb, p, rate, d, fmt.Sprintf("%s%d", kind, r)))
+			wait()
 			p.stop(tb)
 			w.purge(tb)
 			p50.put(kind, a)
