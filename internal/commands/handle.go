@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -129,7 +128,7 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 		Warnings:   out.warnings,
 		FinishedAt: time.Now(),
 	}
-	body, err := json.Marshal(res)
+	body, err := res.encode()
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)
 	}
@@ -243,12 +242,24 @@ func (p *Processor) ack(ctx context.Context, msg jetstream.Msg, confirm bool) er
 	return retry(ctx, msg.DoubleAck)
 }
 
-// retry calls f, each call bounded to 5s, until it succeeds or ctx ends.
+// retry calls f, each call bounded to 5s, until it succeeds or ctx ends
+// (then it returns ctx's error), waiting between calls with exponential
+// backoff from 50ms to 2s. The first call costs nothing more than f.
 func retry(ctx context.Context, f func(context.Context) error) error {
-	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(50*time.Millisecond), backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(0))
-	return backoff.Retry(func() error {
+	var bo *backoff.ExponentialBackOff
+	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		return f(cctx)
-	}, backoff.WithContext(bo, ctx))
+		err := f(cctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if bo == nil {
+			bo = backoff.NewExponentialBackOff(backoff.WithInitialInterval(50*time.Millisecond), backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(0))
+		}
+		pause(ctx, bo.NextBackOff())
+	}
 }
