@@ -216,8 +216,19 @@ type Model interface {
 // read model's phone index (Config.Model: a map lookup), then in the CRM's
 // export of the customers changed since then, for one the model has not
 // seen yet (it is at most a poll behind). A model that cannot answer is
-// passed over: the export alone decides.
-func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since time.Time) (string, bool, error) {
+// passed over: the export alone decides. Its duration is observed in
+// crm_bridge_command_lookup_duration_seconds.
+func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since time.Time) (id string, found bool, err error) {
+	start, where := time.Now(), lookupExport
+	defer func() {
+		switch {
+		case err != nil:
+			where = lookupError
+		case !found:
+			where = lookupNotFound
+		}
+		a.metrics.lookups.WithLabelValues(where).Observe(time.Since(start).Seconds())
+	}()
 	if a.cfg.Model != nil {
 		cs, ok, err := a.cfg.Model.ByPhone(ctx, p.Phone)
 		if err != nil {
@@ -225,6 +236,7 @@ func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since tim
 		}
 		for _, c := range cs {
 			if ok && createdBy(p, c, since) {
+				where = lookupModel
 				return c.ID, true, nil
 			}
 		}
