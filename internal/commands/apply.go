@@ -85,7 +85,7 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 		}
 		if crm.Classify(err) == crm.Permanent {
 			a.answered(log)
-			out, lerr := a.permanent(ctx, cmd, d, attempts, err)
+			out, lerr := a.permanent(ctx, cmd, d, attempts, err, log)
 			if lerr == nil {
 				return out
 			}
@@ -183,7 +183,7 @@ func (a *applier) call(ctx context.Context, cmd Command, ws *crm.Warnings) (stri
 // already gone are applied. A create refused as a duplicate phone after an
 // attempt whose answer was lost is applied when the customer that attempt
 // made is found. An error return means that lookup failed.
-func (a *applier) permanent(ctx context.Context, cmd Command, d delivery, attempts int, err error) (outcome, error) {
+func (a *applier) permanent(ctx context.Context, cmd Command, d delivery, attempts int, err error, log *slog.Logger) (outcome, error) {
 	applied := outcome{status: StatusApplied, customerID: cmd.CustomerID, attempts: attempts}
 	switch {
 	case cmd.Op == streams.OpUpdate && errors.Is(err, crm.ErrNoChanges):
@@ -191,7 +191,7 @@ func (a *applier) permanent(ctx context.Context, cmd Command, d delivery, attemp
 	case cmd.Op == streams.OpDelete && errors.Is(err, crm.ErrNotFound):
 		return applied, nil
 	case cmd.Op == streams.OpCreate && errors.Is(err, crm.ErrDuplicatePhone) && (attempts > 1 || d.redelivered):
-		id, found, lerr := a.findCreated(ctx, cmd.Create, d.published.Add(-a.cfg.LookupWindow))
+		id, found, lerr := a.findCreated(ctx, cmd.Create, d.published.Add(-a.cfg.LookupWindow), log)
 		if lerr != nil {
 			return outcome{}, lerr
 		}
@@ -217,8 +217,9 @@ type Model interface {
 // export of the customers changed since then, for one the model has not
 // seen yet (it is at most a poll behind). A model that cannot answer is
 // passed over: the export alone decides. Its duration is observed in
-// crm_bridge_command_lookup_duration_seconds.
-func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since time.Time) (id string, found bool, err error) {
+// crm_bridge_command_lookup_duration_seconds and logged (debug, "create
+// lookup").
+func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since time.Time, log *slog.Logger) (id string, found bool, err error) {
 	start, where := time.Now(), lookupExport
 	defer func() {
 		switch {
@@ -227,7 +228,9 @@ func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since tim
 		case !found:
 			where = lookupNotFound
 		}
-		a.metrics.lookups.WithLabelValues(where).Observe(time.Since(start).Seconds())
+		took := time.Since(start)
+		a.metrics.lookups.WithLabelValues(where).Observe(took.Seconds())
+		log.Debug("create lookup", "found", where, "duration", took)
 	}()
 	if a.cfg.Model != nil {
 		cs, ok, err := a.cfg.Model.ByPhone(ctx, p.Phone)
