@@ -25,8 +25,9 @@ import (
 // ls, was lost): the caller hands the command back or leaves it to expire.
 // ls is nil for creates, which belong to no partition. The caller keeps
 // msg held (Processor.holder) from delivery until it is acknowledged or
-// handed back.
-func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lease) bool {
+// handed back. confirm, called once the result is stored, says whether to
+// wait for the server to confirm the ack; nil: never.
+func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lease, confirm func() bool) bool {
 	meta, err := msg.Metadata()
 	if err != nil { // not a JetStream message: cannot happen on a pull consumer
 		p.log.Error("command without metadata", "subject", msg.Subject(), "err", err)
@@ -61,7 +62,7 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lea
 	if out.customerID == "" {
 		out.customerID = c.customerID // update and delete name theirs, whatever the outcome
 	}
-	if err := p.finish(ctx, c, out, ls != nil, log); err != nil {
+	if err := p.finish(ctx, c, out, confirm, log); err != nil {
 		log.Warn("command not finished; it is handed back", "err", err)
 		unfinished = err
 		return false
@@ -113,11 +114,11 @@ func rejected(v *ValidationError) outcome {
 }
 
 // finish notes an applied delete (Config.Deleted), stores the command's
-// dead letter (unless it was applied) and its result, answers its Reply-To and acknowledges it; with confirm, it waits
-// until the server confirms the ack, so that the customer's next command
-// cannot overtake this one. It returns an error, having acknowledged
+// dead letter (unless it was applied) and its result, answers its Reply-To and acknowledges it; when confirm (if not
+// nil) says so, it waits until the server confirms the ack, so that the
+// customer's next command cannot overtake this one. It returns an error, having acknowledged
 // nothing for certain, when ctx ends first.
-func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm bool, log *slog.Logger) error {
+func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm func() bool, log *slog.Logger) error {
 	res := Result{
 		CommandID:  c.id,
 		Op:         c.op,
@@ -160,7 +161,7 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 			log.Warn("cannot answer Reply-To", "reply_to", to, "err", err)
 		}
 	}
-	if err := p.ack(ctx, c.msg, confirm); err != nil {
+	if err := p.ack(ctx, c.msg, confirm != nil && confirm()); err != nil {
 		return fmt.Errorf("ack: %w", err)
 	}
 	p.metrics.commands.WithLabelValues(c.op, out.status).Inc()

@@ -166,7 +166,7 @@ func (p *Processor) consumeCreates(c jetstream.Consumer) error {
 			p.holder.hold(msg)
 			inflight.Go(func() {
 				defer p.holder.release(msg)
-				if !p.handle(p.workCtx, msg, nil) {
+				if !p.handle(p.workCtx, msg, nil, nil) {
 					_ = msg.Nak()
 				}
 			})
