@@ -132,6 +132,7 @@ func commandsScenario(tb testing.TB, latency time.Duration, n, rounds int, targe
 				p = startFloor(tb, "commands", w.natsURL, w.crmURL)
 			} else {
 				p = startBridge(tb, w.natsURL, w.crmURL, true, pprofEnv()...)
+				settled(tb, p)
 			}
 			wait := profile(tb, p, fmt.Sprint(r))
 			rate, c := w.backlog(tb, p, n, fmt.Sprintf("%s%d", kind, r))

@@ -90,6 +90,7 @@ func latencyScenario(tb testing.TB, rate int, d time.Duration, rounds int) *tabl
 				p = startFloor(tb, "commands", w.natsURL, w.crmURL)
 			} else {
 				p = startBridge(tb, w.natsURL, w.crmURL, true, pprofEnv()...)
+				settled(tb, p)
 			}
 			wait := profile(tb, p, fmt.Sprint(r))
 			a, b := percentiles(w.timeToResult(tb, p, rate, d, fmt.Sprintf("%s%d", kind, r)))
