@@ -122,7 +122,7 @@ func (r Result) encode() ([]byte, error) {
 	if r.Error != nil || r.Warnings != nil || !plainJSON(r.CommandID) || !plainJSON(r.Op) || !plainJSON(r.Status) || !plainJSON(r.CustomerID) {
 		return json.Marshal(r)
 	}
-	b := make([]byte, 0, 128+len(r.CommandID)+len(r.CustomerID))
+	b := make([]byte, 0, 160+len(r.CommandID)+len(r.CustomerID))
 	b = append(b, `{"commandId":"`...)
 	b = append(b, r.CommandID...)
 	b = append(b, `","op":"`...)
