@@ -40,10 +40,7 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lea
 	}
 	var verr *ValidationError
 	c.op, c.customerID, verr = parseSubject(p.subjects, c.subject)
-	log := p.log.With("command_id", c.id, "op", c.op)
-	if c.customerID != "" {
-		log = log.With("customer_id", c.customerID)
-	}
+	log := p.commandLog(c)
 	ctx, span := p.startSpan(ctx, c)
 	var out outcome
 	var unfinished error // finish failed: handed back
@@ -170,15 +167,29 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 	if out.status != StatusApplied {
 		level = slog.LevelWarn
 	}
-	attrs := []any{"status", out.status, "attempts", out.attempts}
+	var buf [5]slog.Attr
+	attrs := append(buf[:0], slog.String("status", out.status), slog.Int("attempts", out.attempts))
 	if out.customerID != "" && c.customerID == "" {
-		attrs = append(attrs, "customer_id", out.customerID)
+		attrs = append(attrs, slog.String("customer_id", out.customerID))
 	}
 	if out.err != nil {
-		attrs = append(attrs, "error_code", out.err.Code, "error", out.err.Message)
+		attrs = append(attrs, slog.String("error_code", out.err.Code), slog.String("error", out.err.Message))
 	}
-	log.Log(context.Background(), level, "command done", attrs...)
+	log.LogAttrs(context.Background(), level, "command done", attrs...)
 	return nil
+}
+
+// commandLog returns the logger of a command's lines: command_id, op and,
+// when the subject names one, customer_id.
+func (p *Processor) commandLog(c command) *slog.Logger {
+	if !p.log.Enabled(context.Background(), slog.LevelError) {
+		return p.log // logs nothing: nothing to add
+	}
+	attrs := []slog.Attr{slog.String("command_id", c.id), slog.String("op", c.op), slog.String("customer_id", c.customerID)}
+	if c.customerID == "" {
+		attrs = attrs[:2]
+	}
+	return slog.New(p.log.Handler().WithAttrs(attrs))
 }
 
 // isJetStreamHeader reports whether a header is one of JetStream's
