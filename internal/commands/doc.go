@@ -51,7 +51,9 @@
 //
 // While the processor holds a command (waiting for a slot, for the CRM, or
 // between retries) it tells JetStream every AckWait/3 that the command is in
-// progress, so it is not delivered to anyone else meanwhile. MaxDeliver is
+// progress, from the second such tick it is held at (by two thirds of its
+// ack wait; most commands finish before and cost no such message), so it is
+// not delivered to anyone else meanwhile. MaxDeliver is
 // unlimited: a command is never dropped by JetStream, it ends only with a
 // result.
 //
