@@ -68,11 +68,8 @@ type applier struct {
 
 // apply applies cmd; attempts counts the CRM calls made for it so far.
 func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts int, log *slog.Logger) outcome {
-	bo := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(a.cfg.InitialBackoff),
-		backoff.WithMaxInterval(a.cfg.MaxBackoff),
-		backoff.WithMaxElapsedTime(a.cfg.RetryMaxElapsed),
-	)
+	var bo *backoff.ExponentialBackOff // from the first failure: most commands have none
+	start := time.Now()
 	for {
 		if err := a.fence(ctx, d.lease); err != nil {
 			return outcome{canceled: true, attempts: attempts}
@@ -106,8 +103,15 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 					log.Error("CRM unavailable: new commands wait until it answers again", "err", err)
 				}
 			}
+			if bo == nil {
+				bo = backoff.NewExponentialBackOff(
+					backoff.WithInitialInterval(a.cfg.InitialBackoff),
+					backoff.WithMaxInterval(a.cfg.MaxBackoff),
+					backoff.WithMaxElapsedTime(0), // counted from start, below
+				)
+			}
 			wait := bo.NextBackOff()
-			if wait == backoff.Stop {
+			if a.cfg.RetryMaxElapsed > 0 && time.Since(start)+wait > a.cfg.RetryMaxElapsed {
 				return outcome{status: StatusFailed, attempts: attempts, err: crmError(err)}
 			}
 			if ra := retryAfter(err); ra > wait {

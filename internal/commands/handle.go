@@ -141,7 +141,7 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 		}
 		p.metrics.deadLetters.WithLabelValues(c.op, out.status).Inc()
 	}
-	rm := nats.NewMsg(p.subjects.Result())
+	rm := nats.NewMsg(p.resultSubject)
 	rm.Header.Set(HeaderCommandID, c.id)
 	rm.Header.Set(nats.MsgIdHdr, "result-"+c.id)
 	tracing.Inject(ctx, rm.Header)

@@ -29,7 +29,7 @@ const (
 // default) a command costs no attributes.
 func (p *Processor) startSpan(ctx context.Context, c command) (context.Context, trace.Span) {
 	ctx = tracing.Extract(ctx, c.msg.Headers())
-	ctx, span := p.tracer.Start(ctx, spanName(c.op), trace.WithSpanKind(trace.SpanKindConsumer))
+	ctx, span := p.tracer.Start(ctx, spanName(c.op), consumerKind)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String(attrCommandID, c.id), attribute.String(attrOp, c.op))
 		if c.customerID != "" {
@@ -38,6 +38,9 @@ func (p *Processor) startSpan(ctx context.Context, c command) (context.Context, 
 	}
 	return ctx, span
 }
+
+// consumerKind is a command span's kind, made once.
+var consumerKind = trace.WithSpanKind(trace.SpanKindConsumer)
 
 // spanName is "command <op>", without a new string for the three ops.
 func spanName(op string) string {
