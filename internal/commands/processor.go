@@ -39,7 +39,6 @@ type Processor struct {
 	// resultSubject is subjects.Result(), made once.
 	resultSubject string
 
-	runs   *pool         // the goroutines of the partitions' customers
 	slots  chan struct{} // one per command in flight
 	holder *holder
 
@@ -82,7 +81,6 @@ func New(nc *nats.Conn, js jetstream.JetStream, client CRM, cfg Config) (*Proces
 		tracer:   cfg.TracerProvider.Tracer(tracing.Name),
 	}
 	p.resultSubject = p.subjects.Result()
-	p.runs = newPool(2 * cfg.Concurrency)
 	p.fetchCtx, p.stopFetch = context.WithCancel(context.Background())
 	p.workCtx, p.stopWork = context.WithCancel(context.Background())
 	return p, nil
@@ -251,7 +249,6 @@ func (p *Processor) Stop(ctx context.Context) error {
 			p.owner.stopAll() // each partition within StopTimeout
 		}
 		p.workers.Wait()
-		p.runs.Close()
 		if p.holderDone != nil {
 			close(p.holderDone)
 		}
