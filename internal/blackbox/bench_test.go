@@ -24,6 +24,8 @@ type sizes struct {
 	queryRate   int           // BENCH_QUERY_RATE: crm.customer.get requests per second
 	queryTime   time.Duration // BENCH_QUERY_SECONDS: how long, per round
 	queryCustom int           // BENCH_QUERY_CUSTOMERS: customers of the query scenario
+	lookupCust  int           // BENCH_LOOKUP_CUSTOMERS: customers of the lookup scenario
+	lookups     int           // BENCH_LOOKUPS: ambiguous creates per round
 }
 
 // benchSizes are make bench's sizes, each overridden by its variable.
@@ -51,12 +53,15 @@ func benchSizes(tb testing.TB) sizes {
 		queryRate:   get("BENCH_QUERY_RATE", 5000),
 		queryTime:   time.Duration(get("BENCH_QUERY_SECONDS", 2)) * time.Second,
 		queryCustom: get("BENCH_QUERY_CUSTOMERS", 10_000),
+		lookupCust:  get("BENCH_LOOKUP_CUSTOMERS", 10_000),
+		lookups:     get("BENCH_LOOKUPS", 20),
 	}
 }
 
 // smokeSizes run every scenario in seconds.
 var smokeSizes = sizes{rounds: 1, commands: 100, commands20: 100, customers: 2000, changes: 20,
-	cmdRate: 200, cmdTime: 500 * time.Millisecond, queryRate: 500, queryTime: 500 * time.Millisecond, queryCustom: 500}
+	cmdRate: 200, cmdTime: 500 * time.Millisecond, queryRate: 500, queryTime: 500 * time.Millisecond, queryCustom: 500,
+	lookupCust: 500, lookups: 2}
 
 // scenarios are the black-box scenarios, each a function of the sizes.
 var scenarios = []struct {
@@ -77,6 +82,9 @@ var scenarios = []struct {
 	}},
 	{"query", func(tb testing.TB, s sizes) []*table {
 		return []*table{queryScenario(tb, s.queryCustom, s.queryRate, s.queryTime, s.rounds)}
+	}},
+	{"lookup", func(tb testing.TB, s sizes) []*table {
+		return []*table{lookupScenario(tb, s.lookupCust, s.lookups, s.rounds)}
 	}},
 }
 

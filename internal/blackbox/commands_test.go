@@ -51,7 +51,9 @@ func (w *commandWorld) start(tb testing.TB, kind string) *proctest.Proc {
 	if kind == "floor" {
 		return startFloor(tb, "commands", w.natsURL, w.crmURL)
 	}
-	return startBridge(tb, w.natsURL, w.crmURL, true)
+	p := startBridge(tb, w.natsURL, w.crmURL, true, pprofEnv()...)
+	settled(tb, p)
+	return p
 }
 
 // command is an update of a random customer with Nats-Msg-Id id.
@@ -136,7 +138,9 @@ func commandsScenario(tb testing.TB, latency time.Duration, n, rounds int, targe
 	for r := range rounds {
 		for _, kind := range []string{"floor", "bridge"} {
 			p := w.start(tb, kind)
+			wait := profile(tb, p, fmt.Sprint(r))
 			rate, c := w.backlog(tb, p, n, fmt.Sprintf("%s%d", kind, r))
+			wait()
 			mb := float64(p.PeakRSS(tb)) / 1e6
 			p.Stop(tb, time.Minute)
 			w.purge(tb)

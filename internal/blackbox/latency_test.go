@@ -88,7 +88,9 @@ func latencyScenario(tb testing.TB, rate int, d time.Duration, rounds int) *tabl
 	for r := range rounds {
 		for _, kind := range []string{"floor", "bridge"} {
 			p := w.start(tb, kind)
+			wait := profile(tb, p, fmt.Sprint(r))
 			a, b := percentiles(w.timeToResult(tb, p, rate, d, fmt.Sprintf("%s%d", kind, r)))
+			wait()
 			p.Stop(tb, time.Minute)
 			w.purge(tb)
 			p50.put(kind, a)

@@ -54,14 +54,14 @@ func connect(tb testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 
 // startSim starts `bridge crmsim` with customers seeded (seed 1), pages of
 // benchPageSize and latency added to every request, and waits until it
-// listens (it seeds first).
-func startSim(tb testing.TB, customers int, latency time.Duration) (*proctest.Proc, string) {
+// listens (it seeds first); extra flags follow.
+func startSim(tb testing.TB, customers int, latency time.Duration, extra ...string) (*proctest.Proc, string) {
 	tb.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(tb))
-	p := start(tb, "crmsim", proctest.BridgePkg, []string{"crmsim", "--addr", addr, "--log-format", "json",
+	p := start(tb, "crmsim", proctest.BridgePkg, append([]string{"crmsim", "--addr", addr, "--log-format", "json",
 		"--api-key", benchAPIKey, "--org-id", benchOrg, "--rand-seed", "1",
 		"--seed-customers", fmt.Sprint(customers), "--page-size", fmt.Sprint(benchPageSize),
-		"--latency", latency.String()})
+		"--latency", latency.String()}, extra...))
 	proctest.WaitFor(tb, p, 5*time.Minute, 50*time.Millisecond, "the simulator to listen", func() bool { return proctest.Listening(addr) })
 	return p, "http://" + addr
 }

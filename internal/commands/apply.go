@@ -68,11 +68,8 @@ type applier struct {
 
 // apply applies cmd; attempts counts the CRM calls made for it so far.
 func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts int, log *slog.Logger) outcome {
-	bo := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(a.cfg.InitialBackoff),
-		backoff.WithMaxInterval(a.cfg.MaxBackoff),
-		backoff.WithMaxElapsedTime(a.cfg.RetryMaxElapsed),
-	)
+	var bo *backoff.ExponentialBackOff // from the first failure: most commands have none
+	start := time.Now()
 	for {
 		if err := a.fence(ctx, d.lease); err != nil {
 			return outcome{canceled: true, attempts: attempts}
@@ -85,7 +82,7 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 		}
 		if crm.Classify(err) == crm.Permanent {
 			a.answered(log)
-			out, lerr := a.permanent(ctx, cmd, d, attempts, err)
+			out, lerr := a.permanent(ctx, cmd, d, attempts, err, log)
 			if lerr == nil {
 				return out
 			}
@@ -106,8 +103,15 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 					log.Error("CRM unavailable: new commands wait until it answers again", "err", err)
 				}
 			}
+			if bo == nil {
+				bo = backoff.NewExponentialBackOff(
+					backoff.WithInitialInterval(a.cfg.InitialBackoff),
+					backoff.WithMaxInterval(a.cfg.MaxBackoff),
+					backoff.WithMaxElapsedTime(0), // counted from start, below
+				)
+			}
 			wait := bo.NextBackOff()
-			if wait == backoff.Stop {
+			if a.cfg.RetryMaxElapsed > 0 && time.Since(start)+wait > a.cfg.RetryMaxElapsed {
 				return outcome{status: StatusFailed, attempts: attempts, err: crmError(err)}
 			}
 			if ra := retryAfter(err); ra > wait {
@@ -183,7 +187,7 @@ func (a *applier) call(ctx context.Context, cmd Command, ws *crm.Warnings) (stri
 // already gone are applied. A create refused as a duplicate phone after an
 // attempt whose answer was lost is applied when the customer that attempt
 // made is found. An error return means that lookup failed.
-func (a *applier) permanent(ctx context.Context, cmd Command, d delivery, attempts int, err error) (outcome, error) {
+func (a *applier) permanent(ctx context.Context, cmd Command, d delivery, attempts int, err error, log *slog.Logger) (outcome, error) {
 	applied := outcome{status: StatusApplied, customerID: cmd.CustomerID, attempts: attempts}
 	switch {
 	case cmd.Op == streams.OpUpdate && errors.Is(err, crm.ErrNoChanges):
@@ -191,7 +195,7 @@ func (a *applier) permanent(ctx context.Context, cmd Command, d delivery, attemp
 	case cmd.Op == streams.OpDelete && errors.Is(err, crm.ErrNotFound):
 		return applied, nil
 	case cmd.Op == streams.OpCreate && errors.Is(err, crm.ErrDuplicatePhone) && (attempts > 1 || d.redelivered):
-		id, found, lerr := a.findCreated(ctx, cmd.Create, d.published.Add(-a.cfg.LookupWindow))
+		id, found, lerr := a.findCreated(ctx, cmd.Create, d.published.Add(-a.cfg.LookupWindow), log)
 		if lerr != nil {
 			return outcome{}, lerr
 		}
@@ -216,8 +220,22 @@ type Model interface {
 // read model's phone index (Config.Model: a map lookup), then in the CRM's
 // export of the customers changed since then, for one the model has not
 // seen yet (it is at most a poll behind). A model that cannot answer is
-// passed over: the export alone decides.
-func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since time.Time) (string, bool, error) {
+// passed over: the export alone decides. Its duration is observed in
+// crm_bridge_command_lookup_duration_seconds and logged (debug, "create
+// lookup").
+func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since time.Time, log *slog.Logger) (id string, found bool, err error) {
+	start, where := time.Now(), lookupExport
+	defer func() {
+		switch {
+		case err != nil:
+			where = lookupError
+		case !found:
+			where = lookupNotFound
+		}
+		took := time.Since(start)
+		a.metrics.lookups.WithLabelValues(where).Observe(took.Seconds())
+		log.Debug("create lookup", "found", where, "duration", took)
+	}()
 	if a.cfg.Model != nil {
 		cs, ok, err := a.cfg.Model.ByPhone(ctx, p.Phone)
 		if err != nil {
@@ -225,6 +243,7 @@ func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since tim
 		}
 		for _, c := range cs {
 			if ok && createdBy(p, c, since) {
+				where = lookupModel
 				return c.ID, true, nil
 			}
 		}

@@ -15,7 +15,12 @@
 // renewal (owner.go). Within its partitions a process runs the commands of
 // many customers at once, up to Config.Concurrency, but a customer's next
 // command starts only after the previous one is finished: result stored and
-// its ack confirmed by the server (partition.go).
+// its ack confirmed by the server (partition.go). The confirmation is waited
+// for only when it is needed: a command whose customer has a next command
+// waiting is acknowledged with a double ack; any other with a plain ack,
+// and its customer's next command, if one comes, first sends that ack
+// again as a request and starts once the server answers, which it does
+// once it has the ack (the first or this one).
 //
 // Why that holds when processes come and go:
 //   - A process stops acting on a partition before its lease can expire: it
@@ -31,8 +36,12 @@
 //     holds everything back until that many redeliveries have come (or the
 //     ack wait has passed), and keeps each customer's waiting commands
 //     sorted by stream sequence (partition.start).
-//   - A command delivered twice to the same process (an ack wait missed) is
-//     recognised by its stream sequence and handled once.
+//   - A command delivered twice to the same process (an ack wait missed, or
+//     a plain ack lost) is recognised by its stream sequence and handled
+//     once: while it is held, and for its ack wait and a margin after it
+//     finished (a lost ack's command comes back within its ack wait; so a
+//     customer's next command that comes after that margin starts without
+//     asking for its predecessor's confirmation).
 //
 // Processes share partitions fairly: each takes up to its share (the
 // partitions divided by the live processes, who renew a membership key in
@@ -42,7 +51,9 @@
 //
 // While the processor holds a command (waiting for a slot, for the CRM, or
 // between retries) it tells JetStream every AckWait/3 that the command is in
-// progress, so it is not delivered to anyone else meanwhile. MaxDeliver is
+// progress, from the second such tick it is held at (by two thirds of its
+// ack wait; most commands finish before and cost no such message), so it is
+// not delivered to anyone else meanwhile. MaxDeliver is
 // unlimited: a command is never dropped by JetStream, it ends only with a
 // result.
 //

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -26,8 +25,9 @@ import (
 // ls, was lost): the caller hands the command back or leaves it to expire.
 // ls is nil for creates, which belong to no partition. The caller keeps
 // msg held (Processor.holder) from delivery until it is acknowledged or
-// handed back.
-func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lease) bool {
+// handed back. confirm, called once the result is stored, says whether to
+// wait for the server to confirm the ack; nil: never.
+func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lease, confirm func() bool) bool {
 	meta, err := msg.Metadata()
 	if err != nil { // not a JetStream message: cannot happen on a pull consumer
 		p.log.Error("command without metadata", "subject", msg.Subject(), "err", err)
@@ -40,10 +40,7 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lea
 	}
 	var verr *ValidationError
 	c.op, c.customerID, verr = parseSubject(p.subjects, c.subject)
-	log := p.log.With("command_id", c.id, "op", c.op)
-	if c.customerID != "" {
-		log = log.With("customer_id", c.customerID)
-	}
+	log := p.commandLog(c)
 	ctx, span := p.startSpan(ctx, c)
 	var out outcome
 	var unfinished error // finish failed: handed back
@@ -62,7 +59,7 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lea
 	if out.customerID == "" {
 		out.customerID = c.customerID // update and delete name theirs, whatever the outcome
 	}
-	if err := p.finish(ctx, c, out, ls != nil, log); err != nil {
+	if err := p.finish(ctx, c, out, confirm, log); err != nil {
 		log.Warn("command not finished; it is handed back", "err", err)
 		unfinished = err
 		return false
@@ -114,11 +111,11 @@ func rejected(v *ValidationError) outcome {
 }
 
 // finish notes an applied delete (Config.Deleted), stores the command's
-// dead letter (unless it was applied) and its result, answers its Reply-To and acknowledges it; with confirm, it waits
-// until the server confirms the ack, so that the customer's next command
-// cannot overtake this one. It returns an error, having acknowledged
+// dead letter (unless it was applied) and its result, answers its Reply-To and acknowledges it; when confirm (if not
+// nil) says so, it waits until the server confirms the ack, so that the
+// customer's next command cannot overtake this one. It returns an error, having acknowledged
 // nothing for certain, when ctx ends first.
-func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm bool, log *slog.Logger) error {
+func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm func() bool, log *slog.Logger) error {
 	res := Result{
 		CommandID:  c.id,
 		Op:         c.op,
@@ -129,7 +126,7 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 		Warnings:   out.warnings,
 		FinishedAt: time.Now(),
 	}
-	body, err := json.Marshal(res)
+	body, err := res.encode()
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)
 	}
@@ -144,7 +141,7 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 		}
 		p.metrics.deadLetters.WithLabelValues(c.op, out.status).Inc()
 	}
-	rm := nats.NewMsg(p.subjects.Result())
+	rm := nats.NewMsg(p.resultSubject)
 	rm.Header.Set(HeaderCommandID, c.id)
 	rm.Header.Set(nats.MsgIdHdr, "result-"+c.id)
 	tracing.Inject(ctx, rm.Header)
@@ -161,7 +158,7 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 			log.Warn("cannot answer Reply-To", "reply_to", to, "err", err)
 		}
 	}
-	if err := p.ack(ctx, c.msg, confirm); err != nil {
+	if err := p.ack(ctx, c.msg, confirm != nil && confirm()); err != nil {
 		return fmt.Errorf("ack: %w", err)
 	}
 	p.metrics.commands.WithLabelValues(c.op, out.status).Inc()
@@ -170,15 +167,29 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 	if out.status != StatusApplied {
 		level = slog.LevelWarn
 	}
-	attrs := []any{"status", out.status, "attempts", out.attempts}
+	var buf [5]slog.Attr
+	attrs := append(buf[:0], slog.String("status", out.status), slog.Int("attempts", out.attempts))
 	if out.customerID != "" && c.customerID == "" {
-		attrs = append(attrs, "customer_id", out.customerID)
+		attrs = append(attrs, slog.String("customer_id", out.customerID))
 	}
 	if out.err != nil {
-		attrs = append(attrs, "error_code", out.err.Code, "error", out.err.Message)
+		attrs = append(attrs, slog.String("error_code", out.err.Code), slog.String("error", out.err.Message))
 	}
-	log.Log(context.Background(), level, "command done", attrs...)
+	log.LogAttrs(context.Background(), level, "command done", attrs...)
 	return nil
+}
+
+// commandLog returns the logger of a command's lines: command_id, op and,
+// when the subject names one, customer_id.
+func (p *Processor) commandLog(c command) *slog.Logger {
+	if !p.log.Enabled(context.Background(), slog.LevelError) {
+		return p.log // logs nothing: nothing to add
+	}
+	attrs := []slog.Attr{slog.String("command_id", c.id), slog.String("op", c.op), slog.String("customer_id", c.customerID)}
+	if c.customerID == "" {
+		attrs = attrs[:2]
+	}
+	return slog.New(p.log.Handler().WithAttrs(attrs))
 }
 
 // deadLetter returns the dead letter of a command that was not applied
@@ -214,12 +225,24 @@ func (p *Processor) ack(ctx context.Context, msg jetstream.Msg, confirm bool) er
 	return retry(ctx, msg.DoubleAck)
 }
 
-// retry calls f, each call bounded to 5s, until it succeeds or ctx ends.
+// retry calls f, each call bounded to 5s, until it succeeds or ctx ends
+// (then it returns ctx's error), waiting between calls with exponential
+// backoff from 50ms to 2s. The first call costs nothing more than f.
 func retry(ctx context.Context, f func(context.Context) error) error {
-	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(50*time.Millisecond), backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(0))
-	return backoff.Retry(func() error {
+	var bo *backoff.ExponentialBackOff
+	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		return f(cctx)
-	}, backoff.WithContext(bo, ctx))
+		err := f(cctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if bo == nil {
+			bo = backoff.NewExponentialBackOff(backoff.WithInitialInterval(50*time.Millisecond), backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(0))
+		}
+		pause(ctx, bo.NextBackOff())
+	}
 }

@@ -11,17 +11,23 @@ import (
 // tells JetStream that each of them is still being worked on, so none is
 // delivered again while the processor waits for the gate, a slot or a
 // retry. One goroutine serves every held command.
+//
+// A command is marked from the second tick it is held at on: one held at
+// a tick was delivered at most an interval before it, so it is marked by
+// two intervals after its delivery, within the ack wait of three (see
+// run), and the commands finished within an interval, most of them, cost
+// no message.
 type holder struct {
 	mu   sync.Mutex
-	held map[jetstream.Msg]struct{}
+	held map[jetstream.Msg]bool // true once held at a tick
 }
 
-func newHolder() *holder { return &holder{held: map[jetstream.Msg]struct{}{}} }
+func newHolder() *holder { return &holder{held: map[jetstream.Msg]bool{}} }
 
 // hold adds msg to the held commands; release removes it.
 func (h *holder) hold(msg jetstream.Msg) {
 	h.mu.Lock()
-	h.held[msg] = struct{}{}
+	h.held[msg] = false
 	h.mu.Unlock()
 }
 
@@ -31,9 +37,9 @@ func (h *holder) release(msg jetstream.Msg) {
 	h.mu.Unlock()
 }
 
-// run marks every held command in progress each interval until done is
-// closed. A command held for less than an interval may be marked once; that
-// costs a message, not correctness.
+// run marks in progress, each interval until done is closed, every
+// command that was already held at the interval's start. every must be at
+// most a third of the ack wait.
 func (h *holder) run(every time.Duration, done <-chan struct{}) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -46,8 +52,12 @@ func (h *holder) run(every time.Duration, done <-chan struct{}) {
 		}
 		h.mu.Lock()
 		msgs = msgs[:0]
-		for m := range h.held {
-			msgs = append(msgs, m)
+		for m, seen := range h.held {
+			if seen {
+				msgs = append(msgs, m)
+			} else {
+				h.held[m] = true
+			}
 		}
 		h.mu.Unlock()
 		for _, m := range msgs {

@@ -16,7 +16,17 @@ type metrics struct {
 	duration    *prometheus.HistogramVec
 	retries     *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
+	lookups     *prometheus.HistogramVec
 }
+
+// Labels of crm_bridge_command_lookup_duration_seconds: where the lookup
+// of an ambiguous create found its customer, or that it did not.
+const (
+	lookupModel    = "model"     // in the read model's phone index
+	lookupExport   = "export"    // in the CRM's export since the first attempt
+	lookupNotFound = "not_found" // in neither: the create is rejected
+	lookupError    = "error"     // the export failed: the lookup is retried
+)
 
 func newMetrics(reg prometheus.Registerer, js jetstream.JetStream) *metrics {
 	m := &metrics{
@@ -37,9 +47,14 @@ func newMetrics(reg prometheus.Registerer, js jetstream.JetStream) *metrics {
 			Name: "crm_bridge_dead_letters_total",
 			Help: "Dead letters written, by op and status (rejected, failed).",
 		}, []string{"op", "status"}),
+		lookups: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "crm_bridge_command_lookup_duration_seconds",
+			Help:    "Lookups of the customer an ambiguous create made (refused DUPLICATE_PHONE after an attempt whose answer was lost), by where it was found: model, export, not_found, or error.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"found"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.commands, m.duration, m.retries, m.deadLetters, pendingCollector{js: js}, dlqCollector{js: js})
+		reg.MustRegister(m.commands, m.duration, m.retries, m.deadLetters, m.lookups, pendingCollector{js: js}, dlqCollector{js: js})
 	}
 	return m
 }

@@ -19,6 +19,13 @@ import (
 // customer's next command starts only once the previous one is finished
 // (result stored, ack confirmed by the server); commands of other customers
 // run meanwhile, up to the processor's slots.
+//
+// A command is confirmed when it is acknowledged only if its customer's
+// next command is already waiting. Otherwise it is acknowledged without
+// waiting (most are: the round trip is saved), and the confirmation is
+// asked for when the customer's next command comes, before it starts: the
+// ack is sent again as a request, which the server answers once it has the
+// ack, whether from the first or the second (partition.finished).
 type partition struct {
 	p     *Processor
 	name  string
@@ -30,11 +37,22 @@ type partition struct {
 	ctx     context.Context
 	abandon context.CancelFunc
 
-	mu       sync.Mutex
-	it       jetstream.MessagesContext
-	held     map[uint64]jetstream.Msg // by stream sequence: every command held
-	queues   map[string][]queued      // by customer: commands waiting, by sequence
-	busy     map[string]bool          // customers with a command in flight
+	mu     sync.Mutex
+	it     jetstream.MessagesContext
+	held   map[uint64]jetstream.Msg // by stream sequence: every command held
+	queues map[string][]queued      // by customer: commands waiting, by sequence
+	busy   map[string]bool          // customers with a command in flight
+	// unconfirmed holds, by customer, the last command finished here if its
+	// ack was sent without waiting for the server's confirmation, until the
+	// customer's next command asks for it, or for finishedFor.
+	unconfirmed map[string]finishedCmd
+	// done holds the stream sequences of the commands finished here in the
+	// last finishedFor, so that a delivery of one again (its ack lost, and
+	// its ack wait run out) is acknowledged, not applied again, perhaps
+	// after a later command of its customer. sweptAt is when the old
+	// entries of both were last dropped.
+	done     map[uint64]time.Time
+	sweptAt  time.Time
 	stopping bool
 	// waiting counts the commands that JetStream will deliver again and
 	// that have not come back yet: those the partition's previous holder
@@ -61,6 +79,7 @@ func (p *Processor) newPartition(name string, ls *lease.Lease, cons jetstream.Co
 	return &partition{
 		p: p, name: name, lease: ls, cons: cons, ctx: ctx, abandon: cancel,
 		held: map[uint64]jetstream.Msg{}, queues: map[string][]queued{}, busy: map[string]bool{},
+		unconfirmed: map[string]finishedCmd{}, done: map[uint64]time.Time{}, sweptAt: time.Now(),
 		pulled: make(chan struct{}),
 	}
 }
@@ -69,6 +88,51 @@ func (p *Processor) newPartition(name string, ls *lease.Lease, cons jetstream.Co
 type queued struct {
 	seq uint64
 	msg jetstream.Msg
+}
+
+// finishedCmd is a command finished, acknowledged without confirmation.
+type finishedCmd struct {
+	msg jetstream.Msg
+	at  time.Time
+}
+
+// finishedFor is how long a finished command is remembered: its ack wait
+// and a margin. A command whose ack was lost is delivered again when its
+// ack wait runs out, counted from its last delivery or progress report, both
+// before it finished; what comes later was acknowledged after all (the
+// margin that partition.holdBackLocked allows too).
+func (pt *partition) finishedFor() time.Duration { return pt.p.cfg.AckWait + 2*time.Second }
+
+// sweepLocked forgets the commands finished longer than finishedFor ago,
+// at most once a second.
+func (pt *partition) sweepLocked(now time.Time) {
+	if now.Sub(pt.sweptAt) < time.Second {
+		return
+	}
+	pt.sweptAt = now
+	for key, f := range pt.unconfirmed {
+		if now.Sub(f.at) > pt.finishedFor() {
+			delete(pt.unconfirmed, key)
+		}
+	}
+	for seq, at := range pt.done {
+		if now.Sub(at) > pt.finishedFor() {
+			delete(pt.done, seq)
+		}
+	}
+}
+
+// nextLocked takes the customer's first queued command to run, with the
+// customer's previous command if its ack still waits for confirmation.
+func (pt *partition) nextLocked(key string) (next queued, prev jetstream.Msg) {
+	q := pt.queues[key]
+	next = q[0]
+	pt.queues[key] = q[1:]
+	if f, ok := pt.unconfirmed[key]; ok {
+		prev = f.msg
+		delete(pt.unconfirmed, key)
+	}
+	return next, prev
 }
 
 // start starts pulling the partition's commands. The commands its previous
@@ -132,11 +196,7 @@ func (pt *partition) startIdleLocked() {
 		if pt.busy[key] || len(q) == 0 {
 			continue
 		}
-		next := q[0]
-		pt.queues[key] = q[1:]
-		pt.busy[key] = true
-		pt.inflight.Add(1)
-		go pt.run(next.msg, key, next.seq)
+		pt.startIdleLockedKey(key)
 	}
 }
 
@@ -179,6 +239,13 @@ func (pt *partition) add(msg jetstream.Msg) {
 	if _, dup := pt.held[seq]; dup {
 		return
 	}
+	if _, done := pt.done[seq]; done {
+		// Finished here already, its ack lost: acknowledged again, not
+		// applied again (a later command of the customer may have been).
+		_ = msg.Ack()
+		return
+	}
+	pt.sweepLocked(time.Now())
 	pt.held[seq] = msg
 	pt.p.holder.hold(msg)
 	q := pt.queues[key]
@@ -200,24 +267,42 @@ func (pt *partition) add(msg jetstream.Msg) {
 
 // startIdleLockedKey starts the customer's first queued command.
 func (pt *partition) startIdleLockedKey(key string) {
-	q := pt.queues[key]
-	next := q[0]
-	pt.queues[key] = q[1:]
+	next, prev := pt.nextLocked(key)
 	pt.busy[key] = true
 	pt.inflight.Add(1)
-	go pt.run(next.msg, key, next.seq)
+	go pt.run(next.msg, key, next.seq, prev)
 }
 
-// run handles msg, then the customer's next command, if any.
-func (pt *partition) run(msg jetstream.Msg, key string, seq uint64) {
+// run handles msg, then the customer's next command, if any. prev, when
+// not nil, is the customer's previous command, acknowledged without
+// confirmation: msg starts once the server confirms that ack.
+func (pt *partition) run(msg jetstream.Msg, key string, seq uint64, prev jetstream.Msg) {
 	defer pt.inflight.Done()
+	var unconfirmed bool
+	confirm := func() bool { // under handle, once msg's result is stored
+		pt.mu.Lock()
+		defer pt.mu.Unlock()
+		unconfirmed = len(pt.queues[key]) == 0
+		return !unconfirmed
+	}
 	for {
-		if !pt.p.handle(pt.ctx, msg, pt.lease) {
+		if prev != nil {
+			if err := pt.p.confirmAck(pt.ctx, prev); err != nil {
+				return // abandoned, as below
+			}
+		}
+		unconfirmed = false
+		if !pt.p.handle(pt.ctx, msg, pt.lease, confirm) {
 			return // abandoned: stays held, handed back or left to expire
 		}
 		pt.mu.Lock()
 		delete(pt.held, seq)
 		pt.p.holder.release(msg)
+		now := time.Now()
+		pt.done[seq] = now
+		if unconfirmed {
+			pt.unconfirmed[key] = finishedCmd{msg: msg, at: now}
+		}
 		q := pt.queues[key]
 		if len(q) == 0 || pt.stopping || pt.waiting > 0 {
 			pt.busy[key] = false
@@ -228,11 +313,25 @@ func (pt *partition) run(msg jetstream.Msg, key string, seq uint64) {
 			pt.mu.Unlock()
 			return
 		}
-		msg, seq = q[0].msg, q[0].seq
-		pt.queues[key] = q[1:]
+		var next queued
+		next, prev = pt.nextLocked(key)
+		msg, seq = next.msg, next.seq
 		pt.mu.Unlock()
 	}
 }
+
+// confirmAck acknowledges msg again, as a request, and waits until the
+// server answers, which it does once it has msg's ack (the first, or this
+// one when the first was lost). It retries until ctx ends.
+func (p *Processor) confirmAck(ctx context.Context, msg jetstream.Msg) error {
+	return retry(ctx, func(ctx context.Context) error {
+		_, err := p.nc.RequestWithContext(ctx, msg.Reply(), ackBody)
+		return err
+	})
+}
+
+// ackBody is JetStream's positive acknowledgement.
+var ackBody = []byte("+ACK")
 
 // stop stops the partition. Commands in flight get until grace ends to
 // finish; then they are abandoned. With the lease still held, every command

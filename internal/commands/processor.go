@@ -36,6 +36,9 @@ type Processor struct {
 	metrics  *metrics
 	tracer   trace.Tracer
 
+	// resultSubject is subjects.Result(), made once.
+	resultSubject string
+
 	slots  chan struct{} // one per command in flight
 	holder *holder
 
@@ -77,6 +80,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, client CRM, cfg Config) (*Proces
 		holder:   newHolder(),
 		tracer:   cfg.TracerProvider.Tracer(tracing.Name),
 	}
+	p.resultSubject = p.subjects.Result()
 	p.fetchCtx, p.stopFetch = context.WithCancel(context.Background())
 	p.workCtx, p.stopWork = context.WithCancel(context.Background())
 	return p, nil
@@ -166,7 +170,7 @@ func (p *Processor) consumeCreates(c jetstream.Consumer) error {
 			p.holder.hold(msg)
 			inflight.Go(func() {
 				defer p.holder.release(msg)
-				if !p.handle(p.workCtx, msg, nil) {
+				if !p.handle(p.workCtx, msg, nil, nil) {
 					_ = msg.Nak()
 				}
 			})

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/gormic/crm-bridge/internal/deadletter"
@@ -116,4 +117,45 @@ func (e ResultError) MarshalJSON() ([]byte, error) {
 		p.Fields = []FieldError{}
 	}
 	return json.Marshal(p)
+}
+
+// encode returns r's JSON, as json.Marshal(r) does. The common result,
+// applied without warnings and with ids that need no escaping, is written
+// directly; any other goes through json.Marshal.
+func (r Result) encode() ([]byte, error) {
+	if r.Error != nil || r.Warnings != nil || !plainJSON(r.CommandID) || !plainJSON(r.Op) || !plainJSON(r.Status) || !plainJSON(r.CustomerID) {
+		return json.Marshal(r)
+	}
+	b := make([]byte, 0, 160+len(r.CommandID)+len(r.CustomerID))
+	b = append(b, `{"commandId":"`...)
+	b = append(b, r.CommandID...)
+	b = append(b, `","op":"`...)
+	b = append(b, r.Op...)
+	b = append(b, `","status":"`...)
+	b = append(b, r.Status...)
+	b = append(b, '"')
+	if r.CustomerID != "" {
+		b = append(b, `,"customerId":"`...)
+		b = append(b, r.CustomerID...)
+		b = append(b, '"')
+	}
+	b = append(b, `,"attempts":`...)
+	b = strconv.AppendInt(b, int64(r.Attempts), 10)
+	b = append(b, `,"error":null,"finishedAt":"`...)
+	b = r.FinishedAt.UTC().AppendFormat(b, resultTimeLayout)
+	b = append(b, `"}`...)
+	return b, nil
+}
+
+// plainJSON reports whether json.Marshal writes s as itself in quotes:
+// printable ASCII without '"', '\\' and the characters it escapes for
+// HTML ('<', '>', '&').
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }

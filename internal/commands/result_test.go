@@ -106,3 +106,32 @@ func TestRejectedFromDecode(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
 }
+
+// TestResultEncodeIsMarshal checks that encode, which writes the common
+// result directly, writes exactly what json.Marshal does, on its fast path
+// and off it.
+func TestResultEncodeIsMarshal(t *testing.T) {
+	at := time.Date(2026, 12, 2, 8, 0, 0, 987_654_321, time.FixedZone("X", -5*3600))
+	ids := []string{"", "c1", "8d1c-4e2a", "a.b_c~d", "<b>&amp;", `quo"te`, `back\slash`, "tab\there", "é", "\u2028", "\xff", "~ !#$%'()*+,-./:;=?@[]^`{|}"}
+	for _, id := range ids {
+		for _, r := range []Result{
+			{CommandID: id, Op: "update", Status: StatusApplied, CustomerID: "cus_1", Attempts: 1, FinishedAt: at},
+			{CommandID: "c", Op: "create", Status: StatusApplied, CustomerID: id, Attempts: 12, FinishedAt: at},
+			{CommandID: id, Op: "delete", Status: StatusApplied, Attempts: 0, FinishedAt: time.Time{}},
+			{CommandID: id, Op: "create", Status: StatusApplied, CustomerID: "x", Warnings: json.RawMessage(`[ {"code": "W"} ]`), FinishedAt: at},
+			{CommandID: id, Op: "update", Status: StatusFailed, Error: &ResultError{Code: "CRM_TIMEOUT", Message: id}, FinishedAt: at},
+		} {
+			want, err := json.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := r.encode()
+			if err != nil {
+				t.Fatalf("encode(%+v): %v", r, err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("encode:\ngot  %s\nwant %s", got, want)
+			}
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/gormic/crm-bridge/internal/streams"
 	"github.com/gormic/crm-bridge/internal/tracing"
 )
 
@@ -23,15 +24,35 @@ const (
 // startSpan starts the span of command c, named "command <op>", a child
 // of the remote span context in the command's traceparent and tracestate
 // headers (a root when it has none). The CRM calls, the result and the
-// dead letter made under the returned context belong to it.
+// dead letter made under the returned context belong to it. Its
+// attributes are set only when it records: under the no-op provider (the
+// default) a command costs no attributes.
 func (p *Processor) startSpan(ctx context.Context, c command) (context.Context, trace.Span) {
 	ctx = tracing.Extract(ctx, c.msg.Headers())
-	attrs := []attribute.KeyValue{attribute.String(attrCommandID, c.id), attribute.String(attrOp, c.op)}
-	if c.customerID != "" {
-		attrs = append(attrs, attribute.String(attrCustomerID, c.customerID))
+	ctx, span := p.tracer.Start(ctx, spanName(c.op), consumerKind)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String(attrCommandID, c.id), attribute.String(attrOp, c.op))
+		if c.customerID != "" {
+			span.SetAttributes(attribute.String(attrCustomerID, c.customerID))
+		}
 	}
-	return p.tracer.Start(ctx, "command "+c.op,
-		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
+	return ctx, span
+}
+
+// consumerKind is a command span's kind, made once.
+var consumerKind = trace.WithSpanKind(trace.SpanKindConsumer)
+
+// spanName is "command <op>", without a new string for the three ops.
+func spanName(op string) string {
+	switch op {
+	case streams.OpCreate:
+		return "command " + streams.OpCreate
+	case streams.OpUpdate:
+		return "command " + streams.OpUpdate
+	case streams.OpDelete:
+		return "command " + streams.OpDelete
+	}
+	return "command " + op
 }
 
 // endSpan ends a command's span with its outcome: status, attempts and

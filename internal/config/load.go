@@ -82,6 +82,8 @@ var settings = []setting{
 		def: func(c Config) string { return strconv.FormatBool(c.PollerInitialEvents) }, parse: parseBool},
 	{env: "BRIDGE_HTTP_ADDR", usage: "address of /healthz, /readyz and /metrics",
 		def: func(c Config) string { return c.HTTPAddr }, parse: func(c *Config, v string) error { c.HTTPAddr = v; return nil }},
+	{env: "BRIDGE_PPROF", usage: "serve Go's profiles under /debug/pprof/ on BRIDGE_HTTP_ADDR (keep that address private)", boolean: true,
+		def: func(c Config) string { return strconv.FormatBool(c.Pprof) }, parse: func(c *Config, v string) error { return parseBoolInto(&c.Pprof, v) }},
 	{env: "BRIDGE_LOG_FORMAT", usage: "auto (coloured text on a terminal, JSON otherwise), text or json",
 		def: func(c Config) string { return c.LogFormat }, parse: func(c *Config, v string) error { c.LogFormat = v; return nil }},
 	{env: "BRIDGE_LOG_LEVEL", usage: "debug, info, warn or error",
@@ -359,12 +361,14 @@ func checkRate(f float64) error {
 	return nil
 }
 
-func parseBool(c *Config, v string) error {
+func parseBool(c *Config, v string) error { return parseBoolInto(&c.PollerInitialEvents, v) }
+
+func parseBoolInto(dst *bool, v string) error {
 	b, err := strconv.ParseBool(v)
 	if err != nil {
 		return errors.New("is not true or false")
 	}
-	c.PollerInitialEvents = b
+	*dst = b
 	return nil
 }
 
