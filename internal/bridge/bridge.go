@@ -283,6 +283,9 @@ func (b *Bridge) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", health.Live)
 	mux.Handle("GET /readyz", &b.health)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics.Registry, promhttp.HandlerOpts{Registry: b.metrics.Registry}))
+	if b.cfg.PProf {
+		handlePProf(mux)
+	}
 	return mux
 }
 

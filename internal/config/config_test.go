@@ -56,6 +56,7 @@ func TestLoadEnvAndFlags(t *testing.T) {
 	vars["BRIDGE_CONCURRENCY"] = "8"
 	vars["BRIDGE_NATS_SYNC"] = "1s"
 	vars["BRIDGE_LOG_LEVEL"] = "debug"
+	vars["BRIDGE_PPROF"] = "true"
 	c, err := load(t, []string{"--concurrency", "64", "--poller-initial-events", "--crm-rate=0"}, vars)
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +71,7 @@ func TestLoadEnvAndFlags(t *testing.T) {
 		{"zero rate means no limit", c.CRMRate, 0.0},
 		{"sync interval", c.NATSSync, SyncPolicy{Interval: time.Second}},
 		{"level", c.LogLevel, slog.LevelDebug},
+		{"pprof", c.PProf, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

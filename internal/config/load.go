@@ -82,6 +82,8 @@ var settings = []setting{
 		def: func(c Config) string { return strconv.FormatBool(c.PollerInitialEvents) }, parse: parseBool},
 	{env: "BRIDGE_HTTP_ADDR", usage: "address of /healthz, /readyz and /metrics",
 		def: func(c Config) string { return c.HTTPAddr }, parse: func(c *Config, v string) error { c.HTTPAddr = v; return nil }},
+	{env: "BRIDGE_PPROF", usage: "serve Go's profiles under /debug/pprof/ on BRIDGE_HTTP_ADDR", boolean: true,
+		def: func(c Config) string { return strconv.FormatBool(c.PProf) }, parse: parsePProf},
 	{env: "BRIDGE_LOG_FORMAT", usage: "auto (coloured text on a terminal, JSON otherwise), text or json",
 		def: func(c Config) string { return c.LogFormat }, parse: func(c *Config, v string) error { c.LogFormat = v; return nil }},
 	{env: "BRIDGE_LOG_LEVEL", usage: "debug, info, warn or error",
@@ -317,6 +319,15 @@ func parseBool(c *Config, v string) error {
 		return errors.New("is not true or false")
 	}
 	c.PollerInitialEvents = b
+	return nil
+}
+
+func parsePProf(c *Config, v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("is not true or false")
+	}
+	c.PProf = b
 	return nil
 }
 
