@@ -12,6 +12,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/bridge"
 	"github.com/gormic/crm-bridge/internal/config"
+	"github.com/gormic/crm-bridge/internal/gcpace"
 	"github.com/gormic/crm-bridge/internal/tracing"
 )
 
@@ -78,7 +79,12 @@ func serve(ctx context.Context, e env, cfg config.Config, log *slog.Logger, nats
 		return fmt.Errorf("invalid configuration: %w", err)
 	}
 	log.Info("crm-bridge starting", "version", version, "nats", natsDesc(cfg), "crm_url", config.RedactURL(cfg.CRMURL),
-		"org_id", cfg.CRMOrgID, "subject_prefix", cfg.SubjectPrefix, "concurrency", cfg.Concurrency, "traces", tracesDesc(tp))
+		"org_id", cfg.CRMOrgID, "subject_prefix", cfg.SubjectPrefix, "concurrency", cfg.Concurrency, "traces", tracesDesc(tp),
+		"gc", gcDesc(e.getenv))
+	if e.getenv("GOGC") == "" {
+		pacer := gcpace.Start(gcHeadroom)
+		defer pacer.Stop()
+	}
 	b := bridge.New(cfg, bridge.Options{Logger: log, Version: version, EmbeddedPort: natsPort, TracerProvider: tp})
 	if err := b.Start(ctx); err != nil {
 		return errors.Join(err, tp.Shutdown(context.Background()))
@@ -96,6 +102,23 @@ func serve(ctx context.Context, e env, cfg config.Config, log *slog.Logger, nats
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// gcHeadroom is how far the heap may grow past its live data before the
+// next collection, unless GOGC is set (internal/gcpace, docs/deploy.md's
+// sizing).
+const gcHeadroom = 64 << 20
+
+// gcDesc says how the collector is paced, fit to be logged.
+func gcDesc(getenv func(string) string) string {
+	d := "GOGC=" + getenv("GOGC")
+	if getenv("GOGC") == "" {
+		d = fmt.Sprintf("paced: %d MiB of headroom, GOGC %d to %d", gcHeadroom>>20, gcpace.MinPercent, gcpace.DefaultPercent)
+	}
+	if l := getenv("GOMEMLIMIT"); l != "" {
+		d += ", GOMEMLIMIT=" + l
+	}
+	return d
 }
 
 // tracesDesc says where spans go, fit to be logged.

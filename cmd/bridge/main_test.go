@@ -169,6 +169,9 @@ func TestRunServesUntilStopped(t *testing.T) {
 	p := startProgram(t, vars)
 	addr := p.logValue(t, "http listening", "addr")
 	waitReady(t, addr)
+	if got, want := p.logValue(t, "crm-bridge starting", "gc"), "paced: 64 MiB of headroom, GOGC 25 to 100"; got != want {
+		t.Errorf("gc: got %q, want %q", got, want)
+	}
 	if err := p.stop(t); err != nil {
 		t.Errorf("run returned %v after stop, want nil", err)
 	}
@@ -251,4 +254,23 @@ func waitReady(t *testing.T, addr string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+}
+
+func TestGCDesc(t *testing.T) {
+	tests := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{name: "paced by default", want: "paced: 64 MiB of headroom, GOGC 25 to 100"},
+		{name: "GOMEMLIMIT on top", vars: map[string]string{"GOMEMLIMIT": "200MiB"}, want: "paced: 64 MiB of headroom, GOGC 25 to 100, GOMEMLIMIT=200MiB"},
+		{name: "GOGC set: Go's pacing", vars: map[string]string{"GOGC": "50"}, want: "GOGC=50"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := gcDesc(func(k string) string { return tt.vars[k] }); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
 }
