@@ -21,9 +21,9 @@ import (
 // Each customer takes one slot: its id is in an arena (one byte array in
 // 64 KiB chunks, no Go string per id), and three parallel slices hold the
 // id's place there and the two 32-bit hashes. order holds the slots sorted
-// by id; byPhone and byEmail hold hash<<32|slot, sorted; all three are
-// blocks of at most 512 values, so that an insert in random order moves at
-// most one block. No Go map and no pointer per customer: about 55 bytes
+// by id, byPhone and byEmail the slots with a hash sorted by hash (then
+// slot); all three are blocks of at most 512 slots, so that an insert in
+// random order moves at most one block. No Go map and no pointer per customer: about 55 bytes
 // per customer with a 20-byte id (BenchmarkIndexMemory measures it).
 //
 // An Index is first loaded (Put and Delete in any order, the same id more
@@ -38,8 +38,8 @@ type Index struct {
 	phone   []uint32 // slot → hash of the phone digits; 0: none
 	email   []uint32 // slot → hash of the lower-cased email; 0: none
 	order   blocks[uint32]
-	byPhone blocks[uint64]
-	byEmail blocks[uint64]
+	byPhone blocks[uint32] // slots by (phone[slot], slot)
+	byEmail blocks[uint32] // slots by (email[slot], slot)
 	free    []uint32
 
 	// While loading: the slots in arrival order, and those that record a
@@ -146,23 +146,31 @@ func (x *Index) Seal() {
 		kept = append(kept, s)
 	}
 	x.order.fill(kept)
-	x.byPhone.fill(keys(kept, x.phone))
-	x.byEmail.fill(keys(kept, x.email))
+	x.byPhone.fill(byHash(kept, x.phone))
+	x.byEmail.fill(byHash(kept, x.email))
 	x.loading, x.gone = nil, nil
 	x.sealed = true
 	x.compact()
 }
 
-// keys returns hash<<32|slot of each slot of slots with a hash, sorted.
-func keys(slots []uint32, hashes []uint32) []uint64 {
-	ks := make([]uint64, 0, len(slots))
+// byHash returns the slots of slots with a hash, sorted by (hash, slot).
+func byHash(slots []uint32, hashes []uint32) []uint32 {
+	hs := make([]uint32, 0, len(slots))
 	for _, s := range slots {
-		if h := hashes[s]; h != 0 {
-			ks = append(ks, uint64(h)<<32|uint64(s))
+		if hashes[s] != 0 {
+			hs = append(hs, s)
 		}
 	}
-	slices.Sort(ks)
-	return ks
+	slices.SortFunc(hs, func(a, b uint32) int { return cmpHash(hashes, a, hashes[b], b) })
+	return hs
+}
+
+// cmpHash compares slot a, by its hash in hashes, with slot b of hash hb.
+func cmpHash(hashes []uint32, a, hb, b uint32) int {
+	if c := cmp.Compare(hashes[a], hb); c != 0 {
+		return c
+	}
+	return cmp.Compare(a, b)
 }
 
 // Sealed reports whether Seal was called.
@@ -182,28 +190,33 @@ func (x *Index) Len() int {
 // ByPhone returns the ids of the customers whose phone digits may be
 // those of phone (sharing their hash), in id order.
 func (x *Index) ByPhone(phone string) []string {
-	return x.lookup(&x.byPhone, x.hash(PhoneKey(phone)))
+	h := x.hash(PhoneKey(phone))
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.lookup(&x.byPhone, x.phone, h)
 }
 
 // ByEmail returns the ids of the customers whose lower-cased email may be
 // email's (sharing its hash), in id order.
 func (x *Index) ByEmail(email string) []string {
-	return x.lookup(&x.byEmail, x.hash(EmailKey(email)))
+	h := x.hash(EmailKey(email))
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.lookup(&x.byEmail, x.email, h)
 }
 
-func (x *Index) lookup(l *blocks[uint64], h uint32) []string {
+// lookup returns the ids of the slots of l whose hash is h (read locked).
+func (x *Index) lookup(l *blocks[uint32], hashes []uint32, h uint32) []string {
 	if h == 0 {
 		return nil
 	}
-	x.mu.RLock()
-	defer x.mu.RUnlock()
 	var ids []string
-	p, _ := l.seek(func(k uint64) int { return cmp.Compare(k>>32, uint64(h)) })
-	l.each(p, func(k uint64) bool {
-		if uint32(k>>32) != h {
+	p, _ := l.seek(func(s uint32) int { return cmp.Compare(hashes[s], h) })
+	l.each(p, func(s uint32) bool {
+		if hashes[s] != h {
 			return false
 		}
-		ids = append(ids, string(x.id(uint32(k))))
+		ids = append(ids, string(x.id(s)))
 		return true
 	})
 	slices.Sort(ids)
@@ -274,33 +287,33 @@ func (x *Index) release(s uint32) {
 
 // link adds slot s to byPhone and byEmail under its hashes.
 func (x *Index) link(s uint32) {
-	for _, l := range []struct {
-		list *blocks[uint64]
-		h    uint32
-	}{{&x.byPhone, x.phone[s]}, {&x.byEmail, x.email[s]}} {
-		if l.h == 0 {
-			continue
+	for _, l := range x.hashLists() {
+		if h := l.hashes[s]; h != 0 {
+			p, _ := l.list.seek(func(v uint32) int { return cmpHash(l.hashes, v, h, s) })
+			l.list.insert(p, s)
 		}
-		k := uint64(l.h)<<32 | uint64(s)
-		p, _ := l.list.seek(func(v uint64) int { return cmp.Compare(v, k) })
-		l.list.insert(p, k)
 	}
 }
 
-// unlink removes slot s from byPhone and byEmail.
+// unlink removes slot s from byPhone and byEmail, before its hashes
+// change.
 func (x *Index) unlink(s uint32) {
-	for _, l := range []struct {
-		list *blocks[uint64]
-		h    uint32
-	}{{&x.byPhone, x.phone[s]}, {&x.byEmail, x.email[s]}} {
-		if l.h == 0 {
-			continue
-		}
-		k := uint64(l.h)<<32 | uint64(s)
-		if p, found := l.list.seek(func(v uint64) int { return cmp.Compare(v, k) }); found {
-			l.list.delete(p)
+	for _, l := range x.hashLists() {
+		if h := l.hashes[s]; h != 0 {
+			if p, found := l.list.seek(func(v uint32) int { return cmpHash(l.hashes, v, h, s) }); found {
+				l.list.delete(p)
+			}
 		}
 	}
+}
+
+type hashList struct {
+	list   *blocks[uint32]
+	hashes []uint32
+}
+
+func (x *Index) hashLists() [2]hashList {
+	return [2]hashList{{&x.byPhone, x.phone}, {&x.byEmail, x.email}}
 }
 
 // compact copies the live ids into a new arena once most of the old one
