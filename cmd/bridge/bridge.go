@@ -107,7 +107,7 @@ func serve(ctx context.Context, e env, cfg config.Config, log *slog.Logger, nats
 // gcHeadroom is how far the heap may grow past its live data before the
 // next collection, unless GOGC is set (internal/gcpace, docs/deploy.md's
 // sizing).
-const gcHeadroom = 32 << 20
+const gcHeadroom = 16 << 20
 
 // gcDesc says how the collector is paced, fit to be logged.
 func gcDesc(getenv func(string) string) string {

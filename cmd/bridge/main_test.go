@@ -169,7 +169,7 @@ func TestRunServesUntilStopped(t *testing.T) {
 	p := startProgram(t, vars)
 	addr := p.logValue(t, "http listening", "addr")
 	waitReady(t, addr)
-	if got, want := p.logValue(t, "crm-bridge starting", "gc"), "paced: 32 MiB of headroom, GOGC 25 to 100"; got != want {
+	if got, want := p.logValue(t, "crm-bridge starting", "gc"), "paced: 16 MiB of headroom, GOGC 10 to 100"; got != want {
 		t.Errorf("gc: got %q, want %q", got, want)
 	}
 	if err := p.stop(t); err != nil {
@@ -262,8 +262,8 @@ func TestGCDesc(t *testing.T) {
 		vars map[string]string
 		want string
 	}{
-		{name: "paced by default", want: "paced: 32 MiB of headroom, GOGC 25 to 100"},
-		{name: "GOMEMLIMIT on top", vars: map[string]string{"GOMEMLIMIT": "200MiB"}, want: "paced: 32 MiB of headroom, GOGC 25 to 100, GOMEMLIMIT=200MiB"},
+		{name: "paced by default", want: "paced: 16 MiB of headroom, GOGC 10 to 100"},
+		{name: "GOMEMLIMIT on top", vars: map[string]string{"GOMEMLIMIT": "200MiB"}, want: "paced: 16 MiB of headroom, GOGC 10 to 100, GOMEMLIMIT=200MiB"},
 		{name: "GOGC set: Go's pacing", vars: map[string]string{"GOGC": "50"}, want: "GOGC=50"},
 	}
 	for _, tt := range tests {

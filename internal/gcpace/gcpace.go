@@ -1,7 +1,8 @@
 // Package gcpace paces Go's garbage collector for a process whose heap is
 // mostly large, long-lived data without pointers (the bridge's indexes:
-// a million customers are some 110 MB that the collector marks in
-// microseconds, but that GOGC=100 doubles).
+// a million customers are some 130 MB that the collector marks in
+// microseconds, since it need not look inside them, but that GOGC=100
+// doubles).
 //
 // Go's default (GOGC=100) lets the heap grow to twice its live data
 // before the next collection: the more the process holds, the more
@@ -9,8 +10,9 @@
 // instead: after each collection it sets GOGC to 100 × headroom / live,
 // between MinPercent and 100, so that a small heap is paced as by default
 // and a large one grows by at most about headroom (never less than a
-// quarter of its live data, so that the collector does not run all the
-// time). GOMEMLIMIT, when set, still applies on top of it.
+// tenth of its live data, so that the collector does not run all the
+// time: its cost is the pointers it follows, not the heap's size).
+// GOMEMLIMIT, when set, still applies on top of it.
 package gcpace
 
 import (
@@ -22,8 +24,8 @@ import (
 )
 
 // MinPercent is the lowest GOGC a Pacer sets: a heap may always grow by a
-// quarter of its live data.
-const MinPercent = 25
+// tenth of its live data.
+const MinPercent = 10
 
 // DefaultPercent is Go's GOGC default, the highest a Pacer sets, and what
 // Stop restores.
