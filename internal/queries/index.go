@@ -92,6 +92,9 @@ func (x *Index) Put(id, phone, email string) {
 	p, found := x.seek(id)
 	if found {
 		s := x.slotAt(p)
+		if x.phone[s] == ph && x.email[s] == eh {
+			return
+		}
 		x.unlink(s)
 		x.phone[s], x.email[s] = ph, eh
 		x.link(s)
