@@ -104,7 +104,7 @@ func startBridge(tb testing.TB, natsURL, crmURL string, ready bool, env ...strin
 		"BRIDGE_CRM_API_KEY=" + benchAPIKey, "BRIDGE_CRM_ORG_ID=" + benchOrg,
 		"BRIDGE_CRM_RATE=0", fmt.Sprintf("BRIDGE_CONCURRENCY=%d", commandConcurrency),
 		"BRIDGE_HTTP_ADDR=" + httpAddr, "BRIDGE_LOG_FORMAT=json",
-	}, env...)...)
+	}, append(env, bridgeEnv()...)...)...)
 	if ready {
 		proctest.WaitFor(tb, p, 2*time.Minute, 20*time.Millisecond, "the bridge to be ready", func() bool {
 			return proctest.OK("http://" + httpAddr + "/readyz")
@@ -112,6 +112,11 @@ func startBridge(tb testing.TB, natsURL, crmURL string, ready bool, env ...strin
 	}
 	return p
 }
+
+// bridgeEnv is BENCH_BRIDGE_ENV's KEY=value words, added to every
+// bridge's environment last (BRIDGE_PPROF=true, GOGC=50, ...), to profile
+// or compare settings without an edit.
+func bridgeEnv() []string { return strings.Fields(os.Getenv("BENCH_BRIDGE_ENV")) }
 
 // startFloor starts the floor's job against natsURL and crmURL and waits
 // for its "ready" line.

@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -288,33 +287,5 @@ func TestCRMWarningsCounted(t *testing.T) {
 	})
 	if got := proctest.Metric(t, b.HTTPAddr(), `crm_bridge_crm_warnings_total{op="export"}`); got < 2 || int(got)%2 != 0 {
 		t.Errorf(`crm_bridge_crm_warnings_total{op="export"} = %v, want a positive multiple of 2`, got)
-	}
-}
-
-func TestPprofOnlyWhenAsked(t *testing.T) {
-	srv := natstest.Server(t)
-	for _, on := range []bool{false, true} {
-		t.Run(fmt.Sprintf("pprof=%v", on), func(t *testing.T) {
-			cfg := testConfig(t)
-			cfg.NATSURL = srv.ClientURL()
-			cfg.Pprof = on
-			b := start(t, cfg, 0)
-			resp, err := http.Get("http://" + b.HTTPAddr() + "/debug/pprof/goroutine?debug=1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			want := http.StatusNotFound
-			if on {
-				want = http.StatusOK
-			}
-			if resp.StatusCode != want {
-				t.Fatalf("GET /debug/pprof/goroutine: got %d, want %d\n%.300s", resp.StatusCode, want, body)
-			}
-			if on && !strings.Contains(string(body), "goroutine profile") {
-				t.Errorf("got %.300s, want a goroutine profile", body)
-			}
-		})
 	}
 }

@@ -72,9 +72,9 @@ type Config struct {
 	// HTTPAddr serves /healthz, /readyz and /metrics. Default:
 	// 127.0.0.1:8080. Empty: no HTTP server.
 	HTTPAddr string
-	// Pprof serves Go's profiles (net/http/pprof) under /debug/pprof/ on
+	// PProf serves Go's profiles (net/http/pprof) under /debug/pprof/ on
 	// HTTPAddr. Default: false.
-	Pprof bool
+	PProf bool
 	// LogFormat is auto, text or json. Default: auto (text on a terminal).
 	LogFormat string
 	// LogLevel is the lowest level logged. Default: info.

@@ -71,7 +71,7 @@ func TestLoadEnvAndFlags(t *testing.T) {
 		{"zero rate means no limit", c.CRMRate, 0.0},
 		{"sync interval", c.NATSSync, SyncPolicy{Interval: time.Second}},
 		{"level", c.LogLevel, slog.LevelDebug},
-		{"pprof", c.Pprof, true},
+		{"pprof", c.PProf, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -79,11 +79,11 @@ var settings = []setting{
 	{env: "BRIDGE_RECONCILE_INTERVAL", usage: "period of the full export that finds deleted customers",
 		def: func(c Config) string { return shortDuration(c.ReconcileInterval) }, parse: durationInto(func(c *Config) *time.Duration { return &c.ReconcileInterval })},
 	{env: "BRIDGE_POLLER_INITIAL_EVENTS", usage: "on a first start, emit created for every existing customer", boolean: true,
-		def: func(c Config) string { return strconv.FormatBool(c.PollerInitialEvents) }, parse: parseBool},
+		def: func(c Config) string { return strconv.FormatBool(c.PollerInitialEvents) }, parse: boolInto(func(c *Config) *bool { return &c.PollerInitialEvents })},
 	{env: "BRIDGE_HTTP_ADDR", usage: "address of /healthz, /readyz and /metrics",
 		def: func(c Config) string { return c.HTTPAddr }, parse: func(c *Config, v string) error { c.HTTPAddr = v; return nil }},
-	{env: "BRIDGE_PPROF", usage: "serve Go's profiles under /debug/pprof/ on BRIDGE_HTTP_ADDR (keep that address private)", boolean: true,
-		def: func(c Config) string { return strconv.FormatBool(c.Pprof) }, parse: func(c *Config, v string) error { return parseBoolInto(&c.Pprof, v) }},
+	{env: "BRIDGE_PPROF", usage: "serve Go's profiles under /debug/pprof/ on BRIDGE_HTTP_ADDR", boolean: true,
+		def: func(c Config) string { return strconv.FormatBool(c.PProf) }, parse: boolInto(func(c *Config) *bool { return &c.PProf })},
 	{env: "BRIDGE_LOG_FORMAT", usage: "auto (coloured text on a terminal, JSON otherwise), text or json",
 		def: func(c Config) string { return c.LogFormat }, parse: func(c *Config, v string) error { c.LogFormat = v; return nil }},
 	{env: "BRIDGE_LOG_LEVEL", usage: "debug, info, warn or error",
@@ -361,17 +361,6 @@ func checkRate(f float64) error {
 	return nil
 }
 
-func parseBool(c *Config, v string) error { return parseBoolInto(&c.PollerInitialEvents, v) }
-
-func parseBoolInto(dst *bool, v string) error {
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return errors.New("is not true or false")
-	}
-	*dst = b
-	return nil
-}
-
 func parseLevel(c *Config, v string) error {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(v)); err != nil {
@@ -379,6 +368,17 @@ func parseLevel(c *Config, v string) error {
 	}
 	c.LogLevel = l
 	return nil
+}
+
+func boolInto(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("is not true or false")
+		}
+		*field(c) = b
+		return nil
+	}
 }
 
 func intInto(field func(*Config) *int) func(*Config, string) error {

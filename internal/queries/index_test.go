@@ -79,8 +79,8 @@ func TestIndexMemoryPerCustomer(t *testing.T) {
 	after := heap()
 	per := float64(after-before) / n
 	t.Logf("index: %.0f bytes per customer (ids of %d bytes, with phone and email)", per, len(ids[0]))
-	if per > 150 {
-		t.Errorf("got %.0f bytes per customer, want at most 150", per)
+	if per > 70 {
+		t.Errorf("got %.0f bytes per customer, want at most 70", per)
 	}
 	runtime.KeepAlive(x)
 	runtime.KeepAlive(ids)
@@ -105,8 +105,11 @@ func BenchmarkIndexByPhone1M(b *testing.B) {
 	x.Seal()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		if ids := x.ByPhone(fmt.Sprintf("1555%07d", i%n)); len(ids) != 1 {
-			b.Fatalf("got %d ids, want 1", len(ids))
+		// Among a million phones a few pairs share a 32-bit hash: the
+		// customer is among the ids, with at most one other.
+		id := fmt.Sprintf("cus_%016x", uint64(i%n)*0x9E3779B97F4A7C15)
+		if ids := x.ByPhone(fmt.Sprintf("1555%07d", i%n)); !slices.Contains(ids, id) || len(ids) > 2 {
+			b.Fatalf("got %q, want %s (and perhaps one other sharing its hash)", ids, id)
 		}
 	}
 }
