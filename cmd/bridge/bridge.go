@@ -85,41 +85,12 @@ func serve(ctx context.Context, e env, cfg config.Config, log *slog.Logger, nats
 	}
 	log.Info("crm-bridge starting", "version", version, "nats", natsDesc(cfg), "crm_url", config.RedactURL(cfg.CRMURL),
 		"org_id", cfg.CRMOrgID, "subject_prefix", cfg.SubjectPrefix, "concurrency", cfg.Concurrency, "traces", tracesDesc(tp),
-		"gc", gcDesc(cfg, e.getenv))
-	if paced(cfg, e.getenv) {
-		pacer := gcpace.Start(gcHeadroom)
+		"gc", gcpace.Desc(e.getenv, cfg.NATSURL == ""))
+	if gcpace.Paced(e.getenv, cfg.NATSURL == "") {
+		pacer := gcpace.Start(gcpace.Headroom)
 		defer pacer.Stop()
 	}
 	return bridge.Run(ctx, cfg, bridge.Options{Logger: log, Version: version, EmbeddedPort: natsPort}, tp)
-}
-
-// gcHeadroom is how far the heap may grow past its live data before the
-// next collection, unless GOGC is set (internal/gcpace, docs/deploy.md's
-// sizing).
-const gcHeadroom = 16 << 20
-
-// paced reports whether the bridge paces the collector itself: unless
-// GOGC is set, or the process also runs the embedded NATS server, whose
-// heap is not the indexes' (its pointers make collections dear).
-func paced(cfg config.Config, getenv func(string) string) bool {
-	return getenv("GOGC") == "" && cfg.NATSURL != ""
-}
-
-// gcDesc says how the collector is paced, fit to be logged.
-func gcDesc(cfg config.Config, getenv func(string) string) string {
-	var d string
-	switch {
-	case paced(cfg, getenv):
-		d = fmt.Sprintf("paced: %d MiB of headroom, GOGC %d to %d", gcHeadroom>>20, gcpace.MinPercent, gcpace.DefaultPercent)
-	case getenv("GOGC") != "":
-		d = "GOGC=" + getenv("GOGC")
-	default:
-		d = "Go's default (GOGC=100): the embedded NATS server shares the heap"
-	}
-	if l := getenv("GOMEMLIMIT"); l != "" {
-		d += ", GOMEMLIMIT=" + l
-	}
-	return d
 }
 
 // tracesDesc says where spans go, fit to be logged.

@@ -15,7 +15,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/gormic/crm-bridge/internal/config"
 	"github.com/gormic/crm-bridge/internal/eventually"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/proctest"
@@ -235,26 +234,4 @@ func waitReady(t *testing.T, addr string) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-}
-
-func TestGCDesc(t *testing.T) {
-	external := config.Config{NATSURL: "nats://127.0.0.1:4222"}
-	tests := []struct {
-		name string
-		cfg  config.Config
-		vars map[string]string
-		want string
-	}{
-		{name: "paced by default", cfg: external, want: "paced: 16 MiB of headroom, GOGC 10 to 100"},
-		{name: "GOMEMLIMIT on top", cfg: external, vars: map[string]string{"GOMEMLIMIT": "200MiB"}, want: "paced: 16 MiB of headroom, GOGC 10 to 100, GOMEMLIMIT=200MiB"},
-		{name: "GOGC set: Go's pacing", cfg: external, vars: map[string]string{"GOGC": "50"}, want: "GOGC=50"},
-		{name: "embedded NATS: Go's pacing", want: "Go's default (GOGC=100): the embedded NATS server shares the heap"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := gcDesc(tt.cfg, func(k string) string { return tt.vars[k] }); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
-			}
-		})
-	}
 }

@@ -16,6 +16,7 @@
 package gcpace
 
 import (
+	"fmt"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -88,4 +89,34 @@ func (p *Pacer) Stop() {
 		p.stopped.Store(true)
 		debug.SetGCPercent(DefaultPercent)
 	})
+}
+
+// Headroom is how far the bridge lets its heap grow past its live data
+// before the next collection, when it paces the collector (docs/deploy.md's
+// sizing).
+const Headroom = 16 << 20
+
+// Paced reports whether a bridge paces its collector itself (Start with
+// Headroom): unless GOGC is set in getenv, or the process runs the
+// embedded NATS server, whose heap is not the indexes' (its pointers make
+// frequent collections dear).
+func Paced(getenv func(string) string, embedded bool) bool {
+	return getenv("GOGC") == "" && !embedded
+}
+
+// Desc says how a bridge's collector is paced, fit to be logged.
+func Desc(getenv func(string) string, embedded bool) string {
+	var d string
+	switch {
+	case Paced(getenv, embedded):
+		d = fmt.Sprintf("paced: %d MiB of headroom, GOGC %d to %d", Headroom>>20, MinPercent, DefaultPercent)
+	case getenv("GOGC") != "":
+		d = "GOGC=" + getenv("GOGC")
+	default:
+		d = "Go's default (GOGC=100): the embedded NATS server shares the heap"
+	}
+	if l := getenv("GOMEMLIMIT"); l != "" {
+		d += ", GOMEMLIMIT=" + l
+	}
+	return d
 }

@@ -61,3 +61,25 @@ func TestPacerFollowsLiveHeap(t *testing.T) {
 		t.Errorf("after Stop: got GOGC %d, want %d", got, DefaultPercent)
 	}
 }
+
+// TestDesc checks the start line's word on the collector.
+func TestGCDesc(t *testing.T) {
+	tests := []struct {
+		name     string
+		embedded bool
+		vars     map[string]string
+		want     string
+	}{
+		{name: "paced by default", want: "paced: 16 MiB of headroom, GOGC 10 to 100"},
+		{name: "GOMEMLIMIT on top", vars: map[string]string{"GOMEMLIMIT": "200MiB"}, want: "paced: 16 MiB of headroom, GOGC 10 to 100, GOMEMLIMIT=200MiB"},
+		{name: "GOGC set: Go's pacing", vars: map[string]string{"GOGC": "50"}, want: "GOGC=50"},
+		{name: "embedded NATS: Go's pacing", embedded: true, want: "Go's default (GOGC=100): the embedded NATS server shares the heap"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Desc(func(k string) string { return tt.vars[k] }, tt.embedded); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

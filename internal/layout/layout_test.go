@@ -6,7 +6,6 @@ package layout
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -218,5 +217,5 @@ func TestSizes(t *testing.T) {
 	if len(kv) > kvSubjectsFiles {
 		t.Errorf("%d files know a $KV. subject, at most %d may: %v", len(kv), kvSubjectsFiles, kv)
 	}
-	t.Log(fmt.Sprintf("cmd/ %d lines; %d functions, p90 %d lines", cmdLines, len(funcs), p90))
+	t.Logf("cmd/ %d lines; %d functions, p90 %d lines", cmdLines, len(funcs), p90)
 }
