@@ -78,6 +78,7 @@ var scenarios = []struct {
 	{"query", func(tb testing.TB, s sizes) []*table {
 		return []*table{queryScenario(tb, s.queryCustom, s.queryRate, s.queryTime, s.rounds)}
 	}},
+	{"firstsync", func(tb testing.TB, s sizes) []*table { return firstSyncScenario(tb, s.customers, s.rounds) }},
 }
 
 // BenchmarkBlackBox runs each scenario once (its rounds inside) and prints
