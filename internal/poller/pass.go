@@ -165,6 +165,8 @@ type pass struct {
 	// strays are the read model's entries of customers the state did not
 	// hold when a complete export started (readmodel.go).
 	strays []stray
+	// bulk holds a first start's pages in flight (bulk.go).
+	bulk bulkPipe
 }
 
 // mark notes the events stream's last sequence before the pass publishes.
@@ -230,6 +232,7 @@ func (ps *pass) run(ctx context.Context) error {
 			return err
 		}
 	}
+	defer ps.bulk.abandon(ctx, ps)
 	progress := time.Now()
 	for r := range pages {
 		if r.err != nil {
@@ -251,6 +254,9 @@ func (ps *pass) run(ctx context.Context) error {
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if err := ps.bulk.drain(ctx, ps); err != nil {
+		return err
 	}
 	if ps.full {
 		if err := ps.reconcile(ctx); err != nil {
@@ -317,6 +323,9 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 			}
 			work = append(work, change{id: c.ID, h: h, raw: c.Raw, digest: d, known: known, chunk: ps.x.chunkSeq(e)})
 		}
+	}
+	if bulk {
+		return ps.bulk.push(ctx, ps, models, chunks, work, detected)
 	}
 	// The read model first, then the state that records the same
 	// customers.
