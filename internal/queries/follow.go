@@ -18,9 +18,13 @@ type contact struct {
 
 // followCustomers keeps s.index following CRM_CUSTOMERS until ctx ends: a
 // watch gives every current record, then each change; the Index built
-// from it replaces the one in use once it has seen every current record.
-// When the watch ends early it starts again with a new Index, the old one
-// answering meanwhile.
+// from it replaces the one in use once it has seen every current record
+// and the model's status, read, says the model is filled. While the model
+// fills (a first sync), nothing answers from an index (NOT_READY), so the
+// Index keeps loading, each record appended, and is sorted once, when the
+// status turns filled: kept sorted, each of a first sync's new customers
+// would cost a search and an insert. When the watch ends early it starts
+// again with a new Index, the old one answering meanwhile.
 func (s *Service) followCustomers(ctx context.Context) {
 	for ctx.Err() == nil {
 		if err := s.watchCustomers(ctx); err != nil && ctx.Err() == nil {
@@ -40,21 +44,32 @@ func (s *Service) watchCustomers(ctx context.Context) error {
 	}
 	defer w.Stop()
 	x := NewIndex()
+	caughtUp := false
+	seal := func() {
+		if caughtUp && !x.Sealed() && s.statusSeen.Load() && !s.filling() {
+			x.Seal()
+			s.index.Store(x)
+			s.log.Info("read model indexed", "customers", x.Len())
+		}
+	}
 	for {
 		var e jetstream.KeyValueEntry
 		var ok bool
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.statusChanged:
+			seal()
+			continue
 		case e, ok = <-w.Updates():
 		}
 		if !ok {
 			return errWatchClosed
 		}
 		if e == nil { // every current record seen
-			x.Seal()
-			s.index.Store(x)
-			s.log.Info("read model indexed", "customers", x.Len())
+			caughtUp = true
+			s.loaded.Store(true)
+			seal()
 			continue
 		}
 		id, err := model.ID(e.Key())
@@ -109,6 +124,7 @@ func (s *Service) watchStatus(ctx context.Context) error {
 			}
 			if e == nil {
 				s.statusSeen.Store(true)
+				s.signalStatus()
 				continue
 			}
 			var st model.Status
@@ -120,6 +136,21 @@ func (s *Service) watchStatus(ctx context.Context) error {
 			}
 			s.status.Store(&st)
 			s.statusSeen.Store(true)
+			s.signalStatus()
 		}
 	}
+}
+
+// signalStatus tells watchCustomers that the status may have changed.
+func (s *Service) signalStatus() {
+	select {
+	case s.statusChanged <- struct{}{}:
+	default:
+	}
+}
+
+// filling reports whether the model's status says it is not filled yet.
+func (s *Service) filling() bool {
+	st := s.status.Load()
+	return st == nil || !st.Filled
 }

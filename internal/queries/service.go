@@ -34,6 +34,11 @@ type Service struct {
 	// statusSeen is set once the status watch has caught up.
 	status     atomic.Pointer[model.Status]
 	statusSeen atomic.Bool
+	// statusChanged is signalled (never blocking) after status or
+	// statusSeen changes; loaded is set once a watch of the model has
+	// given every current record (follow.go).
+	statusChanged chan struct{}
+	loaded        atomic.Bool
 
 	svc      micro.Service
 	sem      chan struct{}
@@ -48,7 +53,8 @@ func New(nc *nats.Conn, js jetstream.JetStream, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Service{cfg: cfg, nc: nc, js: js, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), sem: make(chan struct{}, cfg.Workers)}, nil
+	return &Service{cfg: cfg, nc: nc, js: js, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), sem: make(chan struct{}, cfg.Workers),
+		statusChanged: make(chan struct{}, 1)}, nil
 }
 
 var semver = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
@@ -185,8 +191,9 @@ func (s *Service) stopWatches() {
 }
 
 // Indexed reports whether the Index has seen every record of the model
-// that was there when the process began following it.
-func (s *Service) Indexed() bool { return s.index.Load() != nil }
+// that was there when the process began following it (while the model
+// fills, that Index is still loading: see follow.go).
+func (s *Service) Indexed() bool { return s.index.Load() != nil || s.loaded.Load() }
 
 // readyStatus returns the model's status, or NOT_READY while the model is
 // not filled or its status not yet read.
