@@ -21,10 +21,11 @@ type contact struct {
 // from it replaces the one in use once it has seen every current record
 // and the model's status, read, says the model is filled. While the model
 // fills (a first sync), nothing answers from an index (NOT_READY), so the
-// Index keeps loading, each record appended, and is sorted once, when the
-// status turns filled: kept sorted, each of a first sync's new customers
-// would cost a search and an insert. When the watch ends early it starts
-// again with a new Index, the old one answering meanwhile.
+// Index keeps loading, each record appended, and is sorted by the status
+// watch as it reads that the model is filled, before it lets answers see
+// that status: kept sorted, each of a first sync's new customers would
+// cost a search and an insert. When the watch ends early it starts again
+// with a new Index, the old one answering meanwhile.
 func (s *Service) followCustomers(ctx context.Context) {
 	for ctx.Err() == nil {
 		if err := s.watchCustomers(ctx); err != nil && ctx.Err() == nil {
@@ -44,32 +45,25 @@ func (s *Service) watchCustomers(ctx context.Context) error {
 	}
 	defer w.Stop()
 	x := NewIndex()
-	caughtUp := false
-	seal := func() {
-		if caughtUp && !x.Sealed() && s.statusSeen.Load() && !s.filling() {
-			x.Seal()
-			s.index.Store(x)
-			s.log.Info("read model indexed", "customers", x.Len())
-		}
-	}
+	defer s.loading.CompareAndSwap(x, nil)
 	for {
 		var e jetstream.KeyValueEntry
 		var ok bool
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.statusChanged:
-			seal()
-			continue
 		case e, ok = <-w.Updates():
 		}
 		if !ok {
 			return errWatchClosed
 		}
 		if e == nil { // every current record seen
-			caughtUp = true
 			s.loaded.Store(true)
-			seal()
+			// Loading until the model is filled; the status watch may
+			// have read that it is between the two checks.
+			if s.filled() || (s.loading.CompareAndSwap(nil, x) && s.filled()) {
+				s.useLoaded(x)
+			}
 			continue
 		}
 		id, err := model.ID(e.Key())
@@ -123,8 +117,13 @@ func (s *Service) watchStatus(ctx context.Context) error {
 				return errWatchClosed
 			}
 			if e == nil {
+				if st := s.status.Load(); st != nil && st.Filled {
+					s.sealLoading()
+				}
 				s.statusSeen.Store(true)
-				s.signalStatus()
+				if s.filled() {
+					s.sealLoading()
+				}
 				continue
 			}
 			var st model.Status
@@ -134,23 +133,36 @@ func (s *Service) watchStatus(ctx context.Context) error {
 					continue
 				}
 			}
+			if st.Filled {
+				s.sealLoading()
+			}
 			s.status.Store(&st)
-			s.statusSeen.Store(true)
-			s.signalStatus()
+			if st.Filled && s.statusSeen.Load() {
+				s.sealLoading()
+			}
 		}
 	}
 }
 
-// signalStatus tells watchCustomers that the status may have changed.
-func (s *Service) signalStatus() {
-	select {
-	case s.statusChanged <- struct{}{}:
-	default:
+// filled reports whether the model's status, read, says it is filled.
+func (s *Service) filled() bool {
+	st := s.status.Load()
+	return s.statusSeen.Load() && st != nil && st.Filled
+}
+
+// sealLoading puts the Index loaded while the model filled in use, if
+// there is one.
+func (s *Service) sealLoading() {
+	if x := s.loading.Swap(nil); x != nil {
+		s.useLoaded(x)
 	}
 }
 
-// filling reports whether the model's status says it is not filled yet.
-func (s *Service) filling() bool {
-	st := s.status.Load()
-	return st == nil || !st.Filled
+// useLoaded seals x, which has seen every current record, and puts it in
+// use.
+func (s *Service) useLoaded(x *Index) {
+	s.loading.CompareAndSwap(x, nil)
+	x.Seal()
+	s.index.Store(x)
+	s.log.Info("read model indexed", "customers", x.Len())
 }

@@ -34,11 +34,12 @@ type Service struct {
 	// statusSeen is set once the status watch has caught up.
 	status     atomic.Pointer[model.Status]
 	statusSeen atomic.Bool
-	// statusChanged is signalled (never blocking) after status or
-	// statusSeen changes; loaded is set once a watch of the model has
-	// given every current record (follow.go).
-	statusChanged chan struct{}
-	loaded        atomic.Bool
+	// loading is the Index that has seen every current record of the
+	// model while the model fills, sealed and put in use by the status
+	// watch when the model is filled; loaded is set once a watch of the
+	// model has given every current record (follow.go).
+	loading atomic.Pointer[Index]
+	loaded  atomic.Bool
 
 	svc      micro.Service
 	sem      chan struct{}
@@ -53,8 +54,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Service{cfg: cfg, nc: nc, js: js, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), sem: make(chan struct{}, cfg.Workers),
-		statusChanged: make(chan struct{}, 1)}, nil
+	return &Service{cfg: cfg, nc: nc, js: js, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), sem: make(chan struct{}, cfg.Workers)}, nil
 }
 
 var semver = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
