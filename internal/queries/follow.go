@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/model"
 )
 
@@ -75,11 +76,12 @@ func (s *Service) watchCustomers(ctx context.Context) error {
 			x.Delete(id)
 			continue
 		}
-		var c contact
-		if err := json.Unmarshal(e.Value(), &c); err != nil {
+		// json.Unmarshal into a contact, in one walk (crm.Contact).
+		phone, email, err := crm.Contact(e.Value())
+		if err != nil {
 			s.log.Warn("read model record unreadable, indexed without phone and email", "customer_id", id, "err", err)
 		}
-		x.Put(id, c.Phone, c.Email)
+		x.Put(id, phone, email)
 	}
 }
 
