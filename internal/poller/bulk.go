@@ -10,6 +10,13 @@ import (
 // acknowledged.
 const bulkDepth = 3
 
+// bulkPendingPuts bounds the read model puts of two pages in flight at
+// once: half of what nats.go lets one connection have pending by default
+// (4,000), past which a publish stalls and then fails. A page with more
+// puts than that waits for them before the next page is read, as a page
+// did before the pipeline.
+const bulkPendingPuts = 2000
+
 // bulkPipe pipelines a first start's pages (page's bulk path): while the
 // server stores page n's read model entries, the poller already reads page
 // n+1, and page n's chunks follow once those entries are acknowledged.
@@ -53,11 +60,16 @@ func (q *bulkPipe) push(ctx context.Context, ps *pass, models modelBatch, chunks
 	return ps.applyAll(ctx, work, detected)
 }
 
-// advance publishes the chunks of every page but the newest, once their
-// read model puts are acknowledged, and waits for the oldest pages'
+// advance publishes the chunks of every page but the newest (and of the
+// newest too when its puts are more than half of bulkPendingPuts), once
+// their read model puts are acknowledged, and waits for the oldest pages'
 // chunks while more than bulkDepth pages are in flight.
 func (q *bulkPipe) advance(ctx context.Context, ps *pass) error {
-	for _, bp := range q.pages[:len(q.pages)-1] {
+	upTo := len(q.pages) - 1
+	if len(q.pages[upTo].models.pending) > bulkPendingPuts/2 {
+		upTo++
+	}
+	for _, bp := range q.pages[:upTo] {
 		if err := bp.flush(ctx, ps); err != nil {
 			q.abandon(ctx, ps)
 			return err

@@ -74,3 +74,27 @@ func equalIDs(a, b []string) bool {
 	}
 	return true
 }
+
+// TestBulkLargePages: pages of more read model puts than two pages may
+// have in flight (bulkPendingPuts) are each acknowledged before the next
+// is read; the first start records every customer, in the state and the
+// read model.
+func TestBulkLargePages(t *testing.T) {
+	r := newRig(t, crmsim.Options{PageSize: 1500})
+	r.sim.Seed(4000)
+	in := r.start(r.cfg, nil, nil)
+	in.polls(t, 1)
+	if s := in.p.Status(); s.Err != nil {
+		t.Fatalf("first start: %v", s.Err)
+	}
+	models, err := r.modelRecords()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(models) != 4000 {
+		t.Fatalf("read model: got %d entries, want 4000", len(models))
+	}
+	if n := r.count(); n != 0 {
+		t.Fatalf("got %d events, want none (a silent first start)", n)
+	}
+}
