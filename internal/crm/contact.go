@@ -48,18 +48,7 @@ func walkContact(record []byte) (phone, email string, ok bool) {
 	return phone, email, ok
 }
 
-// plainString sets *dst to the JSON string val when it holds no escape and
-// is valid UTF-8; null leaves it. It is false otherwise.
+// plainString is setString for a value without an escape.
 func plainString(val []byte, dst *string) bool {
-	switch {
-	case val[0] == 'n':
-		return true
-	case val[0] != '"':
-		return false
-	}
-	s := val[1 : len(val)-1]
-	if bytes.IndexByte(s, '\\') >= 0 {
-		return false
-	}
-	return setString(val, dst)
+	return bytes.IndexByte(val, '\\') < 0 && setString(val, dst)
 }

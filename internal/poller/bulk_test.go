@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func TestBulkPageRepeatsCustomerInFlight(t *testing.T) {
 			now = pgUpdate(t, r.sim, moved, func(c *crm.Customer) { c.InternalNote = ptr("moved") })
 		}
 	}})
-	if want := append(order[:4:4], moved); !equalIDs(read, want) {
+	if want := append(order[:4:4], moved); !slices.Equal(read, want) {
 		t.Fatalf("the first start read %v, want %v", read, want)
 	}
 	if s := in.p.Status(); s.Polls != 1 || s.Err != nil {
@@ -60,41 +61,5 @@ func TestBulkPageRepeatsCustomerInFlight(t *testing.T) {
 	g.pass(t, pgPass{})
 	if n := len(r.events()); n != 1 {
 		t.Fatalf("got %d events after the next pass, want still 1", n)
-	}
-}
-
-func equalIDs(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// TestBulkLargePages: pages of more read model puts than two pages may
-// have in flight (bulkPendingPuts) are each acknowledged before the next
-// is read; the first start records every customer, in the state and the
-// read model.
-func TestBulkLargePages(t *testing.T) {
-	r := newRig(t, crmsim.Options{PageSize: 1500})
-	r.sim.Seed(4000)
-	in := r.start(r.cfg, nil, nil)
-	in.polls(t, 1)
-	if s := in.p.Status(); s.Err != nil {
-		t.Fatalf("first start: %v", s.Err)
-	}
-	models, err := r.modelRecords()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(models) != 4000 {
-		t.Fatalf("read model: got %d entries, want 4000", len(models))
-	}
-	if n := r.count(); n != 0 {
-		t.Fatalf("got %d events, want none (a silent first start)", n)
 	}
 }
