@@ -86,6 +86,7 @@ var scenarios = []struct {
 	{"lookup", func(tb testing.TB, s sizes) []*table {
 		return []*table{lookupScenario(tb, s.lookupCust, s.lookups, s.rounds)}
 	}},
+	{"firstsync", func(tb testing.TB, s sizes) []*table { return firstSyncScenario(tb, s.customers, s.rounds) }},
 }
 
 // BenchmarkBlackBox runs each scenario once (its rounds inside) and prints

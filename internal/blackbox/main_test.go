@@ -18,7 +18,13 @@ func TestMain(m *testing.M) {
 // is written there when the benchmark ends.
 func start(tb testing.TB, name, pkg string, args []string, env ...string) *proctest.Proc {
 	tb.Helper()
-	return proctest.Start(tb, name, proctest.Build(tb, pkg), args, proctest.Options{
+	return startBin(tb, name, proctest.Build(tb, pkg), args, env...)
+}
+
+// startBin is start with the program bin, built already.
+func startBin(tb testing.TB, name, bin string, args []string, env ...string) *proctest.Proc {
+	tb.Helper()
+	return proctest.Start(tb, name, bin, args, proctest.Options{
 		Env: env, LogDir: os.Getenv("BENCH_LOG_DIR"), LogAlways: true,
 	})
 }

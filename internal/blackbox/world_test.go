@@ -98,8 +98,14 @@ func crmClient(tb testing.TB, url string) *crm.Client {
 // (KEY=value) besides; it waits for /readyz to answer 200 when ready is set.
 func startBridge(tb testing.TB, natsURL, crmURL string, ready bool, env ...string) *proctest.Proc {
 	tb.Helper()
+	return startBridgeBin(tb, proctest.Build(tb, proctest.BridgePkg), natsURL, crmURL, ready, env...)
+}
+
+// startBridgeBin is startBridge with the bridge binary bin.
+func startBridgeBin(tb testing.TB, bin, natsURL, crmURL string, ready bool, env ...string) *proctest.Proc {
+	tb.Helper()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(tb))
-	p := start(tb, "bridge", proctest.BridgePkg, []string{"run"}, append([]string{
+	p := startBin(tb, "bridge", bin, []string{"run"}, append([]string{
 		"BRIDGE_NATS_URL=" + natsURL, "BRIDGE_CRM_URL=" + crmURL,
 		"BRIDGE_CRM_API_KEY=" + benchAPIKey, "BRIDGE_CRM_ORG_ID=" + benchOrg,
 		"BRIDGE_CRM_RATE=0", fmt.Sprintf("BRIDGE_CONCURRENCY=%d", commandConcurrency),

@@ -26,8 +26,22 @@ type checker interface{ check() error }
 
 // decodeOK decodes a 2xx answer's body in one pass. The envelope is
 // returned even on failure, with whatever could be read (request id,
-// warnings).
+// warnings). An export page is decodeExportPage's.
 func decodeOK[T any, P interface {
+	*T
+	checker
+}](body []byte) (envelope[T], error) {
+	var env envelope[T]
+	if e, ok := any(&env).(*envelope[ExportPage]); ok {
+		var err error
+		*e, err = decodeExportPage(body)
+		return env, err
+	}
+	return decodeStructs[T, P](body)
+}
+
+// decodeStructs is decodeOK through encoding/json, then recordSpans.
+func decodeStructs[T any, P interface {
 	*T
 	checker
 }](body []byte) (envelope[T], error) {

@@ -48,6 +48,8 @@ type pass struct {
 	// strays are the read model's entries of customers the state did not
 	// hold when a complete export started (readmodel.go).
 	strays []stray
+	// bulk holds a first start's pages in flight (bulk.go).
+	bulk bulkPipe
 }
 
 // mark notes the events stream's last sequence before the pass publishes.
@@ -78,6 +80,7 @@ func (ps *pass) run(ctx context.Context) error {
 			return err
 		}
 	}
+	defer ps.bulk.abandon(ctx, ps)
 	progress := time.Now()
 	for r := range pages {
 		if r.err != nil {
@@ -148,6 +151,9 @@ func (ps *pass) logProgress() {
 // customers that are gone and the read model's strays; then the deletes
 // applied through commands, and the cursor.
 func (ps *pass) end(ctx context.Context) error {
+	if err := ps.bulk.drain(ctx, ps); err != nil {
+		return err
+	}
 	if ps.full {
 		if err := ps.reconcile(ctx); err != nil {
 			return err

@@ -1,0 +1,171 @@
+package blackbox
+
+import (
+	"github.com/gormic/crm-bridge/internal/proctest"
+
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// baselineRev names the bridge that issue 12's first-sync target compares
+// with: the parent of the commit that made the poller write the read
+// model (CRM_CUSTOMERS). "The first sync of 1M customers, model included,
+// takes no more than 1.2x today's first sync." BENCH_BASELINE_REV names
+// another revision instead (main, say, to measure a branch against it).
+const baselineRev = "0008e5d^"
+
+// baselineOf returns the revision to compare with.
+func baselineOf() string {
+	if r := os.Getenv("BENCH_BASELINE_REV"); r != "" {
+		return r
+	}
+	return baselineRev
+}
+
+// firstSyncScenario times the silent first sync (BRIDGE_POLLER_INITIAL_EVENTS
+// unset: no events, every customer recorded in the poller's state, and, in
+// the current bridge, one read model entry each) of the current bridge and
+// of the baseline bridge (baselineRev), alternating, each round on a new
+// nats-server store and against one simulator. It skips when the baseline
+// cannot be built (no git, or a shallow clone without the revision).
+func firstSyncScenario(tb testing.TB, customers, rounds int) []*table {
+	tb.Helper()
+	base := baselineBridge(tb)
+	_, crmURL := startSim(tb, customers, 0)
+	t := &table{title: fmt.Sprintf("silent first sync: %d customers, pages of %d; baseline = the bridge at %s",
+		customers, benchPageSize, baselineOf())}
+	sec := t.add("time to the first poll done (s)", true, "≤ 1.2")
+	cpu := t.add("bridge CPU (s)", true, "")
+	rss := t.add("bridge peak RSS (MB)", true, "")
+	ncpu := t.add("nats-server CPU (s)", true, "")
+	nrss := t.add("nats-server peak RSS (MB)", true, "")
+	for range rounds {
+		// The baseline is the table's "floor" column: the ratio is
+		// current/baseline.
+		for _, kind := range []string{"floor", "bridge"} {
+			bin := proctest.Build(tb, proctest.BridgePkg)
+			if kind == "floor" {
+				bin = base
+			}
+			fs := firstSyncRound(tb, bin, crmURL)
+			sec.put(kind, fs.seconds)
+			cpu.put(kind, fs.cpu)
+			rss.put(kind, fs.rssMB)
+			ncpu.put(kind, fs.natsCPU)
+			nrss.put(kind, fs.natsMB)
+		}
+	}
+	t.note("column floor: the baseline bridge; bridge: this one; ratio: this one / the baseline, per round")
+	t.note("time: from the bridge process's start to its first \"poll done\" log line (the complete export recorded)")
+	return []*table{t}
+}
+
+// firstSync is one round's figures.
+type firstSync struct {
+	seconds, cpu, rssMB, natsCPU, natsMB float64
+}
+
+// firstSyncRound starts a nats-server on a new store and the bridge bin,
+// and measures until the bridge logs its first complete poll.
+func firstSyncRound(tb testing.TB, bin, crmURL string) firstSync {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "crm-bridge-blackbox-nats-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	natsP, natsURL := startNATSOn(tb, dir)
+	defer natsP.Stop(tb, time.Minute)
+	// A long interval: no second poll adds to the CPU read after the first.
+	p := startBridgeBin(tb, bin, natsURL, crmURL, false, "BRIDGE_POLL_INTERVAL=1h")
+	defer p.Stop(tb, time.Minute)
+	var done []logLine
+	proctest.WaitFor(tb, p, 60*time.Minute, 100*time.Millisecond, "the first poll to be done", func() bool {
+		done = logLines(p, "poll done")
+		return len(done) > 0
+	})
+	if done[0].Kind != "reconcile" || done[0].Events != 0 {
+		tb.Fatalf("first poll: kind %q, %d events; want a reconcile without events", done[0].Kind, done[0].Events)
+	}
+	return firstSync{
+		seconds: done[0].Time.Sub(p.Started()).Seconds(),
+		cpu:     p.CPU(tb).Seconds(),
+		rssMB:   float64(p.PeakRSS(tb)) / 1e6,
+		natsCPU: natsP.CPU(tb).Seconds(),
+		natsMB:  float64(natsP.PeakRSS(tb)) / 1e6,
+	}
+}
+
+var baseline struct {
+	once sync.Once
+	bin  string
+	skip string
+}
+
+// baselineBridge returns the baseline bridge's binary: built once from
+// `git archive` of baselineRev, and kept in the user's cache directory
+// under the revision's full hash. It skips tb when that cannot be done.
+func baselineBridge(tb testing.TB) string {
+	tb.Helper()
+	baseline.once.Do(func() { baseline.bin, baseline.skip = buildBaseline() })
+	if baseline.skip != "" {
+		tb.Skipf("no baseline bridge: %s", baseline.skip)
+	}
+	return baseline.bin
+}
+
+// buildBaseline builds the baseline bridge, or says why it cannot.
+func buildBaseline() (bin, why string) {
+	out, err := exec.Command("git", "rev-parse", "--verify", "--quiet", baselineOf()+"^{commit}").Output()
+	if err != nil {
+		return "", fmt.Sprintf("git cannot find %s (no git, or a shallow clone): %v", baselineOf(), err)
+	}
+	rev := strings.TrimSpace(string(out))
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return "", fmt.Sprintf("git rev-parse --show-toplevel: %v", err)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	bin = filepath.Join(cache, "crm-bridge-blackbox", "bridge-"+rev)
+	if _, err := os.Stat(bin); err == nil {
+		return bin, ""
+	}
+	src, err := os.MkdirTemp("", "crm-bridge-baseline-")
+	if err != nil {
+		return "", err.Error()
+	}
+	defer os.RemoveAll(src)
+	tarball := filepath.Join(src, "src.tar")
+	// From the top: git archive in a subdirectory archives only that.
+	archive := exec.Command("git", "archive", "-o", tarball, rev)
+	archive.Dir = strings.TrimSpace(string(top))
+	if out, err := archive.CombinedOutput(); err != nil {
+		return "", fmt.Sprintf("git archive %s: %v: %s", rev, err, out)
+	}
+	if out, err := exec.Command("tar", "-x", "-f", tarball, "-C", src).CombinedOutput(); err != nil {
+		return "", fmt.Sprintf("tar: %v: %s", err, out)
+	}
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		return "", err.Error()
+	}
+	tmp := bin + ".tmp"
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version=baseline", "-o", tmp, "./cmd/bridge")
+	build.Dir = src
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Sprintf("go build of %s: %v: %s", rev, err, out)
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		return "", err.Error()
+	}
+	return bin, ""
+}
