@@ -144,11 +144,18 @@ func (b *Bridge) startNATS() (err error) {
 		return err
 	}
 	b.health.Check("nats", natsHealth(b.nc))
-	if b.js, err = jetstream.New(b.nc); err != nil {
+	if b.js, err = jetstream.New(b.nc, jetstream.WithPublishAsyncTimeout(publishAsyncTimeout)); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	return nil
 }
+
+// publishAsyncTimeout bounds the wait for an asynchronous publish's
+// acknowledgement (the poller's events, read model entries and state):
+// one whose acknowledgement is lost (a stream leader killed between
+// storing and answering) fails after it, and the poll is retried from the
+// same cursor, its writes conditional, instead of waiting forever.
+const publishAsyncTimeout = 30 * time.Second
 
 // listenHTTP opens the HTTP endpoints' listener, when an address is
 // configured, and serves them in the background.
