@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -58,13 +57,8 @@ func eventsScenario(tb testing.TB, customers, changes, rounds int) []*table {
 func firstStartRound(tb testing.TB, kind, crmURL string, customers int,
 	after func(*proctest.Proc, jetstream.JetStream) *table) (firstStart, *table) {
 	tb.Helper()
-	dir, err := os.MkdirTemp("", "crm-bridge-blackbox-nats-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	natsP, natsURL := startNATSOn(tb, dir)
-	defer natsP.Stop(tb, time.Minute)
+	natsP, natsURL, stopNATS := startRoundNATS(tb)
+	defer stopNATS()
 	_, js := connect(tb, natsURL)
 	var p *proctest.Proc
 	if kind == "floor" {

@@ -75,13 +75,8 @@ type firstSync struct {
 // and measures until the bridge logs its first complete poll.
 func firstSyncRound(tb testing.TB, bin, crmURL string) firstSync {
 	tb.Helper()
-	dir, err := os.MkdirTemp("", "crm-bridge-blackbox-nats-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	natsP, natsURL := startNATSOn(tb, dir)
-	defer natsP.Stop(tb, time.Minute)
+	natsP, natsURL, stopNATS := startRoundNATS(tb)
+	defer stopNATS()
 	// A long interval: no second poll adds to the CPU read after the first.
 	p := startBridgeBin(tb, bin, natsURL, crmURL, false, "BRIDGE_POLL_INTERVAL=1h")
 	defer p.Stop(tb, time.Minute)

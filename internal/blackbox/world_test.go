@@ -37,6 +37,21 @@ func startNATSOn(tb testing.TB, dir string) (*proctest.Proc, string) {
 	return n.Start(tb), n.URL()
 }
 
+// startRoundNATS starts a nats-server on a new store of its own, for one
+// round; stop stops it and removes the store.
+func startRoundNATS(tb testing.TB) (p *proctest.Proc, url string, stop func()) {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "crm-bridge-blackbox-nats-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, url = startNATSOn(tb, dir)
+	return p, url, func() {
+		p.Stop(tb, time.Minute)
+		os.RemoveAll(dir)
+	}
+}
+
 // connect returns the benchmark's own connection to url.
 func connect(tb testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	tb.Helper()
