@@ -12,7 +12,7 @@ import (
 // for two things the key-value API cannot do: publish asynchronously (the
 // read model's bulk writes at a first start), and read the headers of a
 // bucket's entries (the migration of legacyStateBucket, migrate.go).
-// TestOneFileKnowsKVSubjects keeps it so.
+// internal/layout's TestSizes keeps it so.
 
 // modelPrefix is the subject prefix of the read model's keys.
 const modelPrefix = "$KV." + model.Bucket + "."
