@@ -91,15 +91,14 @@ func (p *Poller) copyLegacy(ctx context.Context, ls *lease.Lease) (int, error) {
 	)
 	settle := func() error {
 		for _, f := range pending {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				if isWrongLast(err) {
-					return errFenced
-				}
-				return fmt.Errorf("poller: migrate the state: %s: %w", f.Msg().Subject, err)
-			case <-ctx.Done():
+			_, err := await(ctx, f)
+			switch {
+			case isWrongLast(err):
+				return errFenced
+			case ctx.Err() != nil:
 				return ctx.Err()
+			case err != nil:
+				return fmt.Errorf("poller: migrate the state: %s: %w", f.Msg().Subject, err)
 			}
 		}
 		pending = pending[:0]

@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
-	"golang.org/x/sync/errgroup"
 )
 
 // This file holds the store's writes and reads of many customers at once,
@@ -45,16 +44,16 @@ func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []s
 	for subj := range own {
 		subjects = append(subjects, subj)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(workers, 1))
+	var reads []func(ctx context.Context) error
 	for from := 0; from < len(subjects); from += multiLastMax {
 		batch := subjects[from:min(from+multiLastMax, len(subjects))]
-		g.Go(func() error { return s.lastMany(gctx, batch, own, cs, svs, loaded) })
+		reads = append(reads, func(ctx context.Context) error { return s.lastMany(ctx, batch, own, cs, svs, loaded) })
 	}
 	for seq, is := range chunks {
-		g.Go(func() error { return s.fromChunk(gctx, seq, is, cs, svs, loaded) })
+		reads = append(reads, func(ctx context.Context) error { return s.fromChunk(ctx, seq, is, cs, svs, loaded) })
 	}
-	return svs, loaded, g.Wait()
+	err = each(ctx, workers, len(reads), func(ctx context.Context, i int) error { return reads[i](ctx) })
+	return svs, loaded, err
 }
 
 // lastMany reads the last entry of each of subjects (at most
