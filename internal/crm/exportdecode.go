@@ -38,6 +38,13 @@ func decodeExportPage(body []byte) (envelope[ExportPage], error) {
 	return env, env.Data.setRecords(body, spans)
 }
 
+// envelopeMembers and exportDataMembers give each member an export
+// answer's walk knows its bit, to find one named twice.
+var (
+	envelopeMembers   = map[string]int{"requestId": 1, "warnings": 2, "data": 4}
+	exportDataMembers = map[string]int{"items": 1, "next": 2}
+)
+
 // walkExport reads valid JSON body as an export answer, and the spans of
 // its records; ok is false where decodeStructs must decide.
 func walkExport(body []byte) (env envelope[ExportPage], spans []span, ok bool) {
@@ -47,7 +54,7 @@ func walkExport(body []byte) (env envelope[ExportPage], spans []span, ok bool) {
 	}
 	seen := 0
 	ok = eachMember(body, i, func(key []byte, v span) bool {
-		bit, known := map[string]int{"requestId": 1, "warnings": 2, "data": 4}[string(key)]
+		bit, known := envelopeMembers[string(key)]
 		switch {
 		case !known:
 			return !foldsTo(key, "requestId", "warnings", "data")
@@ -81,7 +88,7 @@ func walkExportData(body []byte, v span, p *ExportPage, spans *[]span) bool {
 	}
 	seen := 0
 	return eachMember(body, v.start, func(key []byte, v span) bool {
-		bit, known := map[string]int{"items": 1, "next": 2}[string(key)]
+		bit, known := exportDataMembers[string(key)]
 		switch {
 		case !known:
 			return !foldsTo(key, "items", "next")
