@@ -10,12 +10,6 @@ import (
 	"github.com/gormic/crm-bridge/internal/model"
 )
 
-// contact is what the Index takes from a record.
-type contact struct {
-	Phone string `json:"phone"`
-	Email string `json:"email"`
-}
-
 // followCustomers keeps s.index following CRM_CUSTOMERS until ctx ends: a
 // watch gives every current record, then each change; the Index built
 // from it replaces the one in use once it has seen every current record.
@@ -66,8 +60,8 @@ func (s *Service) watchCustomers(ctx context.Context) error {
 			x.Delete(id)
 			continue
 		}
-		var c contact
-		if err := json.Unmarshal(e.Value(), &c); err != nil {
+		c, err := readContact(e.Value())
+		if err != nil {
 			s.log.Warn("read model record unreadable, indexed without phone and email", "customer_id", id, "err", err)
 		}
 		x.Put(id, c.Phone, c.Email)
