@@ -133,14 +133,16 @@ unit:
 e2e:
 	$(GO) test -count=1 -timeout 20m ./internal/e2e
 
-# Benchmarks, each against a floor measured in the same run. See
-# docs/performance.md. First the in-process ones, one package at a time
-# (-p 1: benchmarks of two packages at once would measure each other),
-# medians of BENCH_COUNT runs; the poller's take 5 to 8 minutes. Then the
-# black-box ones (internal/blackbox): nats-server, the simulator, the bridge
-# binary and a floor, each its own process, medians of BENCH_ROUNDS (3)
-# rounds; BENCH_CUSTOMERS (300000; 1000000 for issue 13's figure) and the
-# other BENCH_ sizes of internal/blackbox/bench_test.go choose the sizes.
+# Benchmarks. See docs/performance.md. First the in-process ones, each of
+# one function (decoding, digests, the indexes, the simulator's pages),
+# one package at a time (-p 1: benchmarks of two packages at once would
+# measure each other), BENCH_COUNT runs each. Then the black-box ones
+# (internal/blackbox), which measure the whole system the way users run
+# it, each against a floor measured in the same run: nats-server, the
+# simulator, the bridge binary and a floor, each its own process, medians
+# of BENCH_ROUNDS (3) rounds; BENCH_CUSTOMERS (300000; 1000000 for issue
+# 13's figure) and the other BENCH_ sizes of internal/blackbox/bench_test.go
+# choose the sizes.
 BENCH_COUNT ?= 5
 bench: bench-inprocess bench-blackbox
 

@@ -17,7 +17,7 @@ type sizes struct {
 	rounds      int           // BENCH_ROUNDS: rounds of each scenario, floor and bridge alternating
 	commands    int           // BENCH_COMMANDS: commands per round at CRM latency 0
 	commands20  int           // BENCH_COMMANDS_20MS: commands per round at CRM latency 20 ms
-	customers   int           // BENCH_CUSTOMERS: customers of the first start (and the changes)
+	customers   int           // BENCH_CUSTOMERS: customers of the first start (and the changes), the first sync and the migration
 	changes     int           // BENCH_CHANGES: customers changed after the first start
 	cmdRate     int           // BENCH_COMMAND_RATE: commands per second, publish to result
 	cmdTime     time.Duration // BENCH_COMMAND_SECONDS: how long, per round
@@ -87,6 +87,7 @@ var scenarios = []struct {
 		return []*table{lookupScenario(tb, s.lookupCust, s.lookups, s.rounds)}
 	}},
 	{"firstsync", func(tb testing.TB, s sizes) []*table { return firstSyncScenario(tb, s.customers, s.rounds) }},
+	{"migrate", func(tb testing.TB, s sizes) []*table { return migrateScenario(tb, s.customers, s.rounds) }},
 }
 
 // BenchmarkBlackBox runs each scenario once (its rounds inside) and prints

@@ -135,6 +135,8 @@ type logLine struct {
 	Records  int       `json:"records"`
 	Events   int       `json:"events"`
 	Took     string    `json:"took"`
+	Entries  int       `json:"entries"`  // the migration's
+	Messages int       `json:"messages"` // the migration's
 }
 
 // logLines returns b's log lines with msg, in order.

@@ -97,29 +97,47 @@ func firstSyncRound(tb testing.TB, bin, crmURL string) firstSync {
 	}
 }
 
-var baseline struct {
-	once sync.Once
-	bin  string
-	skip string
+// builtRevs are the bridges built from other revisions, by revision: the
+// binary, or why it could not be built.
+var builtRevs struct {
+	mu   sync.Mutex
+	bins map[string][2]string
 }
 
-// baselineBridge returns the baseline bridge's binary: built once from
-// `git archive` of baselineRev, and kept in the user's cache directory
-// under the revision's full hash. It skips tb when that cannot be done.
+// baselineBridge returns the baseline bridge's binary (baselineOf); see
+// bridgeAt.
 func baselineBridge(tb testing.TB) string {
 	tb.Helper()
-	baseline.once.Do(func() { baseline.bin, baseline.skip = buildBaseline() })
-	if baseline.skip != "" {
-		tb.Skipf("no baseline bridge: %s", baseline.skip)
-	}
-	return baseline.bin
+	return bridgeAt(tb, baselineOf())
 }
 
-// buildBaseline builds the baseline bridge, or says why it cannot.
-func buildBaseline() (bin, why string) {
-	out, err := exec.Command("git", "rev-parse", "--verify", "--quiet", baselineOf()+"^{commit}").Output()
+// bridgeAt returns the binary of the bridge at the revision rev: built
+// once from `git archive` of rev, and kept in the user's cache directory
+// under the revision's full hash. It skips tb when that cannot be done.
+func bridgeAt(tb testing.TB, rev string) string {
+	tb.Helper()
+	builtRevs.mu.Lock()
+	b, ok := builtRevs.bins[rev]
+	if !ok {
+		bin, why := buildRev(rev)
+		b = [2]string{bin, why}
+		if builtRevs.bins == nil {
+			builtRevs.bins = map[string][2]string{}
+		}
+		builtRevs.bins[rev] = b
+	}
+	builtRevs.mu.Unlock()
+	if b[1] != "" {
+		tb.Skipf("no bridge at %s: %s", rev, b[1])
+	}
+	return b[0]
+}
+
+// buildRev builds the bridge at revision, or says why it cannot.
+func buildRev(revision string) (bin, why string) {
+	out, err := exec.Command("git", "rev-parse", "--verify", "--quiet", revision+"^{commit}").Output()
 	if err != nil {
-		return "", fmt.Sprintf("git cannot find %s (no git, or a shallow clone): %v", baselineOf(), err)
+		return "", fmt.Sprintf("git cannot find %s (no git, or a shallow clone): %v", revision, err)
 	}
 	rev := strings.TrimSpace(string(out))
 	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()

@@ -18,8 +18,7 @@ import (
 const (
 	benchAPIKey = "bench-key"
 	benchOrg    = "bench-org"
-	// benchPageSize is the simulator's export page, as in the poller's
-	// in-process benchmarks.
+	// benchPageSize is the simulator's export page (its default is 100).
 	benchPageSize = 1000
 	// commandConcurrency is the commands in flight, of bridge and floor.
 	commandConcurrency = 64
