@@ -15,7 +15,19 @@ import (
 // from it replaces the one in use once it has seen every current record.
 // When the watch ends early it starts again with a new Index, the old one
 // answering meanwhile.
+//
+// It starts once the model is filled. Until then find and list answer
+// NOT_READY whatever the index holds, so an index that followed the
+// model as the first complete export fills it (a million inserts into a
+// sorted index, and the server sending every entry to every process) would
+// only slow that first sync; after it, the watch delivers every record at
+// once, loaded unsorted and sorted once.
 func (s *Service) followCustomers(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-s.filled:
+	}
 	for ctx.Err() == nil {
 		if err := s.watchCustomers(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("read model watch ended, watching again", "bucket", model.Bucket, "err", err)
@@ -114,6 +126,9 @@ func (s *Service) watchStatus(ctx context.Context) error {
 			}
 			s.status.Store(&st)
 			s.statusSeen.Store(true)
+			if st.Filled {
+				s.filledOnce.Do(func() { close(s.filled) })
+			}
 		}
 	}
 }
