@@ -41,6 +41,7 @@ func firstSyncScenario(tb testing.TB, customers, rounds int) []*table {
 	t := &table{title: fmt.Sprintf("silent first sync: %d customers, pages of %d; baseline = the bridge at %s",
 		customers, benchPageSize, baselineOf())}
 	sec := t.add("time to the first poll done (s)", true, "≤ 1.2")
+	idx := t.add("time to the queries' index built (s)", false, "")
 	cpu := t.add("bridge CPU (s)", true, "")
 	rss := t.add("bridge peak RSS (MB)", true, "")
 	ncpu := t.add("nats-server CPU (s)", true, "")
@@ -53,8 +54,11 @@ func firstSyncScenario(tb testing.TB, customers, rounds int) []*table {
 			if kind == "floor" {
 				bin = base
 			}
-			fs := firstSyncRound(tb, bin, crmURL)
+			fs := firstSyncRound(tb, bin, crmURL, kind == "bridge")
 			sec.put(kind, fs.seconds)
+			if kind == "bridge" {
+				idx.put(kind, fs.indexed)
+			}
 			cpu.put(kind, fs.cpu)
 			rss.put(kind, fs.rssMB)
 			ncpu.put(kind, fs.natsCPU)
@@ -63,17 +67,21 @@ func firstSyncScenario(tb testing.TB, customers, rounds int) []*table {
 	}
 	t.note("column floor: the baseline bridge; bridge: this one; ratio: this one / the baseline, per round")
 	t.note("time: from the bridge process's start to its first \"poll done\" log line (the complete export recorded)")
+	t.note("index: from the same start to its \"read model indexed\" line: find and list answer from then on (the index is built once the model is filled)")
 	return []*table{t}
 }
 
 // firstSync is one round's figures.
 type firstSync struct {
 	seconds, cpu, rssMB, natsCPU, natsMB float64
+	indexed                              float64 // with indexed: seconds to the queries' index built
 }
 
 // firstSyncRound starts a nats-server on a new store and the bridge bin,
-// and measures until the bridge logs its first complete poll.
-func firstSyncRound(tb testing.TB, bin, crmURL string) firstSync {
+// and measures until the bridge logs its first complete poll; with
+// indexed, then until it logs its queries' index built (the CPU and
+// memory figures are read before).
+func firstSyncRound(tb testing.TB, bin, crmURL string, indexed bool) firstSync {
 	tb.Helper()
 	natsP, natsURL, stopNATS := startRoundNATS(tb)
 	defer stopNATS()
@@ -88,13 +96,22 @@ func firstSyncRound(tb testing.TB, bin, crmURL string) firstSync {
 	if done[0].Kind != "reconcile" || done[0].Events != 0 {
 		tb.Fatalf("first poll: kind %q, %d events; want a reconcile without events", done[0].Kind, done[0].Events)
 	}
-	return firstSync{
+	fs := firstSync{
 		seconds: done[0].Time.Sub(p.Started()).Seconds(),
 		cpu:     p.CPU(tb).Seconds(),
 		rssMB:   float64(p.PeakRSS(tb)) / 1e6,
 		natsCPU: natsP.CPU(tb).Seconds(),
 		natsMB:  float64(natsP.PeakRSS(tb)) / 1e6,
 	}
+	if indexed {
+		var lines []logLine
+		proctest.WaitFor(tb, p, 30*time.Minute, 100*time.Millisecond, "the queries' index built", func() bool {
+			lines = logLines(p, "read model indexed")
+			return len(lines) > 0
+		})
+		fs.indexed = lines[0].Time.Sub(p.Started()).Seconds()
+	}
+	return fs
 }
 
 // builtRevs are the bridges built from other revisions, by revision: the

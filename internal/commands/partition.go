@@ -270,7 +270,7 @@ func (pt *partition) startIdleLockedKey(key string) {
 	next, prev := pt.nextLocked(key)
 	pt.busy[key] = true
 	pt.inflight.Add(1)
-	go pt.run(next.msg, key, next.seq, prev)
+	pt.p.run.Go(func() { pt.run(next.msg, key, next.seq, prev) })
 }
 
 // run handles msg, then the customer's next command, if any. prev, when

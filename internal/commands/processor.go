@@ -41,6 +41,8 @@ type Processor struct {
 
 	slots  chan struct{} // one per command in flight
 	holder *holder
+	// run runs every command's goroutine: partitions' and creates'.
+	run *pool
 
 	// fetchCtx ends when Stop begins: no new commands are taken.
 	fetchCtx  context.Context
@@ -78,6 +80,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, client CRM, cfg Config) (*Proces
 		log:      cfg.Logger,
 		slots:    make(chan struct{}, cfg.Concurrency),
 		holder:   newHolder(),
+		run:      newPool(time.Minute),
 		tracer:   cfg.TracerProvider.Tracer(tracing.Name),
 	}
 	p.resultSubject = p.subjects.Result()
@@ -168,7 +171,9 @@ func (p *Processor) consumeCreates(c jetstream.Consumer) error {
 				continue
 			}
 			p.holder.hold(msg)
-			inflight.Go(func() {
+			inflight.Add(1)
+			p.run.Go(func() {
+				defer inflight.Done()
 				defer p.holder.release(msg)
 				if !p.handle(p.workCtx, msg, nil, nil) {
 					_ = msg.Nak()
@@ -249,6 +254,7 @@ func (p *Processor) Stop(ctx context.Context) error {
 			p.owner.stopAll() // each partition within StopTimeout
 		}
 		p.workers.Wait()
+		p.run.close()
 		if p.holderDone != nil {
 			close(p.holderDone)
 		}

@@ -43,6 +43,9 @@ type canon struct {
 	in    []byte
 	buf   []byte
 	spans []span // the members of the objects being built, innermost last
+	// spaced is whether white space was skipped since whole or record
+	// began: a valid value without any is already in its compact form.
+	spaced bool
 }
 
 // span is one object member in canon.buf: the name's canonical form from k,
@@ -68,7 +71,7 @@ func putCanon(c *canon) {
 // record parses in, which must be a JSON object, and leaves its members in
 // c.spans, sorted by name and without duplicates.
 func (c *canon) record(in []byte) error {
-	c.in, c.buf, c.spans = in, c.buf[:0], c.spans[:0]
+	c.in, c.buf, c.spans, c.spaced = in, c.buf[:0], c.spans[:0], false
 	i := c.ws(0)
 	if i == len(in) || in[i] != '{' {
 		return fmt.Errorf("%w: not a JSON object", ErrInvalidRecord)
@@ -88,7 +91,7 @@ func (c *canon) record(in []byte) error {
 
 // whole parses in, any JSON value, into c.buf.
 func (c *canon) whole(in []byte) error {
-	c.in, c.buf, c.spans = in, c.buf[:0], c.spans[:0]
+	c.in, c.buf, c.spans, c.spaced = in, c.buf[:0], c.spans[:0], false
 	i, err := c.value(c.ws(0), 0)
 	if err == nil {
 		if i = c.ws(i); i != len(in) {
@@ -109,14 +112,17 @@ func (c *canon) syntax(i int, what string) error {
 }
 
 func (c *canon) ws(i int) int {
+	start := i
 	for i < len(c.in) {
 		switch c.in[i] {
 		case ' ', '\t', '\n', '\r':
 			i++
 		default:
+			c.spaced = c.spaced || i > start
 			return i
 		}
 	}
+	c.spaced = c.spaced || i > start
 	return i
 }
 

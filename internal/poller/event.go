@@ -125,6 +125,14 @@ func updatedAt(record json.RawMessage) (string, error) {
 // (the change after a record too large for the state) hashes that digest
 // instead, so its ID is as stable, but a consumer cannot recompute it.
 func (e Event) ID() string {
+	id, _ := e.idAndForm()
+	return id
+}
+
+// idAndForm returns ID, and for before and after whether each is valid
+// JSON already in its compact form (no white space between tokens), which
+// appendJSON then need not compact: the canonical form's parse tells.
+func (e Event) idAndForm() (id string, compact [2]bool) {
 	h := sha256.New()
 	var n [8]byte
 	part := func(tag byte, p []byte) {
@@ -146,53 +154,31 @@ func (e Event) ID() string {
 		case isNull(r):
 			part('0', nil)
 		case c.whole(r) == nil:
+			compact[i] = !c.spaced
 			part('j', c.buf)
 		default:
 			part('r', r)
 		}
 	}
 	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	return hex.EncodeToString(h.Sum(sum[:0])[:16]), compact
 }
 
 // MarshalJSON encodes the event as docs/contract.md shows it; a Truncated one
-// without before and after, and with "truncated": true.
+// without before and after, and with "truncated": true. It is what
+// encoding/json makes of
+//
+//	struct {
+//		CustomerID string          `json:"customerId"`
+//		Change     string          `json:"change"`
+//		Fields     []string        `json:"fields"` // [] when nil
+//		Before     json.RawMessage `json:"before"` // or Truncated bool `json:"truncated"`
+//		After      json.RawMessage `json:"after"`
+//		UpdatedAt  string          `json:"updatedAt"`
+//		DetectedAt string          `json:"detectedAt"` // UTC, milliseconds
+//	}
+//
+// written out by appendJSON.
 func (e Event) MarshalJSON() ([]byte, error) {
-	if e.Fields == nil {
-		e.Fields = []string{}
-	}
-	if e.Truncated {
-		return e.marshalTruncated()
-	}
-	w := struct {
-		CustomerID string          `json:"customerId"`
-		Change     string          `json:"change"`
-		Fields     []string        `json:"fields"`
-		Before     json.RawMessage `json:"before"`
-		After      json.RawMessage `json:"after"`
-		UpdatedAt  string          `json:"updatedAt"`
-		DetectedAt string          `json:"detectedAt"`
-	}{e.CustomerID, e.Change, e.Fields, e.Before, e.After, e.UpdatedAt, e.DetectedAt.UTC().Format(timeLayout)}
-	if w.Fields == nil {
-		w.Fields = []string{}
-	}
-	if len(w.Before) == 0 {
-		w.Before = nil
-	}
-	if len(w.After) == 0 {
-		w.After = nil
-	}
-	return json.Marshal(w)
-}
-
-// marshalTruncated is MarshalJSON of a Truncated event.
-func (e Event) marshalTruncated() ([]byte, error) {
-	return json.Marshal(struct {
-		CustomerID string   `json:"customerId"`
-		Change     string   `json:"change"`
-		Fields     []string `json:"fields"`
-		Truncated  bool     `json:"truncated"`
-		UpdatedAt  string   `json:"updatedAt"`
-		DetectedAt string   `json:"detectedAt"`
-	}{e.CustomerID, e.Change, e.Fields, true, e.UpdatedAt, e.DetectedAt.UTC().Format(timeLayout)})
+	return e.appendJSON(nil, [2]bool{})
 }

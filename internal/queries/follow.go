@@ -10,18 +10,24 @@ import (
 	"github.com/gormic/crm-bridge/internal/model"
 )
 
-// contact is what the Index takes from a record.
-type contact struct {
-	Phone string `json:"phone"`
-	Email string `json:"email"`
-}
-
 // followCustomers keeps s.index following CRM_CUSTOMERS until ctx ends: a
 // watch gives every current record, then each change; the Index built
 // from it replaces the one in use once it has seen every current record.
 // When the watch ends early it starts again with a new Index, the old one
 // answering meanwhile.
+//
+// It starts once the model is filled. Until then find and list answer
+// NOT_READY whatever the index holds, so an index that followed the
+// model as the first complete export fills it (a million inserts into a
+// sorted index, and the server sending every entry to every process) would
+// only slow that first sync; after it, the watch delivers every record at
+// once, loaded unsorted and sorted once.
 func (s *Service) followCustomers(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-s.filled:
+	}
 	for ctx.Err() == nil {
 		if err := s.watchCustomers(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("read model watch ended, watching again", "bucket", model.Bucket, "err", err)
@@ -66,8 +72,8 @@ func (s *Service) watchCustomers(ctx context.Context) error {
 			x.Delete(id)
 			continue
 		}
-		var c contact
-		if err := json.Unmarshal(e.Value(), &c); err != nil {
+		c, err := readContact(e.Value())
+		if err != nil {
 			s.log.Warn("read model record unreadable, indexed without phone and email", "customer_id", id, "err", err)
 		}
 		x.Put(id, c.Phone, c.Email)
@@ -120,6 +126,9 @@ func (s *Service) watchStatus(ctx context.Context) error {
 			}
 			s.status.Store(&st)
 			s.statusSeen.Store(true)
+			if st.Filled {
+				s.filledOnce.Do(func() { close(s.filled) })
+			}
 		}
 	}
 }

@@ -82,7 +82,11 @@ func (w *world) serve(t *testing.T, cfg Config) *Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Stop(context.Background()) })
-	eventually.True(t, 10*time.Second, "the index built and the status read", func() bool { return s.Indexed() && s.statusSeen.Load() })
+	// The index is built once the model is filled.
+	eventually.True(t, 10*time.Second, "the status read, and the index built if the model is filled", func() bool {
+		st := s.status.Load()
+		return s.statusSeen.Load() && (st == nil || !st.Filled || s.Indexed())
+	})
 	return s
 }
 

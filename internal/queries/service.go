@@ -34,6 +34,10 @@ type Service struct {
 	// statusSeen is set once the status watch has caught up.
 	status     atomic.Pointer[model.Status]
 	statusSeen atomic.Bool
+	// filled is closed once the status has said the model is filled: the
+	// index is built from then on (followCustomers).
+	filled     chan struct{}
+	filledOnce sync.Once
 
 	svc      micro.Service
 	sem      chan struct{}
@@ -48,7 +52,8 @@ func New(nc *nats.Conn, js jetstream.JetStream, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Service{cfg: cfg, nc: nc, js: js, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), sem: make(chan struct{}, cfg.Workers)}, nil
+	return &Service{cfg: cfg, nc: nc, js: js, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), sem: make(chan struct{}, cfg.Workers),
+		filled: make(chan struct{})}, nil
 }
 
 var semver = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)

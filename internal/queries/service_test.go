@@ -281,3 +281,26 @@ func TestResync(t *testing.T) {
 		t.Errorf("failed resync: got %q %q %s, want 503 NOT_READY naming the cause", a.code, a.errCode, a.raw)
 	}
 }
+
+// The index is built once the model is filled, not while the first
+// complete export fills it: until then find answers NOT_READY, and then
+// it finds what the model held before and what comes after.
+func TestIndexBuiltOnceFilled(t *testing.T) {
+	w := newWorld(t, embedded.Options{})
+	s := w.serve(t, Config{})
+	w.put(t, "cus_1", record("cus_1", "Ada", "5550100", "ada@example.com"))
+	if a := w.ask(t, "crm.customer.find", `{"phone":"5550100"}`); a.errCode != CodeNotReady {
+		t.Fatalf("find before the model is filled: got %s %s, want NOT_READY", a.code, a.raw)
+	}
+	if s.Indexed() {
+		t.Fatal("indexed before the model is filled")
+	}
+	w.fill(t, time.Now())
+	eventually.True(t, 10*time.Second, "indexed once filled", s.Indexed)
+	w.put(t, "cus_2", record("cus_2", "Bob", "5550199", "bob@example.com"))
+	find := func(body string) []string { return w.ask(t, "crm.customer.find", body).ok(t).ids(t) }
+	if got := find(`{"phone":"5550100"}`); !slices.Equal(got, []string{"cus_1"}) {
+		t.Errorf("a customer put before the model was filled: got %q, want cus_1", got)
+	}
+	eventually.True(t, 10*time.Second, "a customer put after", func() bool { return slices.Equal(find(`{"email":"BOB@example.com"}`), []string{"cus_2"}) })
+}
