@@ -19,6 +19,7 @@ type sizes struct {
 	commands20  int           // BENCH_COMMANDS_20MS: commands per round at CRM latency 20 ms
 	customers   int           // BENCH_CUSTOMERS: customers of the first start (and the changes)
 	changes     int           // BENCH_CHANGES: customers changed after the first start
+	bulk        int           // BENCH_BULK: customers changed at once, of BENCH_CUSTOMERS, in the bulk scenario
 	cmdRate     int           // BENCH_COMMAND_RATE: commands per second, publish to result
 	cmdTime     time.Duration // BENCH_COMMAND_SECONDS: how long, per round
 	queryRate   int           // BENCH_QUERY_RATE: crm.customer.get requests per second
@@ -58,6 +59,7 @@ func benchSizes(tb testing.TB) sizes {
 		commands20:  get("BENCH_COMMANDS_20MS", 6400),
 		customers:   customers,
 		changes:     get("BENCH_CHANGES", 1000),
+		bulk:        get("BENCH_BULK", 100_000),
 		cmdRate:     get("BENCH_COMMAND_RATE", 1000),
 		cmdTime:     time.Duration(get("BENCH_COMMAND_SECONDS", 3)) * time.Second,
 		queryRate:   get("BENCH_QUERY_RATE", 5000),
@@ -72,7 +74,7 @@ func benchSizes(tb testing.TB) sizes {
 }
 
 // smokeSizes run every scenario in seconds.
-var smokeSizes = sizes{rounds: 1, commands: 100, commands20: 100, customers: 2000, changes: 20,
+var smokeSizes = sizes{rounds: 1, commands: 100, commands20: 100, customers: 2000, changes: 20, bulk: 200,
 	cmdRate: 200, cmdTime: 500 * time.Millisecond, queryRate: 500, queryTime: 500 * time.Millisecond, queryCustom: 500,
 	lookupCust: 500, lookups: 2, exportCustomers: 10_000, exportPage: 100, exportLatency: 40 * time.Millisecond}
 
@@ -103,6 +105,7 @@ var scenarios = []struct {
 	{"changes/during-export", func(tb testing.TB, s sizes) []*table {
 		return []*table{duringExportScenario(tb, s.exportCustomers, s.changes, s.rounds, s.exportPage, s.exportLatency)}
 	}},
+	{"bulk", func(tb testing.TB, s sizes) []*table { return bulkScenario(tb, s.customers, s.bulk, s.rounds) }},
 }
 
 // BenchmarkBlackBox runs each scenario once (its rounds inside) and prints
