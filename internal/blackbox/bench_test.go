@@ -19,6 +19,7 @@ type sizes struct {
 	commands20  int           // BENCH_COMMANDS_20MS: commands per round at CRM latency 20 ms
 	customers   int           // BENCH_CUSTOMERS: customers of the first start (and the changes), the first sync and the migration
 	changes     int           // BENCH_CHANGES: customers changed after the first start
+	bulk        int           // BENCH_BULK: customers changed at once, of BENCH_CUSTOMERS, in the bulk scenario
 	cmdRate     int           // BENCH_COMMAND_RATE: commands per second, publish to result
 	cmdTime     time.Duration // BENCH_COMMAND_SECONDS: how long, per round
 	queryRate   int           // BENCH_QUERY_RATE: crm.customer.get requests per second
@@ -26,6 +27,15 @@ type sizes struct {
 	queryCustom int           // BENCH_QUERY_CUSTOMERS: customers of the query scenario
 	lookupCust  int           // BENCH_LOOKUP_CUSTOMERS: customers of the lookup scenario
 	lookups     int           // BENCH_LOOKUPS: ambiguous creates per round
+
+	// exportCustomers, exportPage and exportLatency are the simulator of
+	// changes/during-export: BENCH_CUSTOMERS, benchPageSize and no latency;
+	// in smoke, a small complete export made slow enough to outlast two
+	// incremental polls, of more customers than the bridge runs one beside
+	// them from (10,000).
+	exportCustomers int
+	exportPage      int
+	exportLatency   time.Duration
 }
 
 // benchSizes are make bench's sizes, each overridden by its variable.
@@ -42,12 +52,14 @@ func benchSizes(tb testing.TB) sizes {
 		}
 		return n
 	}
+	customers := get("BENCH_CUSTOMERS", 300_000)
 	return sizes{
 		rounds:      get("BENCH_ROUNDS", 3),
 		commands:    get("BENCH_COMMANDS", 5000),
 		commands20:  get("BENCH_COMMANDS_20MS", 6400),
-		customers:   get("BENCH_CUSTOMERS", 300_000),
+		customers:   customers,
 		changes:     get("BENCH_CHANGES", 1000),
+		bulk:        get("BENCH_BULK", 100_000),
 		cmdRate:     get("BENCH_COMMAND_RATE", 1000),
 		cmdTime:     time.Duration(get("BENCH_COMMAND_SECONDS", 3)) * time.Second,
 		queryRate:   get("BENCH_QUERY_RATE", 5000),
@@ -55,13 +67,16 @@ func benchSizes(tb testing.TB) sizes {
 		queryCustom: get("BENCH_QUERY_CUSTOMERS", 10_000),
 		lookupCust:  get("BENCH_LOOKUP_CUSTOMERS", 10_000),
 		lookups:     get("BENCH_LOOKUPS", 20),
+
+		exportCustomers: customers,
+		exportPage:      benchPageSize,
 	}
 }
 
 // smokeSizes run every scenario in seconds.
-var smokeSizes = sizes{rounds: 1, commands: 100, commands20: 100, customers: 2000, changes: 20,
+var smokeSizes = sizes{rounds: 1, commands: 100, commands20: 100, customers: 2000, changes: 20, bulk: 200,
 	cmdRate: 200, cmdTime: 500 * time.Millisecond, queryRate: 500, queryTime: 500 * time.Millisecond, queryCustom: 500,
-	lookupCust: 500, lookups: 2}
+	lookupCust: 500, lookups: 2, exportCustomers: 10_000, exportPage: 100, exportLatency: 40 * time.Millisecond}
 
 // scenarios are the black-box scenarios, each a function of the sizes.
 var scenarios = []struct {
@@ -88,6 +103,10 @@ var scenarios = []struct {
 	}},
 	{"firstsync", func(tb testing.TB, s sizes) []*table { return firstSyncScenario(tb, s.customers, s.rounds) }},
 	{"migrate", func(tb testing.TB, s sizes) []*table { return migrateScenario(tb, s.customers, s.rounds) }},
+	{"changes/during-export", func(tb testing.TB, s sizes) []*table {
+		return []*table{duringExportScenario(tb, s.exportCustomers, s.changes, s.rounds, s.exportPage, s.exportLatency)}
+	}},
+	{"bulk", func(tb testing.TB, s sizes) []*table { return bulkScenario(tb, s.customers, s.bulk, s.rounds) }},
 }
 
 // BenchmarkBlackBox runs each scenario once (its rounds inside) and prints

@@ -60,23 +60,7 @@ func changeRound(tb testing.TB, b *proctest.Proc, js jetstream.JetStream, client
 		tb.Fatal(err)
 	}
 	polls := len(logLines(b, "poll done"))
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for id := range work {
-				first := name + strings.ReplaceAll(id, "_", "")
-				if err := client.Update(context.Background(), id, crm.UpdateParams{FirstName: &first}); err != nil {
-					tb.Error(err)
-				}
-			}
-		})
-	}
-	for _, i := range pick {
-		work <- ids[i]
-	}
-	close(work)
-	wg.Wait()
+	changeAll(tb, client, pickIDs(ids, pick), name)
 	changed := time.Now()
 	mid, err := eventsState(js)
 	if err != nil {
@@ -124,6 +108,38 @@ func changeRound(tb testing.TB, b *proctest.Proc, js jetstream.JetStream, client
 	return st.LastTime.Sub(first).Seconds(), strings.Join(done, "; "), ok
 }
 
+// changeAll sets the first name of each customer of ids to name and its
+// id, through the CRM's API, 16 updates at a time.
+func changeAll(tb testing.TB, client *crm.Client, ids []string, name string) {
+	tb.Helper()
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for id := range work {
+				first := name + strings.ReplaceAll(id, "_", "")
+				if err := client.Update(context.Background(), id, crm.UpdateParams{FirstName: &first}); err != nil {
+					tb.Error(err)
+				}
+			}
+		})
+	}
+	for _, id := range ids {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+}
+
+// pickIDs returns ids[i] for each i of pick.
+func pickIDs(ids []string, pick []int) []string {
+	out := make([]string, len(pick))
+	for j, i := range pick {
+		out[j] = ids[i]
+	}
+	return out
+}
+
 // logLine is what the benchmarks read of one of the bridge's JSON log lines.
 type logLine struct {
 	Time     time.Time `json:"time"`
@@ -137,6 +153,17 @@ type logLine struct {
 	Took     string    `json:"took"`
 	Entries  int       `json:"entries"`  // the migration's
 	Messages int       `json:"messages"` // the migration's
+}
+
+// pollStart is when the poll of a "poll done" line began: its time less
+// took (to the millisecond).
+func pollStart(tb testing.TB, l logLine) time.Time {
+	tb.Helper()
+	took, err := time.ParseDuration(l.Took)
+	if err != nil {
+		tb.Fatalf("poll done took %q: %v", l.Took, err)
+	}
+	return l.Time.Add(-took)
 }
 
 // logLines returns b's log lines with msg, in order.

@@ -14,9 +14,11 @@ import (
 )
 
 // events is the floor of a first start with initial events: the bridge's
-// streams made, then the complete export read page by page, each customer
-// published as a full CloudEvents created event, asynchronously. It prints
-// "done N" once every PubAck is in, and waits to be stopped.
+// streams made, then the complete export read page by page (or, with
+// o.since, the export since then: a poll's), each customer published as a
+// full CloudEvents created event, asynchronously. It prints "ready", then
+// "export" and the time (RFC 3339) just before its first export request,
+// and "done N" once every PubAck is in, and waits to be stopped.
 func events(ctx context.Context, o options, stdout io.Writer) error {
 	nc, _, err := connect(o.nats)
 	if err != nil {
@@ -38,7 +40,8 @@ func events(ctx context.Context, o options, stdout io.Writer) error {
 	fmt.Fprintln(stdout, "ready")
 	subj := streams.Subjects{Prefix: "crm"}
 	n := 0
-	for page, err := range client.Export(ctx, time.Time{}) {
+	fmt.Fprintln(stdout, "export", time.Now().UTC().Format(time.RFC3339Nano))
+	for page, err := range client.Export(ctx, o.since) {
 		if err != nil {
 			return err
 		}

@@ -4,13 +4,14 @@
 // part of the product; internal/blackbox builds and runs it.
 //
 //	floor commands --nats URL --crm URL [--concurrency 64]
-//	floor events   --nats URL --crm URL
+//	floor events   --nats URL --crm URL [--since RFC3339]
 //
 // commands consumes CRM_COMMANDS from new messages on (a pull consumer),
 // makes one CRM update per command, publishes a result to
 // crm.customer.result with Nats-Msg-Id and Command-Id, and acks after the
-// PubAck. events reads the complete export page by page, decodes it and
-// async-publishes one full CloudEvents created event per customer. Each
+// PubAck. events reads the complete export (or, with --since, the export
+// since then, as a poll does) page by page, decodes it and async-publishes
+// one full CloudEvents created event per customer. Each
 // prints "ready" once it can work, and runs until SIGTERM or stdin closes.
 package main
 
@@ -23,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -38,6 +40,7 @@ func main() {
 type options struct {
 	nats, crm, apiKey, orgID string
 	concurrency              int
+	since                    time.Time // events: the export since then; zero: the complete export
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -51,6 +54,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	fs.StringVar(&o.apiKey, "api-key", "bench-key", "CRM api-key")
 	fs.StringVar(&o.orgID, "org-id", "bench-org", "CRM organization-id")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "commands in flight")
+	fs.TextVar(&o.since, "since", time.Time{}, "events: read the export since this time (RFC 3339), not the complete one")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
