@@ -46,6 +46,11 @@ func FuzzEventJSON(f *testing.F) {
 	f.Add("a\"b\\c<>&\x01é\xff", "created", "", "", `{"k":"v"}`, "", false, int64(-5))
 	f.Add("cus_2", "deleted", "f\u2028", `null`, ``, "\t", true, int64(1<<40))
 	f.Add("cus_3", "updated", "a", `{"id":`, `{}`, "", false, int64(0))
+	// Records encoding/json refuses, which the fast path must refuse too.
+	for _, r := range []string{"{\"a\":\"\x01\"}", `{"a":01}`, `{"a":1.}`, `{"a":"\x"}`, `{"a":tru}`, `{"a":-}`,
+		`{"a":1e}`, `{"a":[1,]}`, `{"a":1,}`, `{"a":"\u12"}`, `{"a":NaN}`, `{"a":+1}`, `{"a":.5}`, "{\"\x00\":1}"} {
+		f.Add("cus_6", "created", "", "", r, "", false, int64(0))
+	}
 	f.Fuzz(func(t *testing.T, id, change, field, before, after, updatedAt string, truncated bool, ms int64) {
 		e := Event{CustomerID: id, Change: change, Before: json.RawMessage(before), After: json.RawMessage(after),
 			UpdatedAt: updatedAt, DetectedAt: time.UnixMilli(ms % (1 << 45)), Truncated: truncated}
