@@ -7,16 +7,12 @@
 // Go's default (GOGC=100) lets the heap grow to twice its live data
 // before the next collection: the more the process holds, the more
 // garbage it may also hold. A Pacer caps that growth at a fixed headroom
-// instead: after each collection it sets GOGC so that a large heap grows
-// by at most about headroom (never less than a tenth of its live data,
-// MinPercent, so that the collector does not run all the time: its cost
-// is the pointers it follows, not the heap's size), and a small one up to
-// MinHeap in all (at most MaxPercent). A small heap collected at twice
-// its live data (a few MB) is collected many times a second while
-// commands flow, and every collection shrinks the stacks of the goroutines
-// parked in a command or an HTTP connection, which then grow them again:
-// together some tenth of the CPU per command. GOMEMLIMIT, when set, still
-// applies on top of it.
+// instead: after each collection it sets GOGC to 100 × headroom / live,
+// between MinPercent and 100, so that a small heap is paced as by default
+// and a large one grows by at most about headroom (never less than a
+// tenth of its live data, so that the collector does not run all the
+// time: its cost is the pointers it follows, not the heap's size).
+// GOMEMLIMIT, when set, still applies on top of it.
 package gcpace
 
 import (
@@ -32,30 +28,17 @@ import (
 // tenth of its live data.
 const MinPercent = 10
 
-// MaxPercent is the highest GOGC a Pacer sets (for a heap of a few MB live,
-// which may grow to MinHeap).
-const MaxPercent = 1000
-
-// MinHeap is the heap a Pacer lets any process reach before it collects:
-// a small heap grows to it rather than by headroom alone.
-const MinHeap = 64 << 20
-
-// DefaultPercent is Go's GOGC default, what Percent returns before
-// anything is live, and what Stop restores.
+// DefaultPercent is Go's GOGC default, the highest a Pacer sets, and what
+// Stop restores.
 const DefaultPercent = 100
 
 // Percent returns the GOGC that lets a heap of live bytes grow by about
-// headroom, or to MinHeap when that is more: between MinPercent and
-// MaxPercent.
+// headroom: 100 × headroom / live, between MinPercent and DefaultPercent.
 func Percent(live, headroom uint64) int {
 	if live == 0 {
 		return DefaultPercent
 	}
-	grow := headroom
-	if live+grow < MinHeap {
-		grow = MinHeap - live
-	}
-	return int(min(max(grow*100/live, MinPercent), MaxPercent))
+	return int(min(max(headroom*100/live, MinPercent), DefaultPercent))
 }
 
 // Pacer sets GOGC after each collection. Start one per process; Stop it
@@ -126,7 +109,7 @@ func Desc(getenv func(string) string, embedded bool) string {
 	var d string
 	switch {
 	case Paced(getenv, embedded):
-		d = fmt.Sprintf("paced: %d MiB of headroom, at least %d MiB in all, GOGC %d to %d", Headroom>>20, MinHeap>>20, MinPercent, MaxPercent)
+		d = fmt.Sprintf("paced: %d MiB of headroom, GOGC %d to %d", Headroom>>20, MinPercent, DefaultPercent)
 	case getenv("GOGC") != "":
 		d = "GOGC=" + getenv("GOGC")
 	default:
