@@ -64,7 +64,7 @@ func walkExport(body []byte) (env envelope[ExportPage], spans []span, ok bool) {
 		seen |= bit
 		switch string(key) {
 		case "requestId":
-			return setString(body[v.start:v.end], &env.RequestID)
+			return jsonscan.SetString(body[v.start:v.end], &env.RequestID)
 		case "warnings":
 			env.Warnings = append(json.RawMessage(nil), body[v.start:v.end]...)
 			return true
@@ -97,7 +97,7 @@ func walkExportData(body []byte, v span, p *ExportPage, spans *[]span) bool {
 		}
 		seen |= bit
 		if string(key) == "next" {
-			return setString(body[v.start:v.end], &p.Next)
+			return jsonscan.SetString(body[v.start:v.end], &p.Next)
 		}
 		switch body[v.start] {
 		case 'n':
@@ -192,14 +192,14 @@ func walkCustomer(body []byte, s span, c *Customer) bool {
 		str, ptr := customerString(c, key)
 		switch {
 		case str != nil:
-			return setString(val, str)
+			return jsonscan.SetString(val, str)
 		case ptr != nil && val[0] == 'n':
 			*ptr = nil
 			return true
 		case ptr != nil:
 			s := new(string)
 			*ptr = s
-			return setString(val, s)
+			return jsonscan.SetString(val, s)
 		}
 		switch string(key) {
 		case "gender":
@@ -240,22 +240,6 @@ func eachMember(b []byte, i int, f func(key []byte, v span) bool) bool {
 	return true
 }
 
-// setString sets *dst to the JSON string val, as encoding/json would; null
-// leaves it. It is false for any other value.
-func setString(val []byte, dst *string) bool {
-	switch {
-	case val[0] == 'n':
-		return true
-	case val[0] != '"':
-		return false
-	}
-	s := val[1 : len(val)-1]
-	if bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
-		*dst = string(s)
-		return true
-	}
-	return json.Unmarshal(val, dst) == nil
-}
 
 // foldsTo reports whether key is one of names spelled otherwise (as
 // encoding/json would match it).

@@ -19,6 +19,7 @@ package jsonscan
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 )
 
 // Space returns the offset of the first byte at or after b[i] that is not
@@ -115,6 +116,24 @@ func Unquote(lit []byte) string {
 		return string(lit) // not a literal: its bytes, rather than nothing
 	}
 	return s
+}
+
+// SetString sets *dst to the string that the literal lit (quotes
+// included) holds, as encoding/json decodes it into a string; null leaves
+// *dst as it is. It reports false for any other value.
+func SetString(lit []byte, dst *string) bool {
+	switch {
+	case lit[0] == 'n':
+		return true
+	case lit[0] != '"':
+		return false
+	}
+	s := lit[1 : len(lit)-1]
+	if bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+		*dst = string(s)
+		return true
+	}
+	return json.Unmarshal(lit, dst) == nil
 }
 
 // Member is one member of an object.

@@ -3,7 +3,6 @@ package queries
 import (
 	"bytes"
 	"encoding/json"
-	"unicode/utf8"
 
 	"github.com/gormic/crm-bridge/internal/jsonscan"
 )
@@ -16,10 +15,10 @@ type contact struct {
 
 // readContact returns what json.Unmarshal makes of record into a contact,
 // and its error. A plain record (an object whose member names hold no
-// escape, whose phone and email are plain strings or null) is read in one
-// walk after a check that it is valid JSON; any other through
-// json.Unmarshal. The watch reads every record the model stores, and
-// json.Unmarshal was most of the index's cost.
+// escape, whose phone and email are strings or null) is read in one walk
+// after a check that it is valid JSON; any other through json.Unmarshal.
+// The watch reads every record the model stores, and json.Unmarshal was
+// most of the index's cost.
 func readContact(record []byte) (contact, error) {
 	var c contact
 	if !json.Valid(record) {
@@ -45,12 +44,7 @@ func readContact(record []byte) (contact, error) {
 		default:
 			continue
 		}
-		v := record[m.Value:m.End]
-		switch {
-		case v[0] == 'n': // null leaves the field as it is
-		case v[0] == '"' && !m.ValueEscaped && utf8.Valid(v[1:len(v)-1]):
-			*dst = string(v[1 : len(v)-1])
-		default:
+		if !jsonscan.SetString(record[m.Value:m.End], dst) {
 			return unmarshalContact(record)
 		}
 	}
