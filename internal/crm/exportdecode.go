@@ -240,7 +240,6 @@ func eachMember(b []byte, i int, f func(key []byte, v span) bool) bool {
 	return true
 }
 
-
 // foldsTo reports whether key is one of names spelled otherwise (as
 // encoding/json would match it).
 func foldsTo(key []byte, names ...string) bool {
