@@ -16,6 +16,9 @@ type metrics struct {
 	badUpdatedAt prometheus.Counter
 	// lastComplete is when the last complete poll started (Unix seconds).
 	lastComplete prometheus.Gauge
+	// steps times each step of the pipeline's rounds (pipeline.go), by
+	// step: load, events, model, state.
+	steps *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer, p *Poller) *metrics {
@@ -56,13 +59,18 @@ func newMetrics(reg prometheus.Registerer, p *Poller) *metrics {
 			Name: "crm_bridge_poller_invalid_updated_at_total",
 			Help: "Customer records read whose updatedAt is missing or not an RFC 3339 timestamp (they cannot move the cursor).",
 		}),
+		steps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "crm_bridge_poller_step_seconds",
+			Help:    "Time one round of the poller's writes (the changes of one export page, at most 1,000 customers) spent on each step: load (their saved state), events, model (their read model entries), state (saving them).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8), // 1 ms to 16 s
+		}, []string{"step"}),
 	}
 	if reg != nil {
 		lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "crm_bridge_poller_lag_seconds",
 			Help: "Time since the last complete poll started, while this process polls; 0 otherwise.",
 		}, func() float64 { return p.Status().Lag(p.cfg.Now()).Seconds() })
-		reg.MustRegister(m.active, m.events, m.passes, m.records, m.pages, m.invalid, m.truncated, m.badUpdatedAt, m.lastComplete, lag)
+		reg.MustRegister(m.active, m.events, m.passes, m.records, m.pages, m.invalid, m.truncated, m.badUpdatedAt, m.lastComplete, m.steps, lag)
 	}
 	return m
 }

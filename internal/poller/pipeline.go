@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gormic/crm-bridge/internal/lease"
@@ -125,10 +126,12 @@ type flight struct {
 // conditional on its last revision. A write whose condition fails means
 // another writer was first: that customer is returned, for apply.
 func (ps *pass) pipeline(ctx context.Context, cs []change, detected time.Time) (slow []change, err error) {
+	clock := stepClock{m: ps.p.metrics.steps, last: time.Now()}
 	svs, loaded, err := ps.p.store.loadMany(ctx, cs, ps.p.cfg.Workers)
 	if err != nil {
 		return nil, err
 	}
+	clock.step("load")
 	fs := make([]*flight, 0, len(cs))
 	for i, c := range cs {
 		if !loaded[i] {
@@ -143,13 +146,42 @@ func (ps *pass) pipeline(ctx context.Context, cs []change, detected time.Time) (
 			fs = append(fs, f)
 		}
 	}
+	clock.last = time.Now() // board is the bridge's own work, not a write
 	if fs, slow, err = ps.publishAll(ctx, fs, slow); err != nil {
 		return nil, err
 	}
+	clock.step("events")
 	if err := ps.modelAll(ctx, fs); err != nil {
 		return nil, err
 	}
-	return ps.saveAll(ctx, fs, slow)
+	clock.step("model")
+	if slow, err = ps.saveAll(ctx, fs, slow); err != nil {
+		return nil, err
+	}
+	clock.step("state")
+	us := func(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
+	ps.p.log.Debug("pipeline round", "customers", len(cs), "writes", len(fs), "load", us(clock.took[0]),
+		"events", us(clock.took[1]), "model", us(clock.took[2]), "state", us(clock.took[3]))
+	return slow, nil
+}
+
+// stepClock times the steps of one round of the pipeline, in
+// crm_bridge_poller_step_seconds and for its debug line.
+type stepClock struct {
+	m    *prometheus.HistogramVec
+	last time.Time
+	took [4]time.Duration // load, events, model, state
+	n    int
+}
+
+// step ends the current step, named step, and starts the next.
+func (c *stepClock) step(name string) {
+	now := time.Now()
+	d := now.Sub(c.last)
+	c.last = now
+	c.took[c.n] = d
+	c.n++
+	c.m.WithLabelValues(name).Observe(d.Seconds())
 }
 
 // board returns c's flight from its saved state sv, or nil when there is

@@ -2,13 +2,20 @@ package poller
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
 	"github.com/gormic/crm-bridge/internal/natstest"
+	"github.com/gormic/crm-bridge/internal/syncbuf"
 )
 
 // loadMany reads what load reads, for customers in chunks (a first start
@@ -105,5 +112,49 @@ func TestInitialEventsSavedInChunks(t *testing.T) {
 	e := r.waitEvents(21)[20]
 	if e.CustomerID != id || e.Change != Updated || !pgSame(t, e.Before, events[3].After) {
 		t.Errorf("got %s %s before %s, want updated %s before %s", e.Change, e.CustomerID, e.Before, id, events[3].After)
+	}
+}
+
+// Each round of the pipeline is timed, step by step, in
+// crm_bridge_poller_step_seconds and in a debug line, so that an operator
+// can see where a slow poll spends its time.
+func TestPipelineStepsTimed(t *testing.T) {
+	r := newRig(t, crmsim.Options{})
+	r.sim.Seed(5)
+	var logs syncbuf.Buffer
+	cfg := r.cfg
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	in := r.start(cfg, nil, nil)
+	in.polls(t, 1)
+	id := r.sim.Customers()[1].ID
+	if _, err := r.sim.UpdateCustomer(id, func(c *crm.Customer) { c.LastName = ptr("Timed") }); err != nil {
+		t.Fatal(err)
+	}
+	r.waitEvents(1)
+	in.polls(t, 1)
+	for _, step := range []string{"load", "events", "model", "state"} {
+		var m dto.Metric
+		if err := in.p.metrics.steps.WithLabelValues(step).(prometheus.Histogram).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if n := m.GetHistogram().GetSampleCount(); n == 0 {
+			t.Errorf("step %s: no round timed", step)
+		}
+	}
+	var line map[string]any
+	for l := range strings.Lines(logs.String()) {
+		if strings.Contains(l, `"msg":"pipeline round"`) {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if line["writes"] != 1.0 || line["customers"] != 1.0 {
+		t.Fatalf("last pipeline round: %v, want 1 customer and 1 write:\n%s", line, logs.String())
+	}
+	for _, step := range []string{"load", "events", "model", "state"} {
+		if d, ok := line[step].(float64); !ok || d < 0 {
+			t.Errorf("pipeline round: %s = %v, want a duration", step, line[step])
+		}
 	}
 }
