@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -26,14 +28,25 @@ import (
 // no after: its customer is left to the next pass, which finds the event
 // when it publishes. It returns how many customers it brought up. It runs
 // in the lane's turn.
+//
+// After a poll that published many events, nearly every customer is
+// saved as of its last event already: their saved states are read in
+// batches first (loadMany, as a pass reads them), and only the customers
+// that may be behind are read and brought up one by one, their events'
+// afters fetched then.
 func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, ln *lane, from uint64) (int, error) {
 	latest, err := p.lastEvents(ctx, from)
 	if err != nil {
 		return 0, err
 	}
+	ids := slices.Sorted(maps.Keys(latest))
+	behind, err := p.maybeBehind(ctx, ln, ids, latest)
+	if err != nil {
+		return 0, err
+	}
 	caught := 0
-	for id, ev := range latest {
-		ok, err := p.bringUp(ctx, ls, ln, id, ev)
+	for _, id := range behind {
+		ok, err := p.bringUp(ctx, ls, ln, id, latest[id])
 		if err != nil {
 			return caught, err
 		}
@@ -44,11 +57,40 @@ func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, ln *lane, from ui
 	return caught, nil
 }
 
+// maybeBehind returns those of ids whose state, read in batches, is not
+// yet saved as of their last event in latest. A customer the index says
+// is in a chunk may have an entry of its own that the index missed (a
+// save whose acknowledgement was lost): the chunk's record is older than
+// the entry, so a customer it shows saved as of its event is, and one it
+// shows behind is read again alone (bringUp).
+func (p *Poller) maybeBehind(ctx context.Context, ln *lane, ids []string, latest map[string]lastEvent) ([]string, error) {
+	cs := make([]change, len(ids))
+	for i, id := range ids {
+		h := ln.x.hash(id)
+		e, known := ln.x.m[h]
+		// known: read its entry even when the index does not know the
+		// customer (loadMany takes an unknown one for never saved).
+		cs[i] = change{id: id, h: h, known: true}
+		if known {
+			cs[i].chunk = ln.x.chunkSeq(e)
+		}
+	}
+	svs, loaded, err := p.store.loadMany(ctx, cs, p.cfg.Workers)
+	if err != nil {
+		return nil, err
+	}
+	var behind []string
+	for i, id := range ids {
+		if !loaded[i] || svs[i].eventSeq < latest[id].seq {
+			behind = append(behind, id)
+		}
+	}
+	return behind, nil
+}
+
 // lastEvent is the last change event of one customer after a sequence.
 type lastEvent struct {
-	seq       uint64
-	after     json.RawMessage
-	truncated bool
+	seq uint64
 }
 
 // lastEvents reads the change events after stream sequence from, and
@@ -85,6 +127,16 @@ func (p *Poller) lastEvents(ctx context.Context, from uint64) (map[string]lastEv
 	return latest, nil
 }
 
+// catchUpEvent is what catch-up reads of an event: a message that does
+// not decode so is not one. lastEvents reads every event for its
+// customer, keeping its sequence; eventAfter reads one again for its
+// after.
+type catchUpEvent struct {
+	CustomerID string          `json:"customerId"`
+	After      json.RawMessage `json:"after"`
+	Truncated  bool            `json:"truncated"`
+}
+
 // noteEvent keeps event m in latest as its customer's last; a message
 // that is not an event is logged and skipped.
 func (p *Poller) noteEvent(latest map[string]lastEvent, m jetstream.Msg) error {
@@ -92,17 +144,27 @@ func (p *Poller) noteEvent(latest map[string]lastEvent, m jetstream.Msg) error {
 	if err != nil {
 		return fmt.Errorf("poller: catch up: %w", err)
 	}
-	var ev struct {
-		CustomerID string          `json:"customerId"`
-		After      json.RawMessage `json:"after"`
-		Truncated  bool            `json:"truncated"`
-	}
+	var ev catchUpEvent
 	if err := json.Unmarshal(m.Data(), &ev); err != nil || ev.CustomerID == "" {
 		p.log.Warn("poller: catch up: an event that is not one; skipped", "seq", meta.Sequence.Stream, "err", err)
 		return nil
 	}
-	latest[ev.CustomerID] = lastEvent{seq: meta.Sequence.Stream, after: ev.After, truncated: ev.Truncated}
+	latest[ev.CustomerID] = lastEvent{seq: meta.Sequence.Stream}
 	return nil
+}
+
+// eventAfter reads the event at stream sequence seq, customer id's, for
+// its after, and whether it is truncated.
+func (p *Poller) eventAfter(ctx context.Context, id string, seq uint64) (after json.RawMessage, truncated bool, err error) {
+	m, err := p.events.GetMsg(ctx, seq)
+	if err != nil {
+		return nil, false, fmt.Errorf("poller: catch up %s: event %d: %w", id, seq, err)
+	}
+	var ev catchUpEvent
+	if err := json.Unmarshal(m.Data, &ev); err != nil {
+		return nil, false, fmt.Errorf("poller: catch up %s: event %d: %w", id, seq, err)
+	}
+	return ev.After, ev.Truncated, nil
 }
 
 // bringUp brings customer id's state up to its last event ev, if it is
@@ -118,7 +180,11 @@ func (p *Poller) bringUp(ctx context.Context, ls *lease.Lease, ln *lane, id stri
 	if err != nil || sv.eventSeq >= ev.seq {
 		return false, err
 	}
-	if ev.truncated {
+	after, truncated, err := p.eventAfter(ctx, id, ev.seq)
+	if err != nil {
+		return false, err
+	}
+	if truncated {
 		// Its after is not in it. The next pass finds the event again
 		// when it publishes the customer's (publish).
 		p.log.Info("poller state behind a truncated event; left for the next poll",
@@ -126,8 +192,8 @@ func (p *Poller) bringUp(ctx context.Context, ls *lease.Lease, ln *lane, id stri
 		return false, nil
 	}
 	c := change{id: id, h: h}
-	if !isNull(ev.after) {
-		c.raw = ev.after
+	if !isNull(after) {
+		c.raw = after
 		if c.digest, err = wholeDigest(c.raw); err != nil {
 			return false, fmt.Errorf("poller: catch up %s: %w", id, err)
 		}
