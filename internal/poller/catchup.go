@@ -64,25 +64,29 @@ func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, ln *lane, from ui
 // the entry, so a customer it shows saved as of its event is, and one it
 // shows behind is read again alone (bringUp).
 func (p *Poller) maybeBehind(ctx context.Context, ln *lane, ids []string, latest map[string]lastEvent) ([]string, error) {
-	cs := make([]change, len(ids))
-	for i, id := range ids {
-		h := ln.x.hash(id)
-		e, known := ln.x.m[h]
-		// known: read its entry even when the index does not know the
-		// customer (loadMany takes an unknown one for never saved).
-		cs[i] = change{id: id, h: h, known: true}
-		if known {
-			cs[i].chunk = ln.x.chunkSeq(e)
-		}
-	}
-	svs, loaded, err := p.store.loadMany(ctx, cs, p.cfg.Workers)
-	if err != nil {
-		return nil, err
-	}
 	var behind []string
-	for i, id := range ids {
-		if !loaded[i] || svs[i].eventSeq < latest[id].seq {
-			behind = append(behind, id)
+	// As many at once as a pass loads: the records read (and the chunks
+	// they are in) are let go after each round.
+	for round := range slices.Chunk(ids, pipelineMax) {
+		cs := make([]change, len(round))
+		for i, id := range round {
+			h := ln.x.hash(id)
+			e, known := ln.x.m[h]
+			// known: read its entry even when the index does not know
+			// the customer (loadMany takes an unknown one for never saved).
+			cs[i] = change{id: id, h: h, known: true}
+			if known {
+				cs[i].chunk = ln.x.chunkSeq(e)
+			}
+		}
+		svs, loaded, err := p.store.loadMany(ctx, cs, p.cfg.Workers)
+		if err != nil {
+			return nil, err
+		}
+		for i, id := range round {
+			if !loaded[i] || svs[i].eventSeq < latest[id].seq {
+				behind = append(behind, id)
+			}
 		}
 	}
 	return behind, nil
