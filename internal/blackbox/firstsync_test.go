@@ -1,8 +1,10 @@
 package blackbox
 
 import (
+	"github.com/gormic/crm-bridge/internal/model"
 	"github.com/gormic/crm-bridge/internal/proctest"
 
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // baselineRev names the bridge that issue 12's first-sync target compares
@@ -46,6 +50,13 @@ func firstSyncScenario(tb testing.TB, customers, rounds int) []*table {
 	rss := t.add("bridge peak RSS (MB)", true, "")
 	ncpu := t.add("nats-server CPU (s)", true, "")
 	nrss := t.add("nats-server peak RSS (MB)", true, "")
+	// The read model alone: what the contract's CRM_CUSTOMERS costs with
+	// nothing else, beside the baseline's whole first sync.
+	mt := &table{title: fmt.Sprintf("the read model alone: a bare client (floor model) putting the complete export of %d customers into %s, beside the baseline's silent first sync",
+		customers, model.Bucket), heads: [2]string{"baseline", "model"}}
+	msec := mt.add("time (s)", true, "")
+	mcpu := mt.add("client CPU (s)", true, "")
+	mncpu := mt.add("nats-server CPU (s)", true, "")
 	for range rounds {
 		// The baseline is the table's "floor" column: the ratio is
 		// current/baseline.
@@ -55,6 +66,11 @@ func firstSyncScenario(tb testing.TB, customers, rounds int) []*table {
 				bin = base
 			}
 			fs := firstSyncRound(tb, bin, crmURL, kind == "bridge")
+			if kind == "floor" {
+				msec.put("floor", fs.seconds)
+				mcpu.put("floor", fs.cpu)
+				mncpu.put("floor", fs.natsCPU)
+			}
 			sec.put(kind, fs.seconds)
 			if kind == "bridge" {
 				idx.put(kind, fs.indexed)
@@ -64,11 +80,49 @@ func firstSyncScenario(tb testing.TB, customers, rounds int) []*table {
 			ncpu.put(kind, fs.natsCPU)
 			nrss.put(kind, fs.natsMB)
 		}
+		mf := modelFloorRound(tb, crmURL, customers)
+		msec.put("bridge", mf.seconds)
+		mcpu.put("bridge", mf.cpu)
+		mncpu.put("bridge", mf.natsCPU)
 	}
 	t.note("column floor: the baseline bridge; bridge: this one; ratio: this one / the baseline, per round")
 	t.note("time: from the bridge process's start to its first \"poll done\" log line (the complete export recorded)")
 	t.note("index: from the same start to its \"read model indexed\" line: find and list answer from then on (the index is built once the model is filled)")
-	return []*table{t}
+	mt.note("time: the baseline's as above; the model's from the floor's start to the stored time of the last entry (the stream's last time)")
+	mt.note("issue 12 allows the bridge's first sync, model included, 1.2 times the baseline's: here the model alone, on the same two cores, with nothing else")
+	return []*table{t, mt}
+}
+
+// modelFloorRound starts a nats-server on a new store and the floor's
+// model job, and measures until the bucket holds every customer.
+func modelFloorRound(tb testing.TB, crmURL string, customers int) firstSync {
+	tb.Helper()
+	natsP, natsURL, stopNATS := startRoundNATS(tb)
+	defer stopNATS()
+	_, js := connect(tb, natsURL)
+	p := start(tb, "floor", proctest.FloorPkg, []string{"model", "--nats", natsURL, "--crm", crmURL,
+		"--api-key", benchAPIKey, "--org-id", benchOrg})
+	defer p.Stop(tb, time.Minute)
+	var st jetstream.StreamState
+	proctest.WaitFor(tb, p, 60*time.Minute, 100*time.Millisecond, fmt.Sprintf("floor: %d model entries stored", customers), func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		kv, err := js.KeyValue(ctx, model.Bucket)
+		if err != nil {
+			return false
+		}
+		status, err := kv.Status(ctx)
+		if err != nil {
+			return false
+		}
+		st = status.(*jetstream.KeyValueBucketStatus).StreamInfo().State
+		return st.Msgs >= uint64(customers)
+	})
+	return firstSync{
+		seconds: st.LastTime.Sub(p.Started()).Seconds(),
+		cpu:     p.CPU(tb).Seconds(),
+		natsCPU: natsP.CPU(tb).Seconds(),
+	}
 }
 
 // firstSync is one round's figures.

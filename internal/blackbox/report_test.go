@@ -16,6 +16,9 @@ type table struct {
 	title   string
 	metrics []*metric
 	notes   []string
+	// heads name the floor and bridge columns where they hold something
+	// else; default "floor" and "bridge".
+	heads [2]string
 }
 
 // metric is one figure's values, one per round; floor is empty where the
@@ -75,7 +78,11 @@ func (t *table) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\n== %s (medians of %d rounds)\n", t.title, rounds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "figure\tfloor\tbridge\tbridge/floor (range)\ttarget")
+	heads := t.heads
+	if heads == [2]string{} {
+		heads = [2]string{"floor", "bridge"}
+	}
+	fmt.Fprintf(tw, "figure\t%s\t%s\t%[2]s/%[1]s (range)\ttarget\n", heads[0], heads[1])
 	for _, m := range t.metrics {
 		f, r := "-", "-"
 		if len(m.floor) > 0 {

@@ -5,13 +5,16 @@
 //
 //	floor commands --nats URL --crm URL [--concurrency 64]
 //	floor events   --nats URL --crm URL [--since RFC3339]
+//	floor model    --nats URL --crm URL [--concurrency 64]
 //
 // commands consumes CRM_COMMANDS from new messages on (a pull consumer),
 // makes one CRM update per command, publishes a result to
 // crm.customer.result with Nats-Msg-Id and Command-Id, and acks after the
 // PubAck. events reads the complete export (or, with --since, the export
 // since then, as a poll does) page by page, decodes it and async-publishes
-// one full CloudEvents created event per customer. Each
+// one full CloudEvents created event per customer. model puts every
+// customer of the complete export into the read model's bucket, as a
+// first sync's read model needs and nothing else. Each
 // prints "ready" once it can work, and runs until SIGTERM or stdin closes.
 package main
 
@@ -45,7 +48,7 @@ type options struct {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: floor commands|events --nats URL --crm URL")
+		return errors.New("usage: floor commands|events|model --nats URL --crm URL")
 	}
 	fs := flag.NewFlagSet("floor "+args[0], flag.ContinueOnError)
 	var o options
@@ -53,7 +56,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	fs.StringVar(&o.crm, "crm", "http://127.0.0.1:8081", "CRM base URL")
 	fs.StringVar(&o.apiKey, "api-key", "bench-key", "CRM api-key")
 	fs.StringVar(&o.orgID, "org-id", "bench-org", "CRM organization-id")
-	fs.IntVar(&o.concurrency, "concurrency", 64, "commands in flight")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "commands (or model puts) in flight")
 	fs.TextVar(&o.since, "since", time.Time{}, "events: read the export since this time (RFC 3339), not the complete one")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -69,6 +72,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return commands(ctx, o, stdout)
 	case "events":
 		return events(ctx, o, stdout)
+	case "model":
+		return readModel(ctx, o, stdout)
 	}
 	return fmt.Errorf("unknown job %q", args[0])
 }
