@@ -10,8 +10,8 @@ import (
 // This file is the only code of the repository that knows the subjects
 // under which key-value buckets keep their keys ("$KV.<bucket>.<key>"),
 // for two things the key-value API cannot do: publish asynchronously (the
-// read model's bulk writes at a first start), and read the headers of a
-// bucket's entries (the migration of legacyStateBucket, migrate.go).
+// read model's writes, also for the black-box floor), and read the
+// headers of a bucket's entries (the migration of legacyStateBucket, migrate.go).
 // internal/layout's TestSizes keeps it so.
 
 // modelPrefix is the subject prefix of the read model's keys.
@@ -21,6 +21,13 @@ const modelPrefix = "$KV." + model.Bucket + "."
 // API's Put would, without waiting for the acknowledgement.
 func putModelAsync(js jetstream.JetStream, key string, value []byte) (jetstream.PubAckFuture, error) {
 	return js.PublishAsync(modelPrefix+key, value)
+}
+
+// PutModelAsync is putModelAsync with publish options, for the black-box
+// benchmarks' floor, which writes the read model as the poller does and
+// does nothing else.
+func PutModelAsync(js jetstream.JetStream, key string, value []byte, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	return js.PublishAsync(modelPrefix+key, value, opts...)
 }
 
 // legacyPrefix is the subject prefix of legacyStateBucket's keys, in its

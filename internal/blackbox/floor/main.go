@@ -5,7 +5,7 @@
 //
 //	floor commands --nats URL --crm URL [--concurrency 64]
 //	floor events   --nats URL --crm URL [--since RFC3339]
-//	floor model    --nats URL --crm URL [--concurrency 64]
+//	floor model    --nats URL --crm URL
 //
 // commands consumes CRM_COMMANDS from new messages on (a pull consumer),
 // makes one CRM update per command, publishes a result to
@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	fs.StringVar(&o.crm, "crm", "http://127.0.0.1:8081", "CRM base URL")
 	fs.StringVar(&o.apiKey, "api-key", "bench-key", "CRM api-key")
 	fs.StringVar(&o.orgID, "org-id", "bench-org", "CRM organization-id")
-	fs.IntVar(&o.concurrency, "concurrency", 64, "commands (or model puts) in flight")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "commands in flight")
 	fs.TextVar(&o.since, "since", time.Time{}, "events: read the export since this time (RFC 3339), not the complete one")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
