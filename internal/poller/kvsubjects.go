@@ -11,7 +11,8 @@ import (
 // under which key-value buckets keep their keys ("$KV.<bucket>.<key>"),
 // for two things the key-value API cannot do: publish asynchronously (the
 // read model's writes, also for the black-box floor), and read the
-// headers of a bucket's entries (the migration of legacyStateBucket, migrate.go).
+// headers of a bucket's entries (the migration of legacyStateBucket,
+// migrate.go).
 // internal/layout's TestSizes keeps it so.
 
 // modelPrefix is the subject prefix of the read model's keys.
@@ -20,12 +21,12 @@ const modelPrefix = "$KV." + model.Bucket + "."
 // putModelAsync puts value under key in the read model, as the key-value
 // API's Put would, without waiting for the acknowledgement.
 func putModelAsync(js jetstream.JetStream, key string, value []byte) (jetstream.PubAckFuture, error) {
-	return js.PublishAsync(modelPrefix+key, value)
+	return PutModelAsync(js, key, value)
 }
 
-// PutModelAsync is putModelAsync with publish options, for the black-box
-// benchmarks' floor, which writes the read model as the poller does and
-// does nothing else.
+// PutModelAsync is putModelAsync with publish options, exported for the
+// black-box benchmarks' floor, which writes the read model as the poller
+// does and does nothing else.
 func PutModelAsync(js jetstream.JetStream, key string, value []byte, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
 	return js.PublishAsync(modelPrefix+key, value, opts...)
 }
