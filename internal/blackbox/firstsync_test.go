@@ -51,12 +51,13 @@ func firstSyncScenario(tb testing.TB, customers, rounds int) []*table {
 	ncpu := t.add("nats-server CPU (s)", true, "")
 	nrss := t.add("nats-server peak RSS (MB)", true, "")
 	// The read model alone: what the contract's CRM_CUSTOMERS costs with
-	// nothing else, beside the baseline's whole first sync.
+	// nothing else, beside the baseline's whole first sync. Its figures'
+	// names differ from t's: report names benchmark metrics after them.
 	mt := &table{title: fmt.Sprintf("the read model alone: a bare client (floor model) putting the complete export of %d customers into %s, beside the baseline's silent first sync",
 		customers, model.Bucket), heads: [2]string{"baseline", "model"}}
-	msec := mt.add("time (s)", true, "")
-	mcpu := mt.add("client CPU (s)", true, "")
-	mncpu := mt.add("nats-server CPU (s)", true, "")
+	msec := mt.add("model time (s)", true, "")
+	mcpu := mt.add("model client CPU (s)", true, "")
+	mncpu := mt.add("model nats-server CPU (s)", true, "")
 	for range rounds {
 		// The baseline is the table's "floor" column: the ratio is
 		// current/baseline.
