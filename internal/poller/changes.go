@@ -38,6 +38,18 @@ type sorting struct {
 // then applies the changes.
 func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	p := ps.p
+	if ps.tail != nil {
+		// A customer of the round still being written comes again: that
+		// round ends first, so that this page sees what it saved.
+		for i := range items {
+			if ps.tail.has(ps.x.hash(items[i].ID)) {
+				if err := ps.settle(ctx); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
 	srt := sorting{bulk: !ps.cur.Initialized && !p.cfg.InitialEvents, chunks: ps.newChunkWriter()}
 	detected := p.cfg.Now()
 	p.metrics.pages.Inc()

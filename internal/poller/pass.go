@@ -50,6 +50,9 @@ type pass struct {
 	strays []stray
 	// bulk holds a first start's pages in flight (bulk.go).
 	bulk bulkPipe
+	// tail is the last pipeline round, its state not yet saved
+	// (pipeline.go).
+	tail *tail
 }
 
 // mark notes the events stream's last sequence before the pass publishes.
@@ -154,8 +157,14 @@ func (ps *pass) end(ctx context.Context) error {
 	if err := ps.bulk.drain(ctx, ps); err != nil {
 		return err
 	}
+	if err := ps.settle(ctx); err != nil {
+		return err
+	}
 	if ps.full {
 		if err := ps.reconcile(ctx); err != nil {
+			return err
+		}
+		if err := ps.settle(ctx); err != nil {
 			return err
 		}
 		if err := ps.dropStrays(ctx); err != nil {
@@ -163,6 +172,9 @@ func (ps *pass) end(ctx context.Context) error {
 		}
 	}
 	if err := ps.appliedDeletes(ctx); err != nil {
+		return err
+	}
+	if err := ps.settle(ctx); err != nil {
 		return err
 	}
 	return ps.saveCursor(ctx)

@@ -42,19 +42,24 @@ func (ps *pass) applyAll(ctx context.Context, work []change, detected time.Time)
 			}
 			slow = append(slow, s...)
 		}
-		err := each(ctx, ps.p.cfg.Workers, len(slow), func(ctx context.Context, i int) error {
-			err := ps.apply(ctx, slow[i], detected)
-			if errors.Is(err, ErrInvalidRecord) {
-				ps.skip(slow[i].id, err)
-				return nil
-			}
-			return err
-		})
-		if err != nil {
+		if err := ps.applySlow(ctx, slow, detected); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// applySlow applies the changes of slow one by one, Workers at once: a
+// write of the pipeline found another writer was first.
+func (ps *pass) applySlow(ctx context.Context, slow []change, detected time.Time) error {
+	return each(ctx, ps.p.cfg.Workers, len(slow), func(ctx context.Context, i int) error {
+		err := ps.apply(ctx, slow[i], detected)
+		if errors.Is(err, ErrInvalidRecord) {
+			ps.skip(slow[i].id, err)
+			return nil
+		}
+		return err
+	})
 }
 
 // splitRepeats splits work into each customer's first change and the
@@ -126,6 +131,16 @@ type flight struct {
 // conditional on its last revision. A write whose condition fails means
 // another writer was first: that customer is returned, for apply.
 func (ps *pass) pipeline(ctx context.Context, cs []change, detected time.Time) (slow []change, err error) {
+	if ps.tail.holds(cs) {
+		// A customer of this round is still being written: the round
+		// before ends first (its customers that another writer was
+		// first for included, so that their changes come before these),
+		// and this one reads what it saved.
+		if err := ps.settle(ctx); err != nil {
+			return nil, err
+		}
+		ps.refresh(cs)
+	}
 	clock := stepClock{m: ps.p.metrics.steps, last: time.Now()}
 	svs, loaded, err := ps.p.store.loadMany(ctx, cs, ps.p.cfg.Workers)
 	if err != nil {
@@ -151,18 +166,119 @@ func (ps *pass) pipeline(ctx context.Context, cs []change, detected time.Time) (
 		return nil, err
 	}
 	clock.step("events")
-	if err := ps.modelAll(ctx, fs); err != nil {
+	// The round before saves its state now, its read model entries
+	// written meanwhile; then this round's entries are sent, and saved
+	// at the next round (or the end of the page, for a complete export
+	// in the background, which lets other passes write between pages;
+	// or the end of the pass).
+	before, err := ps.join(ctx)
+	slow = append(slow, before...)
+	if err != nil {
 		return nil, err
 	}
-	clock.step("model")
-	if slow, err = ps.saveAll(ctx, fs, slow); err != nil {
+	if err := ps.sendModels(len(cs), fs, clock); err != nil {
 		return nil, err
 	}
-	clock.step("state")
-	us := func(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
-	ps.p.log.Debug("pipeline round", "customers", len(cs), "writes", len(fs), "load", us(clock.took[0]),
-		"events", us(clock.took[1]), "model", us(clock.took[2]), "state", us(clock.took[3]))
+	if ps.background {
+		before, err := ps.join(ctx)
+		return append(slow, before...), err
+	}
 	return slow, nil
+}
+
+// tail is the pipeline round whose read model entries are on their way:
+// its state is saved once they are acknowledged, when the next round
+// has published its events (join).
+type tail struct {
+	n      int // the round's customers, with and without writes
+	fs     []*flight
+	models modelBatch
+	hs     map[idHash]struct{} // the round's customers
+	clock  stepClock
+}
+
+// holds reports whether a customer of cs is one of t's.
+func (t *tail) holds(cs []change) bool {
+	if t == nil {
+		return false
+	}
+	for _, c := range cs {
+		if _, ok := t.hs[c.h]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// has reports whether customer h is one of t's.
+func (t *tail) has(h idHash) bool {
+	if t == nil {
+		return false
+	}
+	_, ok := t.hs[h]
+	return ok
+}
+
+// sendModels starts writing the read model entries of fs, the round
+// after whose events are stored, and makes it the pass's tail.
+func (ps *pass) sendModels(n int, fs []*flight, clock stepClock) error {
+	t := &tail{n: n, fs: fs, hs: make(map[idHash]struct{}, len(fs)), clock: clock}
+	for _, f := range fs {
+		t.hs[f.c.h] = struct{}{}
+	}
+	ps.tail = t
+	for _, f := range fs {
+		if err := t.models.put(ps, f.c.id, f.c.raw); err != nil {
+			return err // join waits for those sent
+		}
+	}
+	return nil
+}
+
+// join ends the tail, if any: it waits for its read model entries, saves
+// its state and counts each customer as done; it returns the customers
+// whose state another writer saved first, for apply.
+func (ps *pass) join(ctx context.Context) ([]change, error) {
+	t := ps.tail
+	if t == nil {
+		return nil, nil
+	}
+	ps.tail = nil
+	t.clock.last = time.Now()
+	if err := t.models.wait(ctx); err != nil {
+		return nil, err
+	}
+	t.clock.step("model")
+	slow, err := ps.saveAll(ctx, t.fs, nil)
+	if err != nil {
+		return nil, err
+	}
+	t.clock.step("state")
+	c := &t.clock
+	us := func(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
+	ps.p.log.Debug("pipeline round", "customers", t.n, "writes", len(t.fs), "load", us(c.took[0]),
+		"events", us(c.took[1]), "model", us(c.took[2]), "state", us(c.took[3]))
+	return slow, nil
+}
+
+// settle ends the tail, if any, and applies one by one the customers
+// whose state another writer saved first.
+func (ps *pass) settle(ctx context.Context) error {
+	slow, err := ps.join(ctx)
+	if err != nil {
+		return err
+	}
+	return ps.applySlow(ctx, slow, ps.p.cfg.Now())
+}
+
+// refresh sets, for each of cs, what the index now says of its saved
+// state, after the round that saved it ended.
+func (ps *pass) refresh(cs []change) {
+	for i := range cs {
+		if e, ok := ps.x.m[cs[i].h]; ok {
+			cs[i].known, cs[i].chunk = true, ps.x.chunkSeq(e)
+		}
+	}
 }
 
 // stepClock times the steps of one round of the pipeline, in
@@ -265,17 +381,6 @@ func (ps *pass) afterEvents(fs []*flight) error {
 		}
 	}
 	return nil
-}
-
-// modelAll writes the read model entries of fs.
-func (ps *pass) modelAll(ctx context.Context, fs []*flight) error {
-	var models modelBatch
-	for _, f := range fs {
-		if err := models.put(ps, f.c.id, f.c.raw); err != nil {
-			return errors.Join(err, models.wait(ctx))
-		}
-	}
-	return models.wait(ctx)
 }
 
 // saveAll saves the state of fs, and counts each as done once saved. A
