@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -225,6 +226,11 @@ func (ps *pass) sendModels(n int, fs []*flight, clock stepClock) error {
 	t := &tail{n: n, fs: fs, hs: make(map[idHash]struct{}, len(fs)), clock: clock}
 	for _, f := range fs {
 		t.hs[f.c.h] = struct{}{}
+		// A saved record read from a chunk keeps the whole chunk: the
+		// tail keeps a copy of the event's before alone, while the next
+		// round's chunks are read.
+		f.sv.record = nil
+		f.ev.Before = bytes.Clone(f.ev.Before)
 	}
 	ps.tail = t
 	for _, f := range fs {
