@@ -27,8 +27,10 @@
 //   - pass.go: one poll, a pass: it pages the export, one page ahead.
 //   - changes.go: sorting a page into changes.
 //   - pipeline.go: applying a page's changes, each write for all of them
-//     at once; apply.go: one customer at a time, with the restate protocol
-//     for a write that finds another writer was first.
+//     at once; tail.go: the round whose read model entries are on their
+//     way while the next one reads and publishes; apply.go: one customer
+//     at a time, with the restate protocol for a write that finds another
+//     writer was first.
 //   - reconcile.go: after a complete export, the customers it did not show.
 //   - cursor.go: where the next poll starts.
 //   - chunk.go: a first start's customers, recorded in bulk.
