@@ -45,8 +45,8 @@ func (t *tail) has(h idHash) bool {
 	return ok
 }
 
-// sendModels starts writing the read model entries of fs, the round
-// after whose events are stored, and makes it the pass's tail.
+// sendModels starts writing the read model entries of fs, a round whose
+// events are stored, and makes it the pass's tail.
 func (ps *pass) sendModels(n int, fs []*flight, clock stepClock) error {
 	t := &tail{n: n, fs: fs, hs: make(map[idHash]struct{}, len(fs)), clock: clock}
 	for _, f := range fs {
@@ -60,7 +60,7 @@ func (ps *pass) sendModels(n int, fs []*flight, clock stepClock) error {
 	ps.tail = t
 	for _, f := range fs {
 		if err := t.models.put(ps, f.c.id, f.c.raw); err != nil {
-			return err // join waits for those sent
+			return err // the pass ends: catch-up finds its events
 		}
 	}
 	return nil
