@@ -18,15 +18,10 @@ import (
 // modelPrefix is the subject prefix of the read model's keys.
 const modelPrefix = "$KV." + model.Bucket + "."
 
-// putModelAsync puts value under key in the read model, as the key-value
-// API's Put would, without waiting for the acknowledgement.
-func putModelAsync(js jetstream.JetStream, key string, value []byte) (jetstream.PubAckFuture, error) {
-	return PutModelAsync(js, key, value)
-}
-
-// PutModelAsync is putModelAsync with publish options, exported for the
-// black-box benchmarks' floor, which writes the read model as the poller
-// does and does nothing else.
+// PutModelAsync puts value under key in the read model, as the key-value
+// API's Put would, without waiting for the acknowledgement. It is
+// exported for the black-box benchmarks' floor, which writes the read
+// model as the poller does and does nothing else.
 func PutModelAsync(js jetstream.JetStream, key string, value []byte, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
 	return js.PublishAsync(modelPrefix+key, value, opts...)
 }

@@ -33,6 +33,16 @@ func (ps *pass) applyAll(ctx context.Context, work []change, detected time.Time)
 	for len(work) > 0 {
 		var first []change
 		first, work = splitRepeats(work)
+		if ps.tail.holds(first) {
+			// A customer of this round is still being written: its round
+			// ends first (that round's customers another writer was
+			// first for included, so that their changes come before
+			// these), and this one reads what it saved.
+			if err := ps.settle(ctx); err != nil {
+				return err
+			}
+			ps.refresh(first)
+		}
 		var slow []change
 		for round := range slices.Chunk(first, pipelineMax) {
 			s, err := ps.pipeline(ctx, round, detected)
@@ -130,16 +140,6 @@ type flight struct {
 // conditional on its last revision. A write whose condition fails means
 // another writer was first: that customer is returned, for apply.
 func (ps *pass) pipeline(ctx context.Context, cs []change, detected time.Time) (slow []change, err error) {
-	if ps.tail.holds(cs) {
-		// A customer of this round is still being written: the round
-		// before ends first (its customers that another writer was
-		// first for included, so that their changes come before these),
-		// and this one reads what it saved.
-		if err := ps.settle(ctx); err != nil {
-			return nil, err
-		}
-		ps.refresh(cs)
-	}
 	clock := stepClock{m: ps.p.metrics.steps, last: time.Now()}
 	svs, loaded, err := ps.p.store.loadMany(ctx, cs, ps.p.cfg.Workers)
 	if err != nil {

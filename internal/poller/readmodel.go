@@ -75,7 +75,7 @@ func (b *modelBatch) put(ps *pass, id string, record json.RawMessage) error {
 	if record == nil {
 		ack, err = deleteModelAsync(ps.p.js, model.Key(id))
 	} else {
-		ack, err = putModelAsync(ps.p.js, model.Key(id), modelValue(id, record, int(ps.p.js.Conn().MaxPayload())))
+		ack, err = PutModelAsync(ps.p.js, model.Key(id), modelValue(id, record, int(ps.p.js.Conn().MaxPayload())))
 	}
 	if err != nil {
 		return fmt.Errorf("poller: read model %s: %w", id, err)
