@@ -6,12 +6,17 @@
 //
 // Go's default (GOGC=100) lets the heap grow to twice its live data
 // before the next collection: the more the process holds, the more
-// garbage it may also hold. A Pacer caps that growth at a fixed headroom
-// instead: after each collection it sets GOGC to 100 × headroom / live,
-// between MinPercent and 100, so that a small heap is paced as by default
-// and a large one grows by at most about headroom (never less than a
-// tenth of its live data, so that the collector does not run all the
-// time: its cost is the pointers it follows, not the heap's size).
+// garbage it may also hold, and the less it holds, the more often it
+// collects. A Pacer gives every heap the same headroom instead: after
+// each collection it sets GOGC to 100 × headroom / live, between
+// MinPercent and MaxPercent, so that a large heap grows by at most about
+// headroom (never less than a tenth of its live data, so that the
+// collector does not run all the time: its cost is the pointers it
+// follows, not the heap's size) and a small one by about as much (a
+// bridge applying commands allocates some 12 KB for each, and with a few
+// MiB live Go's default collected several times a second: scanning every
+// goroutine's stack and shrinking them, to grow them again, cost a
+// fifth of its CPU).
 // GOMEMLIMIT, when set, still applies on top of it.
 package gcpace
 
@@ -28,17 +33,23 @@ import (
 // tenth of its live data.
 const MinPercent = 10
 
-// DefaultPercent is Go's GOGC default, the highest a Pacer sets, and what
-// Stop restores.
+// MaxPercent is the highest GOGC a Pacer sets: a heap of a quarter of the
+// headroom or less may grow by four times its live data, and no less than
+// four times the runtime's 4 MB minimum heap, so that its growth stays
+// near the headroom however little it holds.
+const MaxPercent = 400
+
+// DefaultPercent is Go's GOGC default, and what Stop restores.
 const DefaultPercent = 100
 
 // Percent returns the GOGC that lets a heap of live bytes grow by about
-// headroom: 100 × headroom / live, between MinPercent and DefaultPercent.
+// headroom: 100 × headroom / live, between MinPercent and MaxPercent. With
+// nothing live yet (no collection so far) it is Go's default.
 func Percent(live, headroom uint64) int {
 	if live == 0 {
 		return DefaultPercent
 	}
-	return int(min(max(headroom*100/live, MinPercent), DefaultPercent))
+	return int(min(max(headroom*100/live, MinPercent), MaxPercent))
 }
 
 // Pacer sets GOGC after each collection. Start one per process; Stop it
@@ -109,7 +120,7 @@ func Desc(getenv func(string) string, embedded bool) string {
 	var d string
 	switch {
 	case Paced(getenv, embedded):
-		d = fmt.Sprintf("paced: %d MiB of headroom, GOGC %d to %d", Headroom>>20, MinPercent, DefaultPercent)
+		d = fmt.Sprintf("paced: %d MiB of headroom, GOGC %d to %d", Headroom>>20, MinPercent, MaxPercent)
 	case getenv("GOGC") != "":
 		d = "GOGC=" + getenv("GOGC")
 	default:
