@@ -67,7 +67,7 @@ type applier struct {
 }
 
 // apply applies cmd; attempts counts the CRM calls made for it so far.
-func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts int, log *slog.Logger) outcome {
+func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts int, log *cmdLog) outcome {
 	var bo *backoff.ExponentialBackOff // from the first failure: most commands have none
 	start := time.Now()
 	for {
@@ -92,7 +92,7 @@ func (a *applier) apply(ctx context.Context, cmd Command, d delivery, attempts i
 		case crm.Canceled:
 			return outcome{canceled: true, attempts: attempts}
 		case crm.Auth, crm.Misrouted:
-			a.misconfigured(err, log)
+			a.misconfigured(err, log.logger())
 			return outcome{blocked: true, attempts: attempts}
 		default:
 			// Transient; or Permanent, which only a lookup gets here with
@@ -160,7 +160,7 @@ func (a *applier) fence(ctx context.Context, ls *lease.Lease) error {
 	return nil
 }
 
-func (a *applier) answered(log *slog.Logger) {
+func (a *applier) answered(log *cmdLog) {
 	if a.gate.answered() {
 		log.Info("CRM answers again: taking new commands")
 	}
@@ -187,7 +187,7 @@ func (a *applier) call(ctx context.Context, cmd Command, ws *crm.Warnings) (stri
 // already gone are applied. A create refused as a duplicate phone after an
 // attempt whose answer was lost is applied when the customer that attempt
 // made is found. An error return means that lookup failed.
-func (a *applier) permanent(ctx context.Context, cmd Command, d delivery, attempts int, err error, log *slog.Logger) (outcome, error) {
+func (a *applier) permanent(ctx context.Context, cmd Command, d delivery, attempts int, err error, log *cmdLog) (outcome, error) {
 	applied := outcome{status: StatusApplied, customerID: cmd.CustomerID, attempts: attempts}
 	switch {
 	case cmd.Op == streams.OpUpdate && errors.Is(err, crm.ErrNoChanges):
@@ -223,7 +223,7 @@ type Model interface {
 // passed over: the export alone decides. Its duration is observed in
 // crm_bridge_command_lookup_duration_seconds and logged (debug, "create
 // lookup").
-func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since time.Time, log *slog.Logger) (id string, found bool, err error) {
+func (a *applier) findCreated(ctx context.Context, p crm.CreateParams, since time.Time, log *cmdLog) (id string, found bool, err error) {
 	start, where := time.Now(), lookupExport
 	defer func() {
 		switch {

@@ -71,7 +71,7 @@ func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lea
 // starting over whenever the CRM refuses the credentials. A command still
 // waiting for the gate or a slot when Stop begins is not started: it is
 // handed back at once, while one already at the CRM gets StopTimeout.
-func (p *Processor) applyWhenOpen(ctx context.Context, cmd Command, d delivery, log *slog.Logger) outcome {
+func (p *Processor) applyWhenOpen(ctx context.Context, cmd Command, d delivery, log *cmdLog) outcome {
 	stopping := p.fetchCtx.Done()
 	attempts := 0
 	d.warnings = &crm.Warnings{}
@@ -115,7 +115,7 @@ func rejected(v *ValidationError) outcome {
 // nil) says so, it waits until the server confirms the ack, so that the
 // customer's next command cannot overtake this one. It returns an error, having acknowledged
 // nothing for certain, when ctx ends first.
-func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm func() bool, log *slog.Logger) error {
+func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm func() bool, log *cmdLog) error {
 	res := Result{
 		CommandID:  c.id,
 		Op:         c.op,
@@ -175,21 +175,8 @@ func (p *Processor) finish(ctx context.Context, c command, out outcome, confirm 
 	if out.err != nil {
 		attrs = append(attrs, slog.String("error_code", out.err.Code), slog.String("error", out.err.Message))
 	}
-	log.LogAttrs(context.Background(), level, "command done", attrs...)
+	log.done(level, "command done", attrs...)
 	return nil
-}
-
-// commandLog returns the logger of a command's lines: command_id, op and,
-// when the subject names one, customer_id.
-func (p *Processor) commandLog(c command) *slog.Logger {
-	if !p.log.Enabled(context.Background(), slog.LevelError) {
-		return p.log // logs nothing: nothing to add
-	}
-	attrs := []slog.Attr{slog.String("command_id", c.id), slog.String("op", c.op), slog.String("customer_id", c.customerID)}
-	if c.customerID == "" {
-		attrs = attrs[:2]
-	}
-	return slog.New(p.log.Handler().WithAttrs(attrs))
 }
 
 // deadLetter returns the dead letter of a command that was not applied

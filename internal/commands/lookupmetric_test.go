@@ -56,7 +56,7 @@ func TestLookupObserved(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			out := a.apply(ctx, Command{Op: "create", Create: crm.CreateParams{FirstName: "Ada", Phone: "5550100"}},
-				delivery{published: time.Now()}, 0, testlog.New(t))
+				delivery{published: time.Now()}, 0, newCmdLog(testlog.New(t), command{id: "c1", op: "create"}))
 			if out.status != StatusApplied {
 				t.Fatalf("got %+v (error %+v), want applied", out, out.err)
 			}

@@ -112,7 +112,7 @@ func applyOnce(t *testing.T, url string, cfg Config, cmd Command, d delivery) ou
 	a := &applier{crm: client, cfg: cfg, gate: newGate(cfg.OutageAfter), metrics: newMetrics(nil, nil)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return a.apply(ctx, cmd, d, 0, testlog.New(t))
+	return a.apply(ctx, cmd, d, 0, newCmdLog(testlog.New(t), command{id: "c1", op: cmd.Op, customerID: cmd.CustomerID}))
 }
 
 // Result codes as the contract says: a 4xx without a functional code is
