@@ -12,6 +12,7 @@ import (
 	"github.com/gormic/crm-bridge/internal/bridge"
 	"github.com/gormic/crm-bridge/internal/config"
 	"github.com/gormic/crm-bridge/internal/gcpace"
+	"github.com/gormic/crm-bridge/internal/logbuf"
 	"github.com/gormic/crm-bridge/internal/tracing"
 )
 
@@ -23,8 +24,11 @@ func runBridge(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogFormat, cfg.LogLevel, e.stderr)
-	return serve(ctx, e, cfg, log, 0)
+	// A line per command: written from a goroutine of their own, the lines
+	// of many commands share a write (internal/logbuf).
+	out := logbuf.New(e.stderr)
+	defer out.Close()
+	return serve(ctx, e, cfg, newLoggerTo(cfg.LogFormat, cfg.LogLevel, e.stderr, out), 0)
 }
 
 // loadConfig parses the settings of a bridge subcommand and validates

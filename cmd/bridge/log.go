@@ -14,9 +14,15 @@ import (
 // format is "text", or "auto" on a terminal; JSON lines otherwise. Both
 // write durations as "10s", never as nanoseconds.
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
+	return newLoggerTo(format, level, w, w)
+}
+
+// newLoggerTo is newLogger writing to w, for the terminal (or not) that
+// out is: w may be a logbuf.Writer in front of out.
+func newLoggerTo(format string, level slog.Level, out, w io.Writer) *slog.Logger {
 	if format == "auto" {
 		format = "json"
-		if term.IsTerminal(w) {
+		if term.IsTerminal(out) {
 			format = "text"
 		}
 	}
@@ -24,7 +30,7 @@ func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 		return slog.New(tint.NewTextHandler(w, &tint.Options{
 			Level:      level,
 			TimeFormat: time.TimeOnly,
-			NoColor:    !term.IsTerminal(w),
+			NoColor:    !term.IsTerminal(out),
 		}))
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: readableDuration}))
