@@ -26,12 +26,15 @@ import (
 // ls is nil for creates, which belong to no partition. The caller keeps
 // msg held (Processor.holder) from delivery until it is acknowledged or
 // handed back. confirm, called once the result is stored, says whether to
-// wait for the server to confirm the ack; nil: never.
-func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, ls *lease.Lease, confirm func() bool) bool {
-	meta, err := msg.Metadata()
-	if err != nil { // not a JetStream message: cannot happen on a pull consumer
-		p.log.Error("command without metadata", "subject", msg.Subject(), "err", err)
-		return false
+// wait for the server to confirm the ack; nil: never. meta is msg's
+// metadata, when the caller has parsed it already; nil: handle parses it.
+func (p *Processor) handle(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, ls *lease.Lease, confirm func() bool) bool {
+	if meta == nil {
+		var err error
+		if meta, err = msg.Metadata(); err != nil { // not a JetStream message: cannot happen on a pull consumer
+			p.log.Error("command without metadata", "subject", msg.Subject(), "err", err)
+			return false
+		}
 	}
 	c := command{msg: msg, subject: streams.Published(msg.Subject()), published: meta.Timestamp}
 	c.id = msg.Headers().Get(nats.MsgIdHdr)

@@ -86,8 +86,9 @@ func (p *Processor) newPartition(name string, ls *lease.Lease, cons jetstream.Co
 
 // queued is a command waiting for its customer's previous one.
 type queued struct {
-	seq uint64
-	msg jetstream.Msg
+	seq  uint64
+	msg  jetstream.Msg
+	meta *jetstream.MsgMetadata // msg's, parsed by add
 }
 
 // finishedCmd is a command finished, acknowledged without confirmation.
@@ -250,7 +251,7 @@ func (pt *partition) add(msg jetstream.Msg) {
 	pt.p.holder.hold(msg)
 	q := pt.queues[key]
 	i, _ := slices.BinarySearchFunc(q, seq, func(e queued, s uint64) int { return cmp.Compare(e.seq, s) })
-	pt.queues[key] = slices.Insert(q, i, queued{seq: seq, msg: msg})
+	pt.queues[key] = slices.Insert(q, i, queued{seq: seq, msg: msg, meta: meta})
 	if pt.waiting > 0 {
 		if meta.NumDelivered > 1 { // one of those held back for
 			pt.waiting--
@@ -270,13 +271,14 @@ func (pt *partition) startIdleLockedKey(key string) {
 	next, prev := pt.nextLocked(key)
 	pt.busy[key] = true
 	pt.inflight.Add(1)
-	pt.p.run.Go(func() { pt.run(next.msg, key, next.seq, prev) })
+	pt.p.run.Go(func() { pt.run(next, key, prev) })
 }
 
-// run handles msg, then the customer's next command, if any. prev, when
-// not nil, is the customer's previous command, acknowledged without
-// confirmation: msg starts once the server confirms that ack.
-func (pt *partition) run(msg jetstream.Msg, key string, seq uint64, prev jetstream.Msg) {
+// run handles the command next, then the customer's next command, if any.
+// prev, when not nil, is the customer's previous command, acknowledged
+// without confirmation: next starts once the server confirms that ack.
+func (pt *partition) run(next queued, key string, prev jetstream.Msg) {
+	msg, seq := next.msg, next.seq
 	defer pt.inflight.Done()
 	var unconfirmed bool
 	confirm := func() bool { // under handle, once msg's result is stored
@@ -292,7 +294,7 @@ func (pt *partition) run(msg jetstream.Msg, key string, seq uint64, prev jetstre
 			}
 		}
 		unconfirmed = false
-		if !pt.p.handle(pt.ctx, msg, pt.lease, confirm) {
+		if !pt.p.handle(pt.ctx, next.msg, next.meta, pt.lease, confirm) {
 			return // abandoned: stays held, handed back or left to expire
 		}
 		pt.mu.Lock()
@@ -313,7 +315,6 @@ func (pt *partition) run(msg jetstream.Msg, key string, seq uint64, prev jetstre
 			pt.mu.Unlock()
 			return
 		}
-		var next queued
 		next, prev = pt.nextLocked(key)
 		msg, seq = next.msg, next.seq
 		pt.mu.Unlock()

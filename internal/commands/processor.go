@@ -175,7 +175,7 @@ func (p *Processor) consumeCreates(c jetstream.Consumer) error {
 			p.run.Go(func() {
 				defer inflight.Done()
 				defer p.holder.release(msg)
-				if !p.handle(p.workCtx, msg, nil, nil) {
+				if !p.handle(p.workCtx, msg, nil, nil, nil) {
 					_ = msg.Nak()
 				}
 			})

@@ -53,7 +53,7 @@ func TestUnparsableSubjectResult(t *testing.T) {
 		t.Fatal(err)
 	}
 	for msg := range batch.Messages() {
-		if !p.handle(ctx, msg, nil, nil) {
+		if !p.handle(ctx, msg, nil, nil, nil) {
 			t.Fatalf("handle %s: got false, want the command finished", msg.Subject())
 		}
 	}
