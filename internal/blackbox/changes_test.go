@@ -38,7 +38,7 @@ func changesScenario(tb testing.TB, b *proctest.Proc, js jetstream.JetStream, cr
 			secs, polls, ok := changeRound(tb, b, js, client, rng.Perm(len(ids))[:n], ids, fmt.Sprintf("R%dT%d", r, try))
 			if ok {
 				fresh.put("bridge", secs)
-				t.note("round %d: %s", r+1, polls)
+				t.note("round %d: %.2f s; %s", r+1, secs, polls)
 				break
 			}
 			if try == 2 {
