@@ -14,9 +14,9 @@
 // collector does not run all the time: its cost is the pointers it
 // follows, not the heap's size) and a small one by about as much (a
 // bridge applying commands allocates some 12 KB for each, and with a few
-// MiB live Go's default collected several times a second: scanning every
-// goroutine's stack and shrinking them, to grow them again, cost a
-// fifth of its CPU).
+// MiB live Go's default collected several times a second: marking, and
+// goroutines' stacks shrunk at each collection to grow again under the
+// next command, cost a fifth of its CPU).
 // GOMEMLIMIT, when set, still applies on top of it.
 package gcpace
 
@@ -34,9 +34,9 @@ import (
 const MinPercent = 10
 
 // MaxPercent is the highest GOGC a Pacer sets: a heap of a quarter of the
-// headroom or less may grow by four times its live data, and no less than
-// four times the runtime's 4 MB minimum heap, so that its growth stays
-// near the headroom however little it holds.
+// headroom or less may grow by four times its live data, its goal never
+// under 16 MB (the runtime's 4 MB minimum heap, scaled by GOGC), so that
+// its growth stays near the headroom however little it holds.
 const MaxPercent = 400
 
 // DefaultPercent is Go's GOGC default, and what Stop restores.
