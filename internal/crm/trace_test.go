@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -69,6 +70,13 @@ func TestRequestSpanAndTraceparent(t *testing.T) {
 	}
 	if get.Name != "crm get" || get.Status.Code != codes.Error {
 		t.Errorf("get span: got %q status %v, want \"crm get\" with an error", get.Name, get.Status)
+	}
+	attrs := map[attribute.Key]string{}
+	for _, kv := range get.Attributes {
+		attrs[kv.Key] = kv.Value.String()
+	}
+	if attrs["op"] != "get" || attrs["http.request.method"] != "GET" || attrs["customer_id"] == "" {
+		t.Errorf("get span: got attributes %v, want op, http.request.method and customer_id", attrs)
 	}
 }
 
