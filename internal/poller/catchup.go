@@ -165,7 +165,7 @@ func (p *Poller) noteEvent(latest map[string]lastEvent, m jetstream.Msg) error {
 // it (valid JSON, an object, plain ASCII names) is read in one walk after
 // a check that it is valid JSON, which skips its before and after; any
 // other through json.Unmarshal. Catch-up reads every event since the last
-// complete poll, and decoding each whole was most of its cost.
+// complete poll, and decoding each whole was most of its CPU.
 func eventCustomer(data []byte) (string, error) {
 	if !json.Valid(data) {
 		return unmarshalCustomer(data)
