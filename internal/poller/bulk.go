@@ -53,8 +53,8 @@ func (q *bulkPipe) push(ctx context.Context, ps *pass, models modelBatch, chunks
 		return err
 	}
 	for i := range work {
-		if e, ok := ps.x.m[work[i].h]; ok && work[i].known {
-			work[i].chunk = ps.x.chunkSeq(e)
+		if known, chunk := ps.x.saved(work[i].h); known && work[i].known {
+			work[i].chunk = chunk
 		}
 	}
 	return ps.applyAll(ctx, work, detected)

@@ -66,7 +66,7 @@ func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, ln *lane, from ui
 // save whose acknowledgement was lost): the chunk's record is older than
 // the entry, so a customer it shows saved as of its event is, and one it
 // shows behind is read again alone (bringUp).
-func (p *Poller) maybeBehind(ctx context.Context, ln *lane, ids []string, latest map[string]lastEvent) ([]string, error) {
+func (p *Poller) maybeBehind(ctx context.Context, ln *lane, ids []string, latest map[string]uint64) ([]string, error) {
 	var behind []string
 	// As many at once as a pass loads: the records read (and the chunks
 	// they are in) are let go after each round.
@@ -74,20 +74,17 @@ func (p *Poller) maybeBehind(ctx context.Context, ln *lane, ids []string, latest
 		cs := make([]change, len(round))
 		for i, id := range round {
 			h := ln.x.hash(id)
-			e, known := ln.x.m[h]
+			_, chunk := ln.x.saved(h)
 			// known: read its entry even when the index does not know
 			// the customer (loadMany takes an unknown one for never saved).
-			cs[i] = change{id: id, h: h, known: true}
-			if known {
-				cs[i].chunk = ln.x.chunkSeq(e)
-			}
+			cs[i] = change{id: id, h: h, known: true, chunk: chunk}
 		}
 		svs, loaded, err := p.store.loadMany(ctx, cs, p.cfg.Workers)
 		if err != nil {
 			return nil, err
 		}
 		for i, id := range round {
-			if !loaded[i] || svs[i].eventSeq < latest[id].seq {
+			if !loaded[i] || svs[i].eventSeq < latest[id] {
 				behind = append(behind, id)
 			}
 		}
@@ -95,15 +92,10 @@ func (p *Poller) maybeBehind(ctx context.Context, ln *lane, ids []string, latest
 	return behind, nil
 }
 
-// lastEvent is the last change event of one customer after a sequence.
-type lastEvent struct {
-	seq uint64
-}
-
 // lastEvents reads the change events after stream sequence from, and
-// returns each customer's last.
-func (p *Poller) lastEvents(ctx context.Context, from uint64) (map[string]lastEvent, error) {
-	latest := map[string]lastEvent{}
+// returns the stream sequence of each customer's last.
+func (p *Poller) lastEvents(ctx context.Context, from uint64) (map[string]uint64, error) {
+	latest := map[string]uint64{}
 	c, err := p.js.OrderedConsumer(ctx, p.events.CachedInfo().Config.Name, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{p.subjects.AllChanged()},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
@@ -146,7 +138,7 @@ type catchUpEvent struct {
 
 // noteEvent keeps event m in latest as its customer's last; a message
 // that is not an event is logged and skipped.
-func (p *Poller) noteEvent(latest map[string]lastEvent, m jetstream.Msg) error {
+func (p *Poller) noteEvent(latest map[string]uint64, m jetstream.Msg) error {
 	meta, err := m.Metadata()
 	if err != nil {
 		return fmt.Errorf("poller: catch up: %w", err)
@@ -156,7 +148,7 @@ func (p *Poller) noteEvent(latest map[string]lastEvent, m jetstream.Msg) error {
 		p.log.Warn("poller: catch up: an event that is not one; skipped", "seq", meta.Sequence.Stream, "err", err)
 		return nil
 	}
-	latest[id] = lastEvent{seq: meta.Sequence.Stream}
+	latest[id] = meta.Sequence.Stream
 	return nil
 }
 
@@ -224,20 +216,16 @@ func (p *Poller) eventAfter(ctx context.Context, id string, seq uint64) (after j
 	return ev.After, ev.Truncated, nil
 }
 
-// bringUp brings customer id's state up to its last event ev, if it is
-// behind it; it reports whether it did.
-func (p *Poller) bringUp(ctx context.Context, ls *lease.Lease, ln *lane, id string, ev lastEvent) (bool, error) {
+// bringUp brings customer id's state up to its last event, at stream
+// sequence evSeq, if it is behind it; it reports whether it did.
+func (p *Poller) bringUp(ctx context.Context, ls *lease.Lease, ln *lane, id string, evSeq uint64) (bool, error) {
 	h := ln.x.hash(id)
-	e, known := ln.x.m[h]
-	var chunk uint64
-	if known {
-		chunk = ln.x.chunkSeq(e)
-	}
+	_, chunk := ln.x.saved(h)
 	sv, err := p.store.load(ctx, id, chunk)
-	if err != nil || sv.eventSeq >= ev.seq {
+	if err != nil || sv.eventSeq >= evSeq {
 		return false, err
 	}
-	after, truncated, err := p.eventAfter(ctx, id, ev.seq)
+	after, truncated, err := p.eventAfter(ctx, id, evSeq)
 	if err != nil {
 		return false, err
 	}
@@ -245,7 +233,7 @@ func (p *Poller) bringUp(ctx context.Context, ls *lease.Lease, ln *lane, id stri
 		// Its after is not in it. The next pass finds the event again
 		// when it publishes the customer's (publish).
 		p.log.Info("poller state behind a truncated event; left for the next poll",
-			"customer_id", id, "event_seq", ev.seq)
+			"customer_id", id, "event_seq", evSeq)
 		return false, nil
 	}
 	c := change{id: id, h: h}
@@ -255,10 +243,10 @@ func (p *Poller) bringUp(ctx context.Context, ls *lease.Lease, ln *lane, id stri
 			return false, fmt.Errorf("poller: catch up %s: %w", id, err)
 		}
 	}
-	if err := p.catchUpSave(ctx, ls, c, ev.seq, sv.rev); err != nil {
+	if err := p.catchUpSave(ctx, ls, c, evSeq, sv.rev); err != nil {
 		return false, err
 	}
-	p.caughtUp(ctx, ln, c, ev.seq)
+	p.caughtUp(ctx, ln, c, evSeq)
 	return true, nil
 }
 

@@ -3,6 +3,7 @@ package poller
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/gormic/crm-bridge/internal/crm"
 )
@@ -38,16 +39,11 @@ type sorting struct {
 // then applies the changes.
 func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	p := ps.p
-	if ps.tail != nil {
-		// A customer of the round still being written comes again: that
-		// round ends first, so that this page sees what it saved.
-		for i := range items {
-			if ps.tail.has(ps.x.hash(items[i].ID)) {
-				if err := ps.settle(ctx); err != nil {
-					return err
-				}
-				break
-			}
+	// A customer of the round still being written comes again: that round
+	// ends first, so that this page sees what it saved.
+	if ps.tail != nil && slices.ContainsFunc(items, func(c crm.Customer) bool { return ps.tail.has(ps.x.hash(c.ID)) }) {
+		if err := ps.settle(ctx); err != nil {
+			return err
 		}
 	}
 	srt := sorting{bulk: !ps.cur.Initialized && !p.cfg.InitialEvents, chunks: ps.newChunkWriter()}

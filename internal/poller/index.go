@@ -50,6 +50,16 @@ func (x *index) hash(id string) idHash {
 	return idHash{maphash.String(x.seeds[0], id), maphash.String(x.seeds[1], id)}
 }
 
+// saved returns whether the index knows h and, if so, the stream sequence
+// of the chunk its saved record is in (0: its own entry).
+func (x *index) saved(h idHash) (known bool, chunk uint64) {
+	e, ok := x.m[h]
+	if !ok {
+		return false, 0
+	}
+	return true, x.chunkSeq(e)
+}
+
 // chunkSeq returns the stream sequence of e's chunk, 0 for none.
 func (x *index) chunkSeq(e entry) uint64 {
 	if e.chunk == 0 {

@@ -3,6 +3,7 @@ package poller
 import (
 	"bytes"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,15 +26,7 @@ type tail struct {
 
 // holds reports whether a customer of cs is one of t's.
 func (t *tail) holds(cs []change) bool {
-	if t == nil {
-		return false
-	}
-	for _, c := range cs {
-		if _, ok := t.hs[c.h]; ok {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(cs, func(c change) bool { return t.has(c.h) })
 }
 
 // has reports whether customer h is one of t's.
@@ -106,8 +99,8 @@ func (ps *pass) settle(ctx context.Context) error {
 // state, after the round that saved it ended.
 func (ps *pass) refresh(cs []change) {
 	for i := range cs {
-		if e, ok := ps.x.m[cs[i].h]; ok {
-			cs[i].known, cs[i].chunk = true, ps.x.chunkSeq(e)
+		if known, chunk := ps.x.saved(cs[i].h); known {
+			cs[i].known, cs[i].chunk = true, chunk
 		}
 	}
 }
