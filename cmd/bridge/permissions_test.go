@@ -166,8 +166,18 @@ authorization { users = [
 	if out, _, err := cli(t, pubEnv, "", "publish", "update", id, `{"gender":"X"}`); err == nil || !strings.HasPrefix(out, "rejected update "+id) {
 		t.Fatalf("publish a bad update as the publisher: got %q, %v, want rejected", out, err)
 	}
-	// An update, which the poller finds as a change whatever it recorded
-	// at its first start.
+	// An update after the poller's first poll, which recorded the
+	// customers as they were without events (the migrated state is not
+	// initialized): the next poll finds it as a change. An update made
+	// before that first poll would be part of what it recorded.
+	eventually.True(t, 30*time.Second, "no poll done line", func() bool {
+		for _, b := range bridges {
+			if strings.Contains(b.logs(), `"msg":"poll done"`) {
+				return true
+			}
+		}
+		return false
+	})
 	if out, stderr, err := cli(t, pubEnv, "", "publish", "update", id, `{"lastName":"Perm"}`); err != nil || !strings.HasPrefix(out, "applied update "+id) {
 		t.Fatalf("publish update as the publisher: got %q, %v (stderr %q), want applied", out, err, stderr)
 	}
