@@ -50,16 +50,17 @@ func changesScenario(tb testing.TB, b *proctest.Proc, js jetstream.JetStream, cr
 }
 
 // changeRound changes the customers ids[i] for i in pick and returns the
-// seconds from the first export request of the incremental poll that
-// found them to the last event stored, and the "poll done" lines since;
-// ok is false when a poll that began before the changes were all made
-// published some of them, or that poll did not publish them all (a
-// complete export beside it took some).
+// seconds from the first export request of the poll that published their
+// events to the last event stored, and the "poll done" lines since; ok is
+// false when that poll began before the changes were all made, or did not
+// publish them all (a poll before it, or a complete export beside it, took
+// some).
 //
-// The export request is the first that began after the changes and after
-// that poll's start: a complete export may run beside the incremental
-// polls (the one that follows a cursor that moved far, as right after a
-// first start), and its page requests are no poll's first.
+// The poll is the first whose "poll done" line counts events; its first
+// export request is the first that began after both its start and the
+// changes: a complete export may run beside the incremental polls (the one
+// that follows a cursor that moved far, as right after a first start), and
+// its page requests are not the poll's.
 func changeRound(tb testing.TB, b *proctest.Proc, js jetstream.JetStream, client *crm.Client, pick []int, ids []string, name string) (float64, string, bool) {
 	tb.Helper()
 	before, err := eventsState(js)
@@ -82,18 +83,23 @@ func changeRound(tb testing.TB, b *proctest.Proc, js jetstream.JetStream, client
 		return 0, "", false
 	}
 	var timed logLine
-	proctest.WaitFor(tb, b, time.Minute, 20*time.Millisecond, "the poll after the changes to be done", func() bool {
-		for _, l := range changesPolls(logLines(b, "poll done")[polls:]) {
-			if !pollStart(tb, l).Before(changed) {
+	var done []string
+	proctest.WaitFor(tb, b, 2*time.Minute, 20*time.Millisecond, "the poll that published the events to be done", func() bool {
+		done = done[:0]
+		for _, l := range logLines(b, "poll done")[polls:] {
+			done = append(done, fmt.Sprintf("%s poll: %d pages, %d records, %d events, took %s", l.Kind, l.Pages, l.Records, l.Events, l.Took))
+			if l.Events > 0 {
 				timed = l
 				return true
 			}
 		}
 		return false
 	})
+	start := pollStart(tb, timed)
+	ok := !start.Before(changed) && timed.Events >= len(pick)
 	// took is rounded to the millisecond: a request may seem to begin up
 	// to one before its poll.
-	from := pollStart(tb, timed).Add(-time.Millisecond)
+	from := start.Add(-time.Millisecond)
 	if from.Before(changed) {
 		from = changed
 	}
@@ -112,17 +118,6 @@ func changeRound(tb testing.TB, b *proctest.Proc, js jetstream.JetStream, client
 	}
 	if first.IsZero() {
 		tb.Fatal("no export request of the poll after the changes in the bridge's log")
-	}
-	var done []string
-	ok := timed.Events >= len(pick)
-	for _, l := range logLines(b, "poll done")[polls:] {
-		done = append(done, fmt.Sprintf("%s poll: %d pages, %d records, %d events, took %s", l.Kind, l.Pages, l.Records, l.Events, l.Took))
-		if l.Kind == "changes" && pollStart(tb, l).Before(changed) && l.Events > 0 {
-			ok = false
-		}
-		if l.Time.Equal(timed.Time) && l.Kind == timed.Kind {
-			break
-		}
 	}
 	if n := len(logLines(b, "the cursor moved far in one poll; the next poll reads the complete export, in case a page shifted")); n > 0 {
 		done = append(done, fmt.Sprintf("complete exports after a far move of the cursor so far: %d", n))
