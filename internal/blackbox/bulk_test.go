@@ -57,7 +57,7 @@ func bulkScenario(tb testing.TB, customers, bulk, rounds int) []*table {
 			} else {
 				var poll logLine
 				var indexed string
-				br, poll, indexed = bulkBridge(tb, js, natsURL, crmURL, bulk)
+				br, poll, indexed = bulkBridge(tb, js, natsURL, crmURL, bulk, fmt.Sprint(r))
 				t.note("round %d: the bridge's poll: %d pages, %d records, %d events, took %s; %s", r+1, poll.Pages, poll.Records, poll.Events, poll.Took, indexed)
 			}
 			sec.put(kind, br.seconds)
@@ -141,14 +141,17 @@ func floorLines(tb testing.TB, out string) (exported time.Time, done int) {
 // its "poll done" line. It returns that line too, and when the bridge's
 // query index had loaded the read model (its "read model indexed" line),
 // which it does from its start on, beside the poll.
-func bulkBridge(tb testing.TB, js jetstream.JetStream, natsURL, crmURL string, n int) (bulkRound, logLine, string) {
+//
+// With BENCH_PPROF_DIR, the profiles (profile) are taken from the "poller
+// state loaded" line on, named after round.
+func bulkBridge(tb testing.TB, js jetstream.JetStream, natsURL, crmURL string, n int, round string) (bulkRound, logLine, string) {
 	tb.Helper()
 	before, err := eventsState(js)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	// A long interval: no second poll adds to the CPU read after the first.
-	b := startBridge(tb, natsURL, crmURL, false, "BRIDGE_POLL_INTERVAL=1h")
+	b := startBridge(tb, natsURL, crmURL, false, append(pprofEnv(), "BRIDGE_POLL_INTERVAL=1h")...)
 	defer b.Stop(tb, time.Minute)
 	var cpu0 time.Duration
 	proctest.WaitFor(tb, b, 10*time.Minute, 5*time.Millisecond, "the bridge's state to be loaded", func() bool {
@@ -158,6 +161,7 @@ func bulkBridge(tb testing.TB, js jetstream.JetStream, natsURL, crmURL string, n
 		cpu0 = b.CPU(tb)
 		return true
 	})
+	defer profile(tb, b, round)()
 	var done []logLine
 	proctest.WaitFor(tb, b, 30*time.Minute, 10*time.Millisecond, "the bridge's first poll", func() bool {
 		done = logLines(b, "poll done")
