@@ -135,7 +135,7 @@ func (ps *pass) confirmNotes(ctx context.Context, notes []deleteNote) (work []ch
 		_, err := ps.p.crm.Get(ctx, n.id)
 		switch {
 		case errors.Is(err, crm.ErrNotFound):
-			work = append(work, change{id: n.id, h: h, known: true, chunk: ps.x.chunkSeq(e)})
+			work = append(work, change{id: n.id, h: h, known: true, chunk: ps.x.chunkAt(e)})
 			done = append(done, n)
 		case err == nil:
 			done = append(done, n)

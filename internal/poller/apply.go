@@ -29,7 +29,7 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 	var sv saved
 	if c.known {
 		var err error
-		if sv, err = ps.p.store.load(ctx, c.id, c.chunk); err != nil {
+		if sv, err = ps.p.store.load(ctx, c.id, c.chunk.seq); err != nil {
 			return err
 		}
 	}
@@ -117,7 +117,7 @@ func (ps *pass) recorded(c change) {
 	if c.raw == nil {
 		empty = ps.x.remove(c.h)
 	} else {
-		empty = ps.x.set(c.h, c.digest, 0, ps.no)
+		empty = ps.x.set(c.h, c.digest, 0, 0, ps.no)
 	}
 	ps.mu.Unlock()
 	if len(empty) > 0 {

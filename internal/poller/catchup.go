@@ -221,7 +221,7 @@ func (p *Poller) eventAfter(ctx context.Context, id string, seq uint64) (after j
 func (p *Poller) bringUp(ctx context.Context, ls *lease.Lease, ln *lane, id string, evSeq uint64) (bool, error) {
 	h := ln.x.hash(id)
 	_, chunk := ln.x.saved(h)
-	sv, err := p.store.load(ctx, id, chunk)
+	sv, err := p.store.load(ctx, id, chunk.seq)
 	if err != nil || sv.eventSeq >= evSeq {
 		return false, err
 	}
@@ -271,7 +271,7 @@ func (p *Poller) caughtUp(ctx context.Context, ln *lane, c change, seq uint64) {
 	if c.raw == nil {
 		empty = ln.x.remove(c.h)
 	} else {
-		empty = ln.x.set(c.h, c.digest, 0, 0)
+		empty = ln.x.set(c.h, c.digest, 0, 0, 0)
 	}
 	p.dropChunks(ctx, empty)
 	p.log.Info("poller state brought up to an event published but not saved",

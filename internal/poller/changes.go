@@ -15,7 +15,7 @@ type change struct {
 	raw    json.RawMessage // nil: gone
 	digest uint64
 	known  bool
-	chunk  uint64 // the chunk of its saved record, 0 for none
+	chunk  chunkAt // the chunk of its saved record, if in one
 	// silent records the customer without an event: one seen first at a
 	// first start, too large for a chunk.
 	silent bool
@@ -110,7 +110,7 @@ func (ps *pass) sort(srt *sorting, c *crm.Customer) error {
 	case known:
 		ps.seen(h, e)
 	}
-	srt.work = append(srt.work, change{id: c.ID, h: h, raw: c.Raw, digest: d, known: known, chunk: ps.x.chunkSeq(e)})
+	srt.work = append(srt.work, change{id: c.ID, h: h, raw: c.Raw, digest: d, known: known, chunk: ps.x.chunkAt(e)})
 	return nil
 }
 

@@ -120,6 +120,7 @@ type chunkWriter struct {
 	buf     []byte
 	hashes  []idHash
 	digests []uint64
+	seqs    []uint64     // the records' eventSeq
 	ready   []readyChunk // sealed, not published
 	pending []pendingChunk
 }
@@ -128,12 +129,14 @@ type readyChunk struct {
 	data    []byte
 	hashes  []idHash
 	digests []uint64
+	seqs    []uint64
 }
 
 type pendingChunk struct {
 	ack     jetstream.PubAckFuture
 	hashes  []idHash
 	digests []uint64
+	seqs    []uint64
 }
 
 // newChunkWriter returns a chunk writer for the pass: chunks of up to
@@ -147,6 +150,7 @@ func (w *chunkWriter) add(ps *pass, r chunkRecord, h idHash) {
 	w.buf = appendChunk(w.buf, r)
 	w.hashes = append(w.hashes, h)
 	w.digests = append(w.digests, r.digest)
+	w.seqs = append(w.seqs, r.eventSeq)
 	// Seen now, so that the same customer again in this pass counts.
 	ps.x.m[h] = entry{digest: r.digest, seen: ps.no}
 	if len(w.buf) >= w.limit {
@@ -159,8 +163,8 @@ func (w *chunkWriter) seal() {
 	if len(w.hashes) == 0 {
 		return
 	}
-	w.ready = append(w.ready, readyChunk{data: sealChunk(w.buf), hashes: w.hashes, digests: w.digests})
-	w.buf, w.hashes, w.digests = nil, nil, nil
+	w.ready = append(w.ready, readyChunk{data: sealChunk(w.buf), hashes: w.hashes, digests: w.digests, seqs: w.seqs})
+	w.buf, w.hashes, w.digests, w.seqs = nil, nil, nil, nil
 }
 
 // discard drops every chunk not yet published, and takes its customers
@@ -190,7 +194,7 @@ func (w *chunkWriter) flush(ps *pass) error {
 			w.discard(ps)
 			return err
 		}
-		w.pending = append(w.pending, pendingChunk{ack: ack, hashes: c.hashes, digests: c.digests})
+		w.pending = append(w.pending, pendingChunk{ack: ack, hashes: c.hashes, digests: c.digests, seqs: c.seqs})
 	}
 	w.ready = nil
 	return nil
@@ -206,7 +210,7 @@ func (w *chunkWriter) wait(ctx context.Context, ps *pass) error {
 		if err == nil {
 			c := ps.x.addChunk(ack.Sequence)
 			for i, h := range pc.hashes {
-				ps.x.set(h, pc.digests[i], c, ps.no)
+				ps.x.set(h, pc.digests[i], c, pc.seqs[i], ps.no)
 			}
 			continue
 		}

@@ -18,7 +18,7 @@
 //
 // Poller is the loop around it. Among all the processes that share a NATS
 // deployment one Poller at a time is active, under a lease (poller.go); it
-// keeps a 16-byte digest per customer in memory (index.go) and everything
+// keeps a 24-byte entry per customer in memory (index.go) and everything
 // else in the stream StateStream (store.go), which it owns: the cursor, and
 // each customer as last seen (migrate.go moves a former state from the
 // key-value bucket it used to be in). Its work, one room a concern:

@@ -14,15 +14,27 @@ import (
 // a probability of about 10^-27.
 type idHash [2]uint64
 
-// entry is what the index keeps of one customer: 16 bytes.
+// entry is what the index keeps of one customer: 24 bytes.
 type entry struct {
 	// digest is the wholeDigest of the customer's saved record.
 	digest uint64
+	// eventSeq is, for a record in a chunk, the chunk's sequence of the
+	// customer's last event (0 for none): with digest, all of the chunk
+	// a load needs but the record, which the read model holds too
+	// (loadMany). 0 for a customer with its own entry.
+	eventSeq uint64
 	// chunk is where that record is: 0 for its own c.<id key> entry,
 	// otherwise 1 + its chunk's position in index.chunks.
 	chunk uint32
 	// seen is the number of the last pass that saw the customer.
 	seen uint32
+}
+
+// chunkAt is where a customer's saved record is, when it is in a chunk:
+// the chunk's stream sequence (0: not in a chunk), and the record's digest
+// and last event's sequence as the chunk holds them.
+type chunkAt struct {
+	seq, digest, eventSeq uint64
 }
 
 // chunkRef is one chunk: its stream sequence, and how many customers'
@@ -50,14 +62,22 @@ func (x *index) hash(id string) idHash {
 	return idHash{maphash.String(x.seeds[0], id), maphash.String(x.seeds[1], id)}
 }
 
-// saved returns whether the index knows h and, if so, the stream sequence
-// of the chunk its saved record is in (0: its own entry).
-func (x *index) saved(h idHash) (known bool, chunk uint64) {
+// saved returns whether the index knows h and, if so, the chunk its saved
+// record is in (the zero chunkAt: its own entry).
+func (x *index) saved(h idHash) (known bool, chunk chunkAt) {
 	e, ok := x.m[h]
 	if !ok {
-		return false, 0
+		return false, chunkAt{}
 	}
-	return true, x.chunkSeq(e)
+	return true, x.chunkAt(e)
+}
+
+// chunkAt returns where e's record is, when in a chunk.
+func (x *index) chunkAt(e entry) chunkAt {
+	if e.chunk == 0 {
+		return chunkAt{}
+	}
+	return chunkAt{seq: x.chunkSeq(e), digest: e.digest, eventSeq: e.eventSeq}
 }
 
 // chunkSeq returns the stream sequence of e's chunk, 0 for none.
@@ -69,9 +89,10 @@ func (x *index) chunkSeq(e entry) uint64 {
 }
 
 // set records that h's saved record now has digest d in chunk c (0: its
-// own entry); the chunk it was in before loses a customer. It returns the
-// sequences of chunks that no longer hold any customer's saved record.
-func (x *index) set(h idHash, d uint64, c uint32, seen uint32) (empty []uint64) {
+// own entry), with its last event at eventSeq in that chunk; the chunk it
+// was in before loses a customer. It returns the sequences of chunks that
+// no longer hold any customer's saved record.
+func (x *index) set(h idHash, d uint64, c uint32, eventSeq uint64, seen uint32) (empty []uint64) {
 	old, ok := x.m[h]
 	if ok && old.chunk != 0 && old.chunk != c {
 		empty = x.release(old.chunk)
@@ -79,7 +100,10 @@ func (x *index) set(h idHash, d uint64, c uint32, seen uint32) (empty []uint64) 
 	if c != 0 && (!ok || old.chunk != c) {
 		x.chunks[c-1].live++
 	}
-	x.m[h] = entry{digest: d, chunk: c, seen: seen}
+	if c == 0 {
+		eventSeq = 0
+	}
+	x.m[h] = entry{digest: d, eventSeq: eventSeq, chunk: c, seen: seen}
 	return empty
 }
 
@@ -119,7 +143,7 @@ func (s *store) rebuild(ctx context.Context) (*index, []uint64, error) {
 		meta, _ := m.Metadata()
 		c := x.addChunk(meta.Sequence.Stream)
 		if err := readChunk(m.Data(), func(r chunkRecord) bool {
-			x.set(x.hash(r.id), r.digest, c, 0)
+			x.set(x.hash(r.id), r.digest, c, r.eventSeq, 0)
 			return true
 		}); err != nil {
 			return fmt.Errorf("poller: chunk %d: %w", meta.Sequence.Stream, err)
@@ -143,7 +167,7 @@ func (s *store) rebuild(ctx context.Context) (*index, []uint64, error) {
 		if err != nil {
 			return fmt.Errorf("poller: state of %s: %s: %w", id, hdrDigest, err)
 		}
-		x.set(h, d, 0, 0)
+		x.set(h, d, 0, 0, 0)
 		return nil
 	})
 	if err != nil {

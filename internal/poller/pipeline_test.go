@@ -14,6 +14,7 @@ import (
 
 	"github.com/gormic/crm-bridge/internal/crm"
 	"github.com/gormic/crm-bridge/internal/crmsim"
+	"github.com/gormic/crm-bridge/internal/model"
 	"github.com/gormic/crm-bridge/internal/natstest"
 	"github.com/gormic/crm-bridge/internal/syncbuf"
 )
@@ -42,20 +43,12 @@ func TestLoadManyMatchesLoad(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	stream, err := ensureState(ctx, r.js, "crm", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := newStore(r.js, stream, "crm", "")
-	x, _, err := st.rebuild(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, x := rebuilt(ctx, t, r)
 	var cs []change
 	for _, c := range append(customers, crm.Customer{ID: "never-seen"}) {
 		h := x.hash(c.ID)
 		e, known := x.m[h]
-		cs = append(cs, change{id: c.ID, h: h, known: known || c.ID == customers[0].ID, chunk: x.chunkSeq(e)})
+		cs = append(cs, change{id: c.ID, h: h, known: known || c.ID == customers[0].ID, chunk: x.chunkAt(e)})
 	}
 	svs, loaded, err := st.loadMany(ctx, cs, 4)
 	if err != nil {
@@ -67,12 +60,12 @@ func TestLoadManyMatchesLoad(t *testing.T) {
 			t.Errorf("%s: not loaded", c.id)
 			continue
 		}
-		if c.chunk != 0 {
+		if c.chunk.seq != 0 {
 			chunked++
 		}
 		want := saved{}
 		if c.known {
-			if want, err = st.load(ctx, c.id, c.chunk); err != nil {
+			if want, err = st.load(ctx, c.id, c.chunk.seq); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -84,6 +77,106 @@ func TestLoadManyMatchesLoad(t *testing.T) {
 	}
 	if chunked == 0 || chunked == len(cs)-1 {
 		t.Errorf("%d of %d customers in chunks, want some and not all", chunked, len(cs))
+	}
+}
+
+// rebuilt returns the store of r's state and the index rebuilt from it,
+// as a poller that becomes active reads them.
+func rebuilt(ctx context.Context, t *testing.T, r *rig) (*store, *index) {
+	t.Helper()
+	stream, err := ensureState(ctx, r.js, "crm", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStore(r.js, stream, "crm", "")
+	x, _, err := st.rebuild(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, x
+}
+
+// loadMany reads a customer whose record is in a chunk from the read
+// model, when its entry is the chunk's record (its whole digest, which
+// the index keeps, says so), with the last event's sequence the index
+// keeps; from the chunk when its entry differs or is missing. Without
+// its chunk, the model gives what the chunk held; with its model entry
+// changed or deleted, the chunk does.
+func TestLoadManyChunkedFromModel(t *testing.T) {
+	for _, initial := range []bool{false, true} {
+		t.Run(fmt.Sprintf("initial-events=%v", initial), func(t *testing.T) {
+			r := newRig(t, crmsim.Options{PageSize: 7})
+			r.sim.Seed(30)
+			cfg := r.cfg
+			cfg.InitialEvents = initial
+			in := r.start(cfg, nil, nil)
+			in.polls(t, 1)
+			in.stop(t)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			st, x := rebuilt(ctx, t, r)
+			var cs []change
+			for _, c := range r.sim.Customers() {
+				h := x.hash(c.ID)
+				cs = append(cs, change{id: c.ID, h: h, known: true, chunk: x.chunkAt(x.m[h])})
+				if cs[len(cs)-1].chunk.seq == 0 {
+					t.Fatalf("%s: not in a chunk after a first start", c.ID)
+				}
+			}
+			want := make([]saved, len(cs))
+			for i, c := range cs {
+				var err error
+				if want[i], err = st.load(ctx, c.id, c.chunk.seq); err != nil {
+					t.Fatal(err)
+				}
+				if initial && want[i].eventSeq == 0 {
+					t.Fatalf("%s: no event sequence in its chunk after a first start with events", c.id)
+				}
+			}
+			check := func(what string) {
+				t.Helper()
+				svs, loaded, err := st.loadMany(ctx, cs, 4)
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				for i, c := range cs {
+					if got := svs[i]; !loaded[i] || string(got.record) != string(want[i].record) ||
+						got.digest != want[i].digest || got.eventSeq != want[i].eventSeq || got.rev != 0 {
+						t.Errorf("%s: %s: got %v %+v, want %+v", what, c.id, loaded[i], got, want[i])
+					}
+				}
+			}
+			check("model and chunks")
+
+			// The model's entry changed or deleted: the chunk's record.
+			kv, err := r.js.KeyValue(ctx, model.Bucket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := kv.Put(ctx, model.Key(cs[0].id), []byte(`{"id":"`+cs[0].id+`","firstName":"Ahead"}`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := kv.Delete(ctx, model.Key(cs[1].id)); err != nil {
+				t.Fatal(err)
+			}
+			check("two entries different")
+
+			// Every other chunk gone: their customers from the model alone.
+			deleted := map[uint64]bool{}
+			for _, c := range cs {
+				if seq := c.chunk.seq; seq != cs[0].chunk.seq && seq != cs[1].chunk.seq && !deleted[seq] {
+					if err := st.stream.DeleteMsg(ctx, seq); err != nil {
+						t.Fatal(err)
+					}
+					deleted[seq] = true
+				}
+			}
+			if len(deleted) == 0 {
+				t.Fatal("every customer in the first two customers' chunks")
+			}
+			check("no chunk but the first two customers'")
+		})
 	}
 }
 

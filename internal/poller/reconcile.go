@@ -51,7 +51,7 @@ func (ps *pass) confirm(ctx context.Context, id string, missing map[idHash]entry
 	c, err := ps.p.crm.Get(ctx, id)
 	switch {
 	case errors.Is(err, crm.ErrNotFound):
-		return change{id: id, h: h, known: true, chunk: ps.x.chunkSeq(missing[h]), fixModel: true}
+		return change{id: id, h: h, known: true, chunk: ps.x.chunkAt(missing[h]), fixModel: true}
 	case err != nil:
 		if ctx.Err() == nil {
 			ps.p.log.Warn("customer missing from the export, but the CRM does not say it is gone; checking again at the next reconcile",
@@ -66,7 +66,7 @@ func (ps *pass) confirm(ctx context.Context, id string, missing map[idHash]entry
 		return change{}
 	}
 	fix := missing[h].seen&modelOK == 0
-	return change{id: id, h: h, raw: c.Raw, digest: d, known: true, chunk: ps.x.chunkSeq(missing[h]), fixModel: fix}
+	return change{id: id, h: h, raw: c.Raw, digest: d, known: true, chunk: ps.x.chunkAt(missing[h]), fixModel: fix}
 }
 
 // missingIDs finds the ids of the missing customers: in their chunks, or

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/gormic/crm-bridge/internal/model"
 )
 
 // This file holds the store's writes and reads of many customers at once,
@@ -21,21 +24,23 @@ import (
 const multiLastMax = 512
 
 // loadMany returns the saved state of each of cs, as load would, in one
-// batched direct get per multiLastMax customers with their own entries,
-// and one get per chunk (Workers at once) for those whose record is in a
-// chunk. loaded[i] is false where cs[i]'s state could not be read so
-// (the index says it has an entry, but none came back, or its chunk does
-// not hold it): load that one alone. It fails only when NATS does.
+// batched direct get per multiLastMax customers with their own entries;
+// for those whose record is in a chunk, in one batched direct get of
+// their read model entries per multiLastMax (fromModel), and one get per
+// chunk (Workers at once) for those the model did not give. loaded[i] is
+// false where cs[i]'s state could not be read so (the index says it has
+// an entry, but none came back, or its chunk does not hold it): apply
+// reads it alone.
 func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []saved, loaded []bool, err error) {
 	svs, loaded = make([]saved, len(cs)), make([]bool, len(cs))
 	own := make(map[string]int) // subject → index in cs
-	chunks := make(map[uint64][]int)
+	var chunked []int
 	for i, c := range cs {
 		switch {
 		case !c.known:
 			loaded[i] = true
-		case c.chunk != 0:
-			chunks[c.chunk] = append(chunks[c.chunk], i)
+		case c.chunk.seq != 0:
+			chunked = append(chunked, i)
 		default:
 			own[s.subjects+idKey(c.id)] = i
 		}
@@ -45,15 +50,57 @@ func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []s
 		subjects = append(subjects, subj)
 	}
 	var reads []func(ctx context.Context) error
-	for from := 0; from < len(subjects); from += multiLastMax {
-		batch := subjects[from:min(from+multiLastMax, len(subjects))]
+	for batch := range slices.Chunk(subjects, multiLastMax) {
 		reads = append(reads, func(ctx context.Context) error { return s.lastMany(ctx, batch, own, cs, svs, loaded) })
 	}
+	for batch := range slices.Chunk(chunked, multiLastMax) {
+		reads = append(reads, func(ctx context.Context) error { return s.fromModel(ctx, batch, cs, svs, loaded) })
+	}
+	if err := each(ctx, workers, len(reads), func(ctx context.Context, i int) error { return reads[i](ctx) }); err != nil {
+		return nil, nil, err
+	}
+	chunks := make(map[uint64][]int)
+	for _, i := range chunked {
+		if !loaded[i] {
+			chunks[cs[i].chunk.seq] = append(chunks[cs[i].chunk.seq], i)
+		}
+	}
+	reads = reads[:0]
 	for seq, is := range chunks {
 		reads = append(reads, func(ctx context.Context) error { return s.fromChunk(ctx, seq, is, cs, svs, loaded) })
 	}
 	err = each(ctx, workers, len(reads), func(ctx context.Context, i int) error { return reads[i](ctx) })
 	return svs, loaded, err
+}
+
+// fromModel reads the records of cs[is...], each in a chunk, from their
+// read model entries, and takes each whose whole digest is the one the
+// chunk holds: the record the chunk holds, but for hash collisions (a
+// record is some 600 bytes, a chunk 64 KiB). The rest of its state, its
+// last event's sequence, the index keeps (chunkAt). An entry that differs
+// (the model may be ahead of the state, after a poller that did not live
+// to save it), or that is missing, leaves its customer to fromChunk; so
+// does a failed read, the chunks being the state.
+func (s *store) fromModel(ctx context.Context, is []int, cs []change, svs []saved, loaded []bool) error {
+	keys := make([]string, len(is))
+	want := make(map[string]int, len(is))
+	for j, i := range is {
+		keys[j] = model.Key(cs[i].id)
+		want[keys[j]] = i
+	}
+	err := lastModelMany(ctx, s.js, keys, func(key string, value []byte) {
+		i, ok := want[key]
+		if !ok {
+			return
+		}
+		if d, err := wholeDigest(value); err == nil && d == cs[i].chunk.digest {
+			svs[i], loaded[i] = saved{record: value, digest: d, eventSeq: cs[i].chunk.eventSeq}, true
+		}
+	})
+	if err != nil {
+		return ctx.Err() // the chunks are read instead
+	}
+	return nil
 }
 
 // lastMany reads the last entry of each of subjects (at most
