@@ -29,8 +29,8 @@ const multiLastMax = 512
 // their read model entries per multiLastMax (fromModel), and one get per
 // chunk (Workers at once) for those the model did not give. loaded[i] is
 // false where cs[i]'s state could not be read so (the index says it has
-// an entry, but none came back, or its chunk does not hold it): apply
-// reads it alone.
+// an entry, but none came back, or its chunk does not hold it): load that
+// one alone. It fails only when NATS does.
 func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []saved, loaded []bool, err error) {
 	svs, loaded = make([]saved, len(cs)), make([]bool, len(cs))
 	own := make(map[string]int) // subject → index in cs
