@@ -118,25 +118,27 @@ func readChunk(b []byte, f func(chunkRecord) bool) error {
 type chunkWriter struct {
 	limit   int // seal at this many bytes
 	buf     []byte
-	hashes  []idHash
-	digests []uint64
-	seqs    []uint64     // the records' eventSeq
-	ready   []readyChunk // sealed, not published
+	members []chunkMember // of the chunk being built
+	ready   []readyChunk  // sealed, not published
 	pending []pendingChunk
+}
+
+// chunkMember is what the index keeps of a customer whose record a chunk
+// holds, once the chunk is stored.
+type chunkMember struct {
+	h        idHash
+	digest   uint64
+	eventSeq uint64
 }
 
 type readyChunk struct {
 	data    []byte
-	hashes  []idHash
-	digests []uint64
-	seqs    []uint64
+	members []chunkMember
 }
 
 type pendingChunk struct {
 	ack     jetstream.PubAckFuture
-	hashes  []idHash
-	digests []uint64
-	seqs    []uint64
+	members []chunkMember
 }
 
 // newChunkWriter returns a chunk writer for the pass: chunks of up to
@@ -148,9 +150,7 @@ func (ps *pass) newChunkWriter() chunkWriter {
 // add adds r, customer h, to the chunk being built.
 func (w *chunkWriter) add(ps *pass, r chunkRecord, h idHash) {
 	w.buf = appendChunk(w.buf, r)
-	w.hashes = append(w.hashes, h)
-	w.digests = append(w.digests, r.digest)
-	w.seqs = append(w.seqs, r.eventSeq)
+	w.members = append(w.members, chunkMember{h: h, digest: r.digest, eventSeq: r.eventSeq})
 	// Seen now, so that the same customer again in this pass counts.
 	ps.x.m[h] = entry{digest: r.digest, seen: ps.no}
 	if len(w.buf) >= w.limit {
@@ -160,11 +160,11 @@ func (w *chunkWriter) add(ps *pass, r chunkRecord, h idHash) {
 
 // seal closes the chunk being built, if any.
 func (w *chunkWriter) seal() {
-	if len(w.hashes) == 0 {
+	if len(w.members) == 0 {
 		return
 	}
-	w.ready = append(w.ready, readyChunk{data: sealChunk(w.buf), hashes: w.hashes, digests: w.digests, seqs: w.seqs})
-	w.buf, w.hashes, w.digests, w.seqs = nil, nil, nil, nil
+	w.ready = append(w.ready, readyChunk{data: sealChunk(w.buf), members: w.members})
+	w.buf, w.members = nil, nil
 }
 
 // discard drops every chunk not yet published, and takes its customers
@@ -172,8 +172,8 @@ func (w *chunkWriter) seal() {
 func (w *chunkWriter) discard(ps *pass) {
 	w.seal()
 	for _, c := range w.ready {
-		for _, h := range c.hashes {
-			delete(ps.x.m, h)
+		for _, m := range c.members {
+			delete(ps.x.m, m.h)
 		}
 	}
 	w.ready = nil
@@ -194,7 +194,7 @@ func (w *chunkWriter) flush(ps *pass) error {
 			w.discard(ps)
 			return err
 		}
-		w.pending = append(w.pending, pendingChunk{ack: ack, hashes: c.hashes, digests: c.digests, seqs: c.seqs})
+		w.pending = append(w.pending, pendingChunk{ack: ack, members: c.members})
 	}
 	w.ready = nil
 	return nil
@@ -209,13 +209,13 @@ func (w *chunkWriter) wait(ctx context.Context, ps *pass) error {
 		ack, err := await(ctx, pc.ack)
 		if err == nil {
 			c := ps.x.addChunk(ack.Sequence)
-			for i, h := range pc.hashes {
-				ps.x.set(h, pc.digests[i], c, pc.seqs[i], ps.no)
+			for _, m := range pc.members {
+				ps.x.set(m.h, m.digest, c, m.eventSeq, ps.no)
 			}
 			continue
 		}
-		for _, h := range pc.hashes {
-			delete(ps.x.m, h)
+		for _, m := range pc.members {
+			delete(ps.x.m, m.h)
 		}
 		if isWrongLast(err) {
 			err = errFenced
