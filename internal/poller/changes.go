@@ -39,9 +39,9 @@ type sorting struct {
 // then applies the changes.
 func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	p := ps.p
-	// A customer of the round still being written comes again: that round
-	// ends first, so that this page sees what it saved.
-	if ps.tail != nil && slices.ContainsFunc(items, func(c crm.Customer) bool { return ps.tail.has(ps.x.hash(c.ID)) }) {
+	// A customer of a round still being written comes again: the rounds
+	// end first, so that this page sees what they saved.
+	if len(ps.tails) > 0 && slices.ContainsFunc(items, func(c crm.Customer) bool { return ps.tails.has(ps.x.hash(c.ID)) }) {
 		if err := ps.settle(ctx); err != nil {
 			return err
 		}

@@ -50,9 +50,9 @@ type pass struct {
 	strays []stray
 	// bulk holds a first start's pages in flight (bulk.go).
 	bulk bulkPipe
-	// tail is the last pipeline round, its state not yet saved
-	// (pipeline.go).
-	tail *tail
+	// tails are the pipeline rounds whose writes are on their way
+	// (tail.go).
+	tails tails
 }
 
 // mark notes the events stream's last sequence before the pass publishes.

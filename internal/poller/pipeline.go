@@ -33,11 +33,11 @@ func (ps *pass) applyAll(ctx context.Context, work []change, detected time.Time)
 	for len(work) > 0 {
 		var first []change
 		first, work = splitRepeats(work)
-		if ps.tail.holds(first) {
-			// A customer of this round is still being written: its round
-			// ends first (that round's customers another writer was
-			// first for included, so that their changes come before
-			// these), and this one reads what it saved.
+		if ps.tails.holds(first) {
+			// A customer of this round is still being written: the
+			// rounds in flight end first (their customers another
+			// writer was first for included, so that their changes come
+			// before these), and this one reads what they saved.
 			if err := ps.settle(ctx); err != nil {
 				return err
 			}
@@ -139,13 +139,25 @@ type flight struct {
 // subject, then every read model entry, then every state entry, each
 // conditional on its last revision. A write whose condition fails means
 // another writer was first: that customer is returned, for apply.
+//
+// The writes are waited for a round later (tail.go): once this round's
+// states are read, the rounds in flight take a step on, and this one's
+// events are sent; so the server stores one round's events, another's
+// read model entries and a third's state while the poller reads and
+// publishes the next. A complete export in the background ends its
+// rounds at the end of each page, which lets other passes write between
+// pages; every pass ends them at its end.
 func (ps *pass) pipeline(ctx context.Context, cs []change, detected time.Time) (slow []change, err error) {
-	clock := stepClock{m: ps.p.metrics.steps, last: time.Now()}
+	clock := stepClock{m: ps.p.metrics.steps}
+	start := time.Now()
 	svs, loaded, err := ps.p.store.loadMany(ctx, cs, ps.p.cfg.Workers)
 	if err != nil {
 		return nil, err
 	}
-	clock.step("load")
+	clock.add(stepLoad, start)
+	if slow, err = ps.advance(ctx); err != nil {
+		return nil, err
+	}
 	fs := make([]*flight, 0, len(cs))
 	for i, c := range cs {
 		if !loaded[i] {
@@ -160,24 +172,10 @@ func (ps *pass) pipeline(ctx context.Context, cs []change, detected time.Time) (
 			fs = append(fs, f)
 		}
 	}
-	clock.last = time.Now() // board is the bridge's own work, not a write
-	if fs, slow, err = ps.publishAll(ctx, fs, slow); err != nil {
+	if err := ps.sendEvents(ctx, fs); err != nil {
 		return nil, err
 	}
-	clock.step("events")
-	// The round before saves its state now, its read model entries
-	// written meanwhile; then this round's entries are sent, and saved
-	// at the next round (or the end of the page, for a complete export
-	// in the background, which lets other passes write between pages;
-	// or the end of the pass).
-	before, err := ps.join(ctx)
-	slow = append(slow, before...)
-	if err != nil {
-		return nil, err
-	}
-	if err := ps.sendModels(len(cs), fs, clock); err != nil {
-		return nil, err
-	}
+	ps.fly(len(cs), fs, clock)
 	if ps.background {
 		before, err := ps.join(ctx)
 		return append(slow, before...), err
@@ -207,14 +205,11 @@ func (ps *pass) board(c change, sv saved, detected time.Time) (*flight, error) {
 	return &flight{c: c, sv: sv, ev: ev, event: ok, seq: sv.eventSeq, save: true}, nil
 }
 
-// publishAll publishes the events of fs, and returns the flights that go
-// on: those without an event, and those whose event is stored. A
+// awaitEvents waits for the events of fs, and returns the flights that
+// go on: those without an event, and those whose event is stored. A
 // customer whose last event is not the one its state names goes to slow.
-func (ps *pass) publishAll(ctx context.Context, fs []*flight, slow []change) ([]*flight, []change, error) {
-	if err := ps.sendEvents(ctx, fs); err != nil {
-		return nil, nil, err
-	}
-	next := fs[:0]
+func (ps *pass) awaitEvents(ctx context.Context, fs []*flight) (next []*flight, slow []change, err error) {
+	next = fs[:0]
 	for _, f := range fs {
 		if f.event {
 			ack, err := await(ctx, f.ack)
@@ -229,6 +224,7 @@ func (ps *pass) publishAll(ctx context.Context, fs []*flight, slow []change) ([]
 		}
 		next = append(next, f)
 	}
+	clear(fs[len(next):])
 	if err := ps.afterEvents(next); err != nil {
 		return nil, nil, err
 	}
@@ -268,28 +264,31 @@ func (ps *pass) afterEvents(fs []*flight) error {
 	return nil
 }
 
-// saveAll saves the state of fs, and counts each as done once saved. A
-// customer whose entry another writer saved first goes to slow. At a
-// first start (with initial events) the new customers' records go into
-// chunks, as a first start without events writes them: a chunk write per
-// some hundred customers instead of one per customer.
-func (ps *pass) saveAll(ctx context.Context, fs []*flight, slow []change) ([]change, error) {
+// sendStates starts saving the state of t's customers. At a first start
+// (with initial events) the new customers' records go into chunks, as a
+// first start without events writes them: a chunk write per some hundred
+// customers instead of one per customer.
+func (ps *pass) sendStates(t *tail) error {
 	if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
-		return nil, lease.ErrLost
+		return lease.ErrLost
 	}
-	chunks := ps.newChunkWriter()
-	if err := ps.startSaves(fs, &chunks); err != nil {
-		chunks.discard(ps)
+	t.chunks = ps.newChunkWriter()
+	if err := ps.startSaves(t.fs, &t.chunks); err != nil {
+		t.chunks.discard(ps)
+		return err
+	}
+	return t.chunks.flush(ps)
+}
+
+// awaitStates waits for the saves sendStates started, and counts each
+// customer as done once saved. A customer whose entry another writer
+// saved first goes to slow.
+func (ps *pass) awaitStates(ctx context.Context, t *tail) ([]change, error) {
+	slow, err := ps.awaitSaves(ctx, t.fs, nil)
+	if err := errors.Join(err, t.chunks.wait(ctx, ps)); err != nil {
 		return nil, err
 	}
-	if err := chunks.flush(ps); err != nil {
-		return nil, err
-	}
-	slow, err := ps.awaitSaves(ctx, fs, slow)
-	if err := errors.Join(err, chunks.wait(ctx, ps)); err != nil {
-		return nil, err
-	}
-	for _, f := range fs {
+	for _, f := range t.fs {
 		if f.chunked {
 			ps.saved(f.c, f.ev, f.event, false)
 		}
@@ -317,7 +316,7 @@ func (ps *pass) startSaves(fs []*flight, chunks *chunkWriter) error {
 	return nil
 }
 
-// awaitSaves waits for the saves of saveAll's entries.
+// awaitSaves waits for the saves of sendStates' entries.
 func (ps *pass) awaitSaves(ctx context.Context, fs []*flight, slow []change) ([]change, error) {
 	for _, f := range fs {
 		if f.chunked {

@@ -9,38 +9,53 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// This file holds the pipeline's tail: the round whose read model entries
-// are on their way while the next round reads and publishes (pipeline.go),
-// and the clock that times a round's steps.
+// This file holds the pipeline's tails: the rounds whose writes are on
+// their way while the next round is read and published (pipeline.go),
+// and the clock that times what a pass waits for.
 
-// tail is the pipeline round whose read model entries are on their way:
-// its state is saved once they are acknowledged, when the next round
-// has published its events (join).
+// Each round goes through three writes, each for all its customers at
+// once, and is a tail from its events' publication until its state is
+// saved. A round's writes are sent only once the one before is
+// acknowledged (its events, then its read model entries, then its
+// state), so per customer the order is always event, model, state.
+const (
+	tailEvents = iota // its events sent
+	tailModels        // its events stored, its read model entries sent
+	tailStates        // its entries stored, its state sent
+)
+
+// tail is a pipeline round whose writes are on their way.
 type tail struct {
 	n      int // the round's customers, with and without writes
+	stage  int // tailEvents, tailModels or tailStates
 	fs     []*flight
 	models modelBatch
+	chunks chunkWriter
 	hs     map[idHash]struct{} // the round's customers
 	clock  stepClock
 }
 
-// holds reports whether a customer of cs is one of t's.
-func (t *tail) holds(cs []change) bool {
-	return slices.ContainsFunc(cs, func(c change) bool { return t.has(c.h) })
+// tails are a pass's rounds in flight, oldest first: at most one per
+// stage, the oldest's state on its way, the newest's events.
+type tails []*tail
+
+// holds reports whether a customer of cs is one of ts'.
+func (ts tails) holds(cs []change) bool {
+	return slices.ContainsFunc(cs, func(c change) bool { return ts.has(c.h) })
 }
 
-// has reports whether customer h is one of t's.
-func (t *tail) has(h idHash) bool {
-	if t == nil {
-		return false
+// has reports whether customer h is one of ts'.
+func (ts tails) has(h idHash) bool {
+	for _, t := range ts {
+		if _, ok := t.hs[h]; ok {
+			return true
+		}
 	}
-	_, ok := t.hs[h]
-	return ok
+	return false
 }
 
-// sendModels starts writing the read model entries of fs, a round whose
-// events are stored, and makes it the pass's tail.
-func (ps *pass) sendModels(n int, fs []*flight, clock stepClock) error {
+// fly makes fs, a round whose events are sent, the newest tail.
+func (ps *pass) fly(n int, fs []*flight, clock stepClock) {
 	t := &tail{n: n, fs: fs, hs: make(map[idHash]struct{}, len(fs)), clock: clock}
 	for _, f := range fs {
 		t.hs[f.c.h] = struct{}{}
@@ -50,43 +65,109 @@ func (ps *pass) sendModels(n int, fs []*flight, clock stepClock) error {
 		f.sv.record = nil
 		f.ev.Before = bytes.Clone(f.ev.Before)
 	}
-	ps.tail = t
-	for _, f := range fs {
-		if err := t.models.put(ps, f.c.id, f.c.raw); err != nil {
-			return err // the pass ends: catch-up finds its events
-		}
-	}
-	return nil
+	ps.tails = append(ps.tails, t)
 }
 
-// join ends the tail, if any: it waits for its read model entries, saves
-// its state and counts each customer as done; it returns the customers
-// whose state another writer saved first, for apply.
-func (ps *pass) join(ctx context.Context) ([]change, error) {
-	t := ps.tail
-	if t == nil {
-		return nil, nil
+// advance takes every tail one stage on, oldest first, and so each waits
+// for the writes it sent before it sends the next: the oldest's state
+// saved ends it, the next's read model entries stored sends its state,
+// the newest's events stored send its entries. It returns the customers
+// whose event or state another writer wrote first, for apply.
+func (ps *pass) advance(ctx context.Context) (slow []change, err error) {
+	keep := ps.tails[:0]
+	for i, t := range ps.tails {
+		var s []change
+		done := false
+		switch t.stage {
+		case tailEvents:
+			s, err = ps.storeEvents(ctx, t)
+		case tailModels:
+			err = ps.storeModels(ctx, t)
+		case tailStates:
+			s, err = ps.storeStates(ctx, t)
+			done = true
+		}
+		slow = append(slow, s...)
+		if err != nil {
+			ps.tails = nil // the pass ends: catch-up finds their events
+			return slow, err
+		}
+		t.stage++
+		if !done {
+			keep = append(keep, ps.tails[i])
+		}
 	}
-	ps.tail = nil
-	t.clock.last = time.Now()
-	if err := t.models.wait(ctx); err != nil {
-		return nil, err
-	}
-	t.clock.step("model")
-	slow, err := ps.saveAll(ctx, t.fs, nil)
-	if err != nil {
-		return nil, err
-	}
-	t.clock.step("state")
-	c := &t.clock
-	us := func(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
-	ps.p.log.Debug("pipeline round", "customers", t.n, "writes", len(t.fs), "load", us(c.took[0]),
-		"events", us(c.took[1]), "model", us(c.took[2]), "state", us(c.took[3]))
+	clear(ps.tails[len(keep):])
+	ps.tails = keep
 	return slow, nil
 }
 
-// settle ends the tail, if any, and applies one by one the customers
-// whose state another writer saved first.
+// storeEvents waits for t's events and sends its read model entries. A
+// customer whose last event was not the one its state names leaves t, for
+// apply.
+func (ps *pass) storeEvents(ctx context.Context, t *tail) ([]change, error) {
+	start := time.Now()
+	fs, slow, err := ps.awaitEvents(ctx, t.fs)
+	t.clock.add(stepEvents, start)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range slow {
+		delete(t.hs, c.h)
+	}
+	t.fs = fs
+	for _, f := range fs {
+		if err := t.models.put(ps, f.c.id, f.c.raw); err != nil {
+			return slow, err
+		}
+	}
+	return slow, nil
+}
+
+// storeModels waits for t's read model entries and sends its state.
+func (ps *pass) storeModels(ctx context.Context, t *tail) error {
+	start := time.Now()
+	err := t.models.wait(ctx)
+	t.clock.add(stepModel, start)
+	if err != nil {
+		return err
+	}
+	return ps.sendStates(t)
+}
+
+// storeStates waits for t's state, counts each of its customers as done,
+// and logs the round's times; it returns the customers whose state
+// another writer saved first, for apply.
+func (ps *pass) storeStates(ctx context.Context, t *tail) ([]change, error) {
+	start := time.Now()
+	slow, err := ps.awaitStates(ctx, t)
+	t.clock.add(stepState, start)
+	if err != nil {
+		return nil, err
+	}
+	c := &t.clock
+	us := func(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
+	ps.p.log.Debug("pipeline round", "customers", t.n, "writes", len(t.fs), "load", us(c.took[stepLoad]),
+		"events", us(c.took[stepEvents]), "model", us(c.took[stepModel]), "state", us(c.took[stepState]))
+	return slow, nil
+}
+
+// join ends every tail: it waits for all their writes; it returns the
+// customers whose event or state another writer wrote first, for apply.
+func (ps *pass) join(ctx context.Context) ([]change, error) {
+	var slow []change
+	for len(ps.tails) > 0 {
+		s, err := ps.advance(ctx)
+		slow = append(slow, s...)
+		if err != nil {
+			return slow, err
+		}
+	}
+	return slow, nil
+}
+
+// settle ends every tail, and applies one by one the customers whose
+// event or state another writer wrote first.
 func (ps *pass) settle(ctx context.Context) error {
 	slow, err := ps.join(ctx)
 	if err != nil {
@@ -105,21 +186,29 @@ func (ps *pass) refresh(cs []change) {
 	}
 }
 
-// stepClock times the steps of one round of the pipeline, in
-// crm_bridge_poller_step_seconds and for its debug line.
+// The steps of a round, as crm_bridge_poller_step_seconds names them.
+const (
+	stepLoad = iota
+	stepEvents
+	stepModel
+	stepState
+)
+
+var stepNames = [...]string{stepLoad: "load", stepEvents: "events", stepModel: "model", stepState: "state"}
+
+// stepClock times what a pass waits for in each step of one round of the
+// pipeline: its read of the saved states, then the acknowledgements of
+// each of its writes (which the pass waits for only once it read and
+// published the next round), in crm_bridge_poller_step_seconds and for
+// the round's debug line.
 type stepClock struct {
 	m    *prometheus.HistogramVec
-	last time.Time
-	took [4]time.Duration // load, events, model, state
-	n    int
+	took [len(stepNames)]time.Duration
 }
 
-// step ends the current step, named step, and starts the next.
-func (c *stepClock) step(name string) {
-	now := time.Now()
-	d := now.Sub(c.last)
-	c.last = now
-	c.took[c.n] = d
-	c.n++
-	c.m.WithLabelValues(name).Observe(d.Seconds())
+// add counts the time since start as spent waiting in step.
+func (c *stepClock) add(step int, start time.Time) {
+	d := time.Since(start)
+	c.took[step] += d
+	c.m.WithLabelValues(stepNames[step]).Observe(d.Seconds())
 }
