@@ -63,6 +63,8 @@ type Bridge struct {
 	queries      *queries.Service
 	nc           *nats.Conn
 	js           jetstream.JetStream
+	readsNC      *nats.Conn // the poller's batched reads (poller.Config.Reads)
+	reads        jetstream.JetStream
 	httpLn       net.Listener
 	httpSrv      *http.Server
 	cancel       context.CancelFunc
@@ -145,6 +147,19 @@ func (b *Bridge) startNATS() (err error) {
 	}
 	b.health.Check("nats", natsHealth(b.nc))
 	if b.js, err = jetstream.New(b.nc, jetstream.WithPublishAsyncTimeout(publishAsyncTimeout)); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	// The poller's batched reads go over a second connection, the same
+	// options and user but its name: the server takes in a connection's
+	// messages one after another, so the reads of one page's saved
+	// records would wait behind the writes of the pages before.
+	opts := b.nc.Opts
+	opts.Name += " (poller reads)"
+	opts.RetryOnFailedConnect = true // as the first, once it is connected
+	if b.readsNC, err = opts.Connect(); err != nil {
+		return fmt.Errorf("nats: connect the poller's reads: %w", err)
+	}
+	if b.reads, err = jetstream.New(b.readsNC); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	return nil
@@ -264,8 +279,10 @@ func (b *Bridge) shutdown(ctx context.Context) error {
 	errs := []error{b.stopWorkers(ctx)}
 	errs = append(errs, b.stopParts(ctx)...)
 	errs = append(errs, b.stopHTTP(ctx))
-	if b.nc != nil {
-		errs = append(errs, drain(ctx, b.nc))
+	for _, nc := range []*nats.Conn{b.readsNC, b.nc} {
+		if nc != nil {
+			errs = append(errs, drain(ctx, nc))
+		}
 	}
 	if b.srv != nil {
 		b.srv.Shutdown()

@@ -103,5 +103,6 @@ func (b *Bridge) pollerConfig() poller.Config {
 		Logger:            b.log.With("component", "poller"),
 		Metrics:           b.metrics,
 		TracerProvider:    b.tracer,
+		Reads:             b.reads,
 	}
 }

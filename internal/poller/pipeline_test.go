@@ -251,3 +251,34 @@ func TestPipelineStepsTimed(t *testing.T) {
 		}
 	}
 }
+
+// A poll's batched reads of its changed customers' saved records go over
+// Config.Reads, a connection of their own in the bridge, so that the
+// server does not answer them behind the poll's writes: the saved records
+// of customers in chunks (read from the read model) and in entries of
+// their own alike.
+func TestBatchedReadsOverReads(t *testing.T) {
+	r := newRig(t, crmsim.Options{PageSize: 7})
+	r.sim.Seed(20)
+	readsNC, reads := natstest.Connect(t, r.srv)
+	cfg := r.cfg
+	cfg.InitialEvents = true
+	cfg.Reads = reads
+	in := r.start(cfg, nil, nil)
+	in.polls(t, 1)
+	events := r.waitEvents(20)
+	for round, want := range []int{21, 22} { // from the chunk's model entry, then from its own entry
+		before := readsNC.Stats().InMsgs
+		id := events[3].CustomerID
+		if _, err := r.sim.UpdateCustomer(id, func(c *crm.Customer) { c.LastName = ptr(fmt.Sprint("Reads", round)) }); err != nil {
+			t.Fatal(err)
+		}
+		e := r.waitEvents(want)[want-1]
+		if e.CustomerID != id || e.Change != Updated {
+			t.Fatalf("round %d: got %s %s, want updated %s", round, e.Change, e.CustomerID, id)
+		}
+		if got := readsNC.Stats().InMsgs; got == before {
+			t.Errorf("round %d: the reads connection took in no message: the saved record was read elsewhere", round)
+		}
+	}
+}

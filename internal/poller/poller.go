@@ -70,6 +70,12 @@ type Config struct {
 	// (trace.go). Default: the no-op provider: no span, and events
 	// without traceparent.
 	TracerProvider trace.TracerProvider
+	// Reads, when set, carries the batched reads of a poll's saved
+	// records (a JetStream on a NATS connection of its own): the server
+	// answers a connection's requests one after another with the
+	// publishes it takes in, so on the connection of the poll's writes
+	// they would wait behind them. Default: the JetStream of New.
+	Reads jetstream.JetStream
 }
 
 func (c Config) withDefaults() Config {
@@ -248,6 +254,9 @@ func (p *Poller) Start(ctx context.Context) error {
 	p.events = events
 	p.model, p.modelStatus = customers, status
 	p.store = newStore(p.js, st, p.cfg.Prefix, p.owner)
+	if p.cfg.Reads != nil {
+		p.store.reads = p.cfg.Reads
+	}
 	p.leases = &lease.Leases{KV: kv, Owner: p.owner, TTL: p.cfg.LeaseTTL}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancel, p.done = cancel, make(chan struct{})

@@ -138,6 +138,9 @@ type saved struct {
 type store struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream // StateStream
+	// reads carries loadMany's batched reads (Config.Reads): js, or the
+	// same server over a connection of its own.
+	reads jetstream.JetStream
 	// subjects is stateSubjects(prefix): a key's subject is subjects+key.
 	subjects string
 	owner    string
@@ -145,7 +148,7 @@ type store struct {
 
 // newStore returns the store of the state in stream, under prefix.
 func newStore(js jetstream.JetStream, stream jetstream.Stream, prefix, owner string) *store {
-	return &store{js: js, stream: stream, subjects: stateSubjects(prefix), owner: owner}
+	return &store{js: js, reads: js, stream: stream, subjects: stateSubjects(prefix), owner: owner}
 }
 
 // errFenced is returned when a compare-and-set write finds that someone

@@ -88,7 +88,7 @@ func (s *store) fromModel(ctx context.Context, is []int, cs []change, svs []save
 		keys[j] = model.Key(cs[i].id)
 		want[keys[j]] = i
 	}
-	err := lastModelMany(ctx, s.js, keys, func(key string, value []byte) {
+	err := lastModelMany(ctx, s.reads, keys, func(key string, value []byte) {
 		i, ok := want[key]
 		if !ok {
 			return
@@ -107,7 +107,7 @@ func (s *store) fromModel(ctx context.Context, is []int, cs []change, svs []save
 // multiLastMax) into svs. Each goroutine of loadMany writes distinct
 // elements of svs and loaded.
 func (s *store) lastMany(ctx context.Context, subjects []string, own map[string]int, cs []change, svs []saved, loaded []bool) error {
-	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.js, s.stream.CachedInfo().Config.Name, subjects)
+	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.reads, s.stream.CachedInfo().Config.Name, subjects)
 	if err != nil {
 		return fmt.Errorf("poller: load %d customers: %w", len(subjects), err)
 	}
