@@ -16,6 +16,9 @@ import (
 // bulkRound is one round of the bulk scenario, of the floor or the bridge.
 type bulkRound struct {
 	seconds, cpuMicros, rssMB float64
+	// natsMicros is the nats-server's CPU per event over the same span
+	// as cpuMicros: the writes and reads each event costs it.
+	natsMicros float64
 }
 
 // bulkScenario times a poll that publishes an event per customer it finds
@@ -31,7 +34,7 @@ func bulkScenario(tb testing.TB, customers, bulk, rounds int) []*table {
 	}
 	_, crmURL := startSim(tb, customers, 0)
 	// The bridge's store, kept from its first start through its rounds.
-	_, natsURL := startNATS(tb)
+	natsProc, natsURL := startNATS(tb)
 	_, js := connect(tb, natsURL)
 	first := startBridge(tb, natsURL, crmURL, false, "BRIDGE_POLL_INTERVAL=1h")
 	settled(tb, first)
@@ -46,6 +49,7 @@ func bulkScenario(tb testing.TB, customers, bulk, rounds int) []*table {
 	sec := t.add("poll's start to the last event stored (s)", true, "≤ 1.5")
 	cpu := t.add("CPU per event (µs)", true, "≤ 2")
 	rss := t.add("peak RSS (MB)", true, "bridge ≤ 200 MB")
+	natsCPU := t.add("nats-server CPU per event (µs)", true, "")
 	for r := range rounds {
 		for _, kind := range []string{"floor", "bridge"} {
 			since := laterSecond(last)
@@ -57,12 +61,13 @@ func bulkScenario(tb testing.TB, customers, bulk, rounds int) []*table {
 			} else {
 				var poll logLine
 				var indexed string
-				br, poll, indexed = bulkBridge(tb, js, natsURL, crmURL, bulk, fmt.Sprint(r))
+				br, poll, indexed = bulkBridge(tb, js, natsProc, natsURL, crmURL, bulk, fmt.Sprint(r))
 				t.note("round %d: the bridge's poll: %d pages, %d records, %d events, took %s; %s", r+1, poll.Pages, poll.Records, poll.Events, poll.Took, indexed)
 			}
 			sec.put(kind, br.seconds)
 			cpu.put(kind, br.cpuMicros)
 			rss.put(kind, br.rssMB)
+			natsCPU.put(kind, br.natsMicros)
 		}
 	}
 	t.note("floor: `floor events --since` the second the round's changes began, on a new nats-server store; time from just before its first export request, CPU of its whole process")
@@ -87,7 +92,7 @@ func laterSecond(last time.Time) time.Time {
 // line) to the stored time of the last event, and its CPU per event.
 func bulkFloor(tb testing.TB, crmURL string, since time.Time, n int) bulkRound {
 	tb.Helper()
-	_, natsURL, stopNATS := startRoundNATS(tb)
+	natsProc, natsURL, stopNATS := startRoundNATS(tb)
 	defer stopNATS()
 	_, js := connect(tb, natsURL)
 	p := start(tb, "floor", proctest.FloorPkg, []string{"events", "--nats", natsURL, "--crm", crmURL,
@@ -96,7 +101,7 @@ func bulkFloor(tb testing.TB, crmURL string, since time.Time, n int) bulkRound {
 	proctest.WaitFor(tb, p, 30*time.Minute, 10*time.Millisecond, "the floor to be done", func() bool {
 		return strings.Contains(p.Stdout.String(), "\ndone ")
 	})
-	cpu := p.CPU(tb)
+	cpu, natsCPU := p.CPU(tb), natsProc.CPU(tb)
 	exported, published := floorLines(tb, p.Stdout.String())
 	if published != n {
 		tb.Fatalf("the floor published %d events; want %d", published, n)
@@ -106,9 +111,10 @@ func bulkFloor(tb testing.TB, crmURL string, since time.Time, n int) bulkRound {
 		tb.Fatal(err)
 	}
 	return bulkRound{
-		seconds:   st.LastTime.Sub(exported).Seconds(),
-		cpuMicros: float64(cpu.Microseconds()) / float64(n),
-		rssMB:     float64(p.PeakRSS(tb)) / 1e6,
+		seconds:    st.LastTime.Sub(exported).Seconds(),
+		cpuMicros:  float64(cpu.Microseconds()) / float64(n),
+		rssMB:      float64(p.PeakRSS(tb)) / 1e6,
+		natsMicros: float64(natsCPU.Microseconds()) / float64(n),
 	}
 }
 
@@ -144,7 +150,7 @@ func floorLines(tb testing.TB, out string) (exported time.Time, done int) {
 //
 // With BENCH_PPROF_DIR, the profiles (profile) are taken from the "poller
 // state loaded" line on, named after round.
-func bulkBridge(tb testing.TB, js jetstream.JetStream, natsURL, crmURL string, n int, round string) (bulkRound, logLine, string) {
+func bulkBridge(tb testing.TB, js jetstream.JetStream, natsProc *proctest.Proc, natsURL, crmURL string, n int, round string) (bulkRound, logLine, string) {
 	tb.Helper()
 	before, err := eventsState(js)
 	if err != nil {
@@ -153,12 +159,12 @@ func bulkBridge(tb testing.TB, js jetstream.JetStream, natsURL, crmURL string, n
 	// A long interval: no second poll adds to the CPU read after the first.
 	b := startBridge(tb, natsURL, crmURL, false, append(pprofEnv(), "BRIDGE_POLL_INTERVAL=1h")...)
 	defer b.Stop(tb, time.Minute)
-	var cpu0 time.Duration
+	var cpu0, natsCPU0 time.Duration
 	proctest.WaitFor(tb, b, 10*time.Minute, 5*time.Millisecond, "the bridge's state to be loaded", func() bool {
 		if !strings.Contains(b.Output.String(), `"msg":"poller state loaded"`) {
 			return false
 		}
-		cpu0 = b.CPU(tb)
+		cpu0, natsCPU0 = b.CPU(tb), natsProc.CPU(tb)
 		return true
 	})
 	defer profile(tb, b, round)()
@@ -167,7 +173,7 @@ func bulkBridge(tb testing.TB, js jetstream.JetStream, natsURL, crmURL string, n
 		done = logLines(b, "poll done")
 		return len(done) > 0
 	})
-	cpu := b.CPU(tb) - cpu0
+	cpu, natsCPU := b.CPU(tb)-cpu0, natsProc.CPU(tb)-natsCPU0
 	poll := done[0]
 	if poll.Kind != "changes" || poll.Events != n {
 		tb.Fatalf("the bridge's first poll: kind %s, %d events; want changes, %d", poll.Kind, poll.Events, n)
@@ -186,8 +192,9 @@ func bulkBridge(tb testing.TB, js jetstream.JetStream, natsURL, crmURL string, n
 		}
 	}
 	return bulkRound{
-		seconds:   st.LastTime.Sub(start).Seconds(),
-		cpuMicros: float64(cpu.Microseconds()) / float64(n),
-		rssMB:     float64(b.PeakRSS(tb)) / 1e6,
+		seconds:    st.LastTime.Sub(start).Seconds(),
+		cpuMicros:  float64(cpu.Microseconds()) / float64(n),
+		rssMB:      float64(b.PeakRSS(tb)) / 1e6,
+		natsMicros: float64(natsCPU.Microseconds()) / float64(n),
 	}, poll, indexed
 }
