@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/gormic/crm-bridge/internal/model"
 )
@@ -23,14 +27,21 @@ import (
 // server answers at most 1,024 messages to one.
 const multiLastMax = 512
 
-// loadMany returns the saved state of each of cs, as load would, in one
+// loadMany returns the saved state of each of cs, as load would: in one
 // batched direct get per multiLastMax customers with their own entries;
-// for those whose record is in a chunk, in one batched direct get of
-// their read model entries per multiLastMax (fromModel), and one get per
-// chunk (Workers at once) for those the model did not give. loaded[i] is
-// false where cs[i]'s state could not be read so (the index says it has
-// an entry, but none came back, or its chunk does not hold it): load that
-// one alone. It fails only when NATS does.
+// for those whose record is in a chunk, from whichever answers first of
+// their read model entries (one batched direct get per multiLastMax,
+// fromModel) and their chunks (one get per chunk, Workers at once,
+// fromChunk). The two race because the server reads a stream's messages
+// a whole file block at a time: right after a first start the model's
+// blocks are cold, and reading a page's thousand entries loads them all
+// (some 700 MB at a million customers, 3 s here), where the chunks are a
+// third of that and load in 0.8 s; later pages find the model's blocks
+// warm, and its entries come first for a hundredth of the chunks' bytes.
+// Once every chunked customer is loaded, the slower reads are abandoned.
+// loaded[i] is false where cs[i]'s state could not be read so (the index
+// says it has an entry, but none came back, or its chunk does not hold
+// it): load that one alone. It fails only when NATS does.
 func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []saved, loaded []bool, err error) {
 	svs, loaded = make([]saved, len(cs)), make([]bool, len(cs))
 	own := make(map[string]int) // subject → index in cs
@@ -49,28 +60,98 @@ func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []s
 	for subj := range own {
 		subjects = append(subjects, subj)
 	}
-	var reads []func(ctx context.Context) error
-	for batch := range slices.Chunk(subjects, multiLastMax) {
-		reads = append(reads, func(ctx context.Context) error { return s.lastMany(ctx, batch, own, cs, svs, loaded) })
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		batches := slices.Collect(slices.Chunk(subjects, multiLastMax))
+		return each(gctx, workers, len(batches), func(ctx context.Context, j int) error {
+			return s.lastMany(ctx, batches[j], own, cs, svs, loaded)
+		})
+	})
+	if len(chunked) > 0 {
+		g.Go(func() error { return s.chunkedRace(gctx, chunked, cs, svs, loaded, workers) })
 	}
-	for batch := range slices.Chunk(chunked, multiLastMax) {
-		reads = append(reads, func(ctx context.Context) error { return s.fromModel(ctx, batch, cs, svs, loaded) })
-	}
-	if err := each(ctx, workers, len(reads), func(ctx context.Context, i int) error { return reads[i](ctx) }); err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
-	chunks := make(map[uint64][]int)
-	for _, i := range chunked {
-		if !loaded[i] {
-			chunks[cs[i].chunk.seq] = append(chunks[cs[i].chunk.seq], i)
+	return svs, loaded, nil
+}
+
+// modelHeadStart is how long chunkedRace waits for the read model's
+// entries before it reads the chunks too: a page's thousand entries come
+// in a few milliseconds when the model's blocks are warm.
+const modelHeadStart = 20 * time.Millisecond
+
+// chunkedRace loads cs[is...], each in a chunk, from their read model
+// entries and from their chunks (loadMany; the chunks once the model had
+// a head start of modelHeadStart), each from whichever answers first, and returns once every one is loaded or both reads
+// ended. A failed read of the model is no error (the chunks are the
+// state); a failed read of a chunk is one, unless the model gave each of
+// its customers. It writes svs[i] and loaded[i] for i in is only.
+func (s *store) chunkedRace(ctx context.Context, is []int, cs []change, svs []saved, loaded []bool, workers int) error {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	left := len(is)
+	take := func(i int, sv saved) {
+		mu.Lock()
+		defer mu.Unlock()
+		if loaded[i] {
+			return
+		}
+		svs[i], loaded[i] = sv, true
+		if left--; left == 0 {
+			cancel() // the slower reads are abandoned
 		}
 	}
-	reads = reads[:0]
-	for seq, is := range chunks {
-		reads = append(reads, func(ctx context.Context) error { return s.fromChunk(ctx, seq, is, cs, svs, loaded) })
+	chunks := make(map[uint64][]int)
+	for _, i := range is {
+		chunks[cs[i].chunk.seq] = append(chunks[cs[i].chunk.seq], i)
 	}
-	err = each(ctx, workers, len(reads), func(ctx context.Context, i int) error { return reads[i](ctx) })
-	return svs, loaded, err
+	seqs := slices.Collect(maps.Keys(chunks))
+	batches := slices.Collect(slices.Chunk(is, multiLastMax))
+	failed := make(map[uint64]error) // chunk → its read's error
+	modelDone := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		// The model's entries, when its blocks are warm, answer within a
+		// few milliseconds: the chunks are read only if they did not.
+		select {
+		case <-modelDone:
+		case <-time.After(modelHeadStart):
+		case <-rctx.Done():
+		}
+		_ = each(rctx, workers, len(seqs), func(ctx context.Context, j int) error {
+			mu.Lock()
+			given := !slices.ContainsFunc(chunks[seqs[j]], func(i int) bool { return !loaded[i] })
+			mu.Unlock()
+			if given {
+				return nil // by the model
+			}
+			if err := s.fromChunk(ctx, seqs[j], chunks[seqs[j]], cs, take); err != nil {
+				mu.Lock()
+				failed[seqs[j]] = err
+				mu.Unlock()
+			}
+			return nil // the model may give its customers
+		})
+	})
+	wg.Go(func() {
+		defer close(modelDone)
+		_ = each(rctx, workers, len(batches), func(ctx context.Context, j int) error {
+			s.fromModel(ctx, batches[j], cs, take)
+			return nil
+		})
+	})
+	wg.Wait()
+	if err := ctx.Err(); err != nil || left == 0 {
+		return err
+	}
+	for seq, err := range failed {
+		if slices.ContainsFunc(chunks[seq], func(i int) bool { return !loaded[i] }) {
+			return err
+		}
+	}
+	return nil
 }
 
 // fromModel reads the records of cs[is...], each in a chunk, from their
@@ -79,28 +160,24 @@ func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []s
 // record is some 600 bytes, a chunk 64 KiB). The rest of its state, its
 // last event's sequence, the index keeps (chunkAt). An entry that differs
 // (the model may be ahead of the state, after a poller that did not live
-// to save it), or that is missing, leaves its customer to fromChunk; so
-// does a failed read, the chunks being the state.
-func (s *store) fromModel(ctx context.Context, is []int, cs []change, svs []saved, loaded []bool) error {
+// to save it), or that is missing, is left to fromChunk; so is every
+// customer when the read fails, the chunks being the state.
+func (s *store) fromModel(ctx context.Context, is []int, cs []change, take func(int, saved)) {
 	keys := make([]string, len(is))
 	want := make(map[string]int, len(is))
 	for j, i := range is {
 		keys[j] = model.Key(cs[i].id)
 		want[keys[j]] = i
 	}
-	err := lastModelMany(ctx, s.reads, keys, func(key string, value []byte) {
+	_ = lastModelMany(ctx, s.reads, keys, func(key string, value []byte) {
 		i, ok := want[key]
 		if !ok {
 			return
 		}
 		if d, err := wholeDigest(value); err == nil && d == cs[i].chunk.digest {
-			svs[i], loaded[i] = saved{record: value, digest: d, eventSeq: cs[i].chunk.eventSeq}, true
+			take(i, saved{record: value, digest: d, eventSeq: cs[i].chunk.eventSeq})
 		}
 	})
-	if err != nil {
-		return ctx.Err() // the chunks are read instead
-	}
-	return nil
 }
 
 // lastMany reads the last entry of each of subjects (at most
@@ -153,8 +230,9 @@ func entryState(id string, m *jetstream.RawStreamMsg) (saved, error) {
 	return sv, nil
 }
 
-// fromChunk reads the records of cs[is...] from chunk seq into svs.
-func (s *store) fromChunk(ctx context.Context, seq uint64, is []int, cs []change, svs []saved, loaded []bool) error {
+// fromChunk reads the records of cs[is...] from chunk seq, and takes
+// each.
+func (s *store) fromChunk(ctx context.Context, seq uint64, is []int, cs []change, take func(int, saved)) error {
 	m, err := s.stream.GetMsg(ctx, seq)
 	if err != nil {
 		return fmt.Errorf("poller: load %d customers from chunk %d: %w", len(is), seq, err)
@@ -165,7 +243,7 @@ func (s *store) fromChunk(ctx context.Context, seq uint64, is []int, cs []change
 	}
 	err = readChunk(m.Data, func(r chunkRecord) bool {
 		if i, ok := want[r.id]; ok {
-			svs[i], loaded[i] = saved{record: r.raw, digest: r.digest, eventSeq: r.eventSeq}, true
+			take(i, saved{record: r.raw, digest: r.digest, eventSeq: r.eventSeq})
 			delete(want, r.id)
 		}
 		return len(want) > 0
