@@ -16,8 +16,9 @@ import (
 
 // BENCH_PPROF_DIR, when set, has the command scenarios and the bulk
 // change (bulkBridge) start the bridge with BRIDGE_PPROF=true and write,
-// for each round, a CPU profile of the bridge taken over the round (<benchmark>-<round>.cpu.pprof) and its
-// allocations since it started (<benchmark>-<round>.allocs.pprof), for
+// for each round, a CPU profile of the bridge taken over the round
+// (<benchmark>-<round>.cpu.pprof) and its allocations since it started
+// (<benchmark>-<round>.allocs.pprof), for
 // `go tool pprof`. A profile costs the bridge a little CPU: figures taken
 // with it are not the ones to report.
 func pprofDir() string { return os.Getenv("BENCH_PPROF_DIR") }

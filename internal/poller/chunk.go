@@ -21,6 +21,11 @@ type chunkRecord struct {
 	raw      json.RawMessage
 }
 
+// saved is the saved state r holds.
+func (r chunkRecord) saved() saved {
+	return saved{record: r.raw, digest: r.digest, eventSeq: r.eventSeq}
+}
+
 // A chunk's first byte is its version: chunkPlain, the records as they
 // are; or chunkS2, what follows chunkPlain's version byte compressed with
 // S2, as chunks are written. The records' JSON shrinks about five times,

@@ -84,11 +84,7 @@ func TestLoadManyMatchesLoad(t *testing.T) {
 // as a poller that becomes active reads them.
 func rebuilt(ctx context.Context, t *testing.T, r *rig) (*store, *index) {
 	t.Helper()
-	stream, err := ensureState(ctx, r.js, "crm", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := newStore(r.js, stream, "crm", "")
+	st := stateStore(t, r.js)
 	x, _, err := st.rebuild(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -258,7 +258,7 @@ func (s *store) load(ctx context.Context, id string, chunk uint64) (saved, error
 	found := false
 	err = readChunk(cm.Data, func(r chunkRecord) bool {
 		if r.id == id {
-			sv = saved{record: r.raw, digest: r.digest, eventSeq: r.eventSeq}
+			sv = r.saved()
 			found = true
 			return false
 		}

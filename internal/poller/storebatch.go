@@ -243,7 +243,7 @@ func (s *store) fromChunk(ctx context.Context, seq uint64, is []int, cs []change
 	}
 	err = readChunk(m.Data, func(r chunkRecord) bool {
 		if i, ok := want[r.id]; ok {
-			take(i, saved{record: r.raw, digest: r.digest, eventSeq: r.eventSeq})
+			take(i, r.saved())
 			delete(want, r.id)
 		}
 		return len(want) > 0
