@@ -50,13 +50,13 @@ func (ps *pass) attempt(ctx context.Context, c change, sv saved, detected time.T
 	if c.same(sv) && !sv.behind {
 		return sv, true, ps.fixModel(ctx, c)
 	}
-	ev, ok, err := eventFor(c, sv, detected)
+	ev, eid, ok, err := eventFor(c, sv, detected)
 	if err != nil {
 		return sv, false, err
 	}
 	eventSeq := sv.eventSeq
 	if ok {
-		seq, restated, err := ps.publish(ctx, &ev, sv)
+		seq, restated, err := ps.publish(ctx, &ev, eid, sv)
 		if errors.Is(err, errRestate) {
 			return restated, false, nil
 		}
@@ -130,16 +130,19 @@ func (c change) same(sv saved) bool {
 	return (c.raw == nil && sv.record == nil) || (c.raw != nil && sv.record != nil && sv.digest == c.digest)
 }
 
-// eventFor returns the event that c makes against its saved state sv, and
-// false when it makes none: the same record, or one recorded silently.
-func eventFor(c change, sv saved, detected time.Time) (Event, bool, error) {
+// eventFor returns the event that c makes against its saved state sv,
+// with its eventID when newEvent made it (else none, for eventMsg to
+// compute), and false when it makes none: the same record, or one
+// recorded silently.
+func eventFor(c change, sv saved, detected time.Time) (Event, eventID, bool, error) {
 	switch {
 	case c.same(sv) || c.silent:
-		return Event{}, false, nil
+		return Event{}, eventID{}, false, nil
 	case sv.oversized:
-		return sketchEvent(c.id, sv, c.raw, detected)
+		ev, ok, err := sketchEvent(c.id, sv, c.raw, detected)
+		return ev, eventID{}, ok, err
 	}
-	return NewEvent(c.id, sv.record, c.raw, detected)
+	return newEvent(c.id, sv.record, c.raw, detected)
 }
 
 // saved counts c as done once its state is saved: its event, if it made
@@ -170,15 +173,15 @@ func (ps *pass) saved(c change, ev Event, ok, sketched bool) {
 // eventMsg returns the message of ev; an event too large for one NATS
 // message is made truncated, and ev says so. It fails with lease.ErrLost
 // when the lease may have lapsed.
-func (ps *pass) eventMsg(ctx context.Context, ev *Event) (*nats.Msg, error) {
+func (ps *pass) eventMsg(ctx context.Context, ev *Event, eid eventID) (*nats.Msg, error) {
 	p := ps.p
 	if !ps.ls.Valid(p.cfg.LeaseTTL / 4) {
 		return nil, lease.ErrLost
 	}
-	msg, err := Message(p.subjects, p.cfg.OrgID, *ev)
+	msg, err := message(p.subjects, p.cfg.OrgID, *ev, eid)
 	if err == nil && !ev.Truncated && int64(msgSize(msg)) > p.js.Conn().MaxPayload() {
-		ev.Truncated = true
-		msg, err = Message(p.subjects, p.cfg.OrgID, *ev)
+		ev.Truncated = true // the same ID
+		msg, err = message(p.subjects, p.cfg.OrgID, *ev, eid)
 	}
 	if err != nil {
 		return nil, err
@@ -205,9 +208,9 @@ var errRestate = errors.New("restate")
 //   - otherwise the events do not follow from the saved state (the state
 //     bucket was reset, say), or the last event is truncated (its after is
 //     not in it): the state wins, with a warning for the former.
-func (ps *pass) publish(ctx context.Context, ev *Event, sv saved) (uint64, saved, error) {
+func (ps *pass) publish(ctx context.Context, ev *Event, eid eventID, sv saved) (uint64, saved, error) {
 	p := ps.p
-	msg, err := ps.eventMsg(ctx, ev)
+	msg, err := ps.eventMsg(ctx, ev, eid)
 	if err != nil {
 		return 0, saved{}, err
 	}

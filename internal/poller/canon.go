@@ -101,6 +101,19 @@ func (c *canon) whole(in []byte) error {
 	return err
 }
 
+// wholeForm returns, after record, the canonical form whole makes of the
+// same object: 'o', its members in order, '}'. It builds it behind the
+// members in c.buf; the members' spans stay valid.
+func (c *canon) wholeForm() []byte {
+	start := len(c.buf)
+	c.buf = append(c.buf, 'o')
+	for _, s := range c.spans {
+		c.buf = append(c.buf, c.buf[s.k:s.end]...)
+	}
+	c.buf = append(c.buf, '}')
+	return c.buf[start:]
+}
+
 // name returns the decoded name of member s.
 func (c *canon) name(s span) []byte { return c.buf[s.k+5 : s.v] }
 

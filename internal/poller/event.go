@@ -66,36 +66,74 @@ type Event struct {
 // NewEvent returns an error for an empty customerID, and one wrapping
 // ErrInvalidRecord when a non-nil record is not a JSON object.
 func NewEvent(customerID string, before, after json.RawMessage, detectedAt time.Time) (ev Event, ok bool, err error) {
+	ev, _, ok, err = newEvent(customerID, before, after, detectedAt)
+	return ev, ok, err
+}
+
+// eventID is an event's ID and idAndForm's compact flags.
+type eventID struct {
+	id      string
+	compact [2]bool
+}
+
+// newEvent is NewEvent, and returns the event's eventID too, from the
+// same parse of each record: a record is parsed once for its event, where
+// Diff, updatedAt and ID would parse it once each.
+func newEvent(customerID string, before, after json.RawMessage, detectedAt time.Time) (ev Event, eid eventID, ok bool, err error) {
 	if len(before) == 0 && len(after) == 0 {
-		return Event{}, false, nil
+		return Event{}, eventID{}, false, nil
 	}
 	if customerID == "" {
-		return Event{}, false, errors.New("poller: event: empty customer id")
+		return Event{}, eventID{}, false, errors.New("poller: event: empty customer id")
 	}
 	ev = Event{
 		CustomerID: customerID,
 		Fields:     []string{},
 		DetectedAt: detectedAt.UTC().Truncate(time.Millisecond),
 	}
+	var recs [2]*canon // the parses of before and after, nil where absent
+	defer func() {
+		for _, c := range recs {
+			if c != nil {
+				putCanon(c)
+			}
+		}
+	}()
+	parse := func(i int, r json.RawMessage) error {
+		recs[i] = getCanon()
+		return recs[i].record(r)
+	}
 	switch {
 	case len(before) == 0:
 		ev.Change, ev.After = Created, after
-		ev.UpdatedAt, err = updatedAt(after)
+		if err = parse(1, after); err == nil {
+			ev.UpdatedAt = recs[1].updatedAt()
+		}
 	case len(after) == 0:
 		ev.Change, ev.Before = Deleted, before
-		ev.UpdatedAt, err = updatedAt(before)
+		if err = parse(0, before); err == nil {
+			ev.UpdatedAt = recs[0].updatedAt()
+		}
 	default:
-		var fields []string
-		if fields, err = Diff(before, after); err != nil || len(fields) == 0 {
-			return Event{}, false, err
+		// As Diff(before, after) does.
+		if err := parse(0, before); err != nil {
+			return Event{}, eventID{}, false, fmt.Errorf("poller: diff: before: %w", err)
+		}
+		if err := parse(1, after); err != nil {
+			return Event{}, eventID{}, false, fmt.Errorf("poller: diff: after: %w", err)
+		}
+		fields := differing(recs[0], recs[1])
+		if len(fields) == 0 {
+			return Event{}, eventID{}, false, nil
 		}
 		ev.Change, ev.Fields, ev.Before, ev.After = Updated, fields, before, after
-		ev.UpdatedAt, err = updatedAt(after)
+		ev.UpdatedAt = recs[1].updatedAt()
 	}
 	if err != nil {
-		return Event{}, false, fmt.Errorf("poller: event for %s: %w", customerID, err)
+		return Event{}, eventID{}, false, fmt.Errorf("poller: event for %s: %w", customerID, err)
 	}
-	return ev, true, nil
+	eid.id, eid.compact = ev.idFrom(recs)
+	return ev, eid, true, nil
 }
 
 // updatedAt returns the record's top-level updatedAt if it is a string,
@@ -106,12 +144,18 @@ func updatedAt(record json.RawMessage) (string, error) {
 	if err := c.record(record); err != nil {
 		return "", err
 	}
+	return c.updatedAt(), nil
+}
+
+// updatedAt returns the top-level updatedAt of the record c parsed
+// (record) if it is a string, else "".
+func (c *canon) updatedAt() string {
 	for _, s := range c.spans {
 		if string(c.name(s)) == "updatedAt" && c.buf[s.v] == 's' {
-			return string(c.buf[s.v+5 : s.end]), nil
+			return string(c.buf[s.v+5 : s.end])
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // ID returns the event's id, its ce-id and Nats-Msg-Id: 32 hex digits, the
@@ -133,6 +177,12 @@ func (e Event) ID() string {
 // JSON already in its compact form (no white space between tokens), which
 // appendJSON then need not compact: the canonical form's parse tells.
 func (e Event) idAndForm() (id string, compact [2]bool) {
+	return e.idFrom([2]*canon{})
+}
+
+// idFrom is idAndForm, which takes before or after from recs[0] or
+// recs[1] where that holds its parse (record), not parsing it again.
+func (e Event) idFrom(recs [2]*canon) (id string, compact [2]bool) {
 	h := sha256.New()
 	var n [8]byte
 	part := func(tag byte, p []byte) {
@@ -153,6 +203,9 @@ func (e Event) idAndForm() (id string, compact [2]bool) {
 			part('d', n[:])
 		case isNull(r):
 			part('0', nil)
+		case recs[i] != nil:
+			compact[i] = !recs[i].spaced
+			part('j', recs[i].wholeForm())
 		case c.whole(r) == nil:
 			compact[i] = !c.spaced
 			part('j', c.buf)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/gormic/crm-bridge/internal/streams"
 )
 
 var detected = time.Date(2026, 11, 27, 11, 0, 4, 512_345_678, time.FixedZone("CET", 3600))
@@ -186,6 +188,32 @@ func TestEventID(t *testing.T) {
 	})
 }
 
+// TestNewEventID checks that the ID and forms newEvent computes from its
+// one parse of each record (the pipeline's) are those ID and idAndForm
+// compute from the event: records with members out of order, repeated,
+// nested, spaced, escaped, and compact.
+func TestNewEventID(t *testing.T) {
+	records := []string{
+		`{"id":"cus_1","email":"a@example.org","updatedAt":"2026-11-27T10:00:00Z"}`,
+		`{"updatedAt":"2026-11-27T10:00:00Z", "id":"cus_1", "email":"b@example.org"}`,
+		`{"id":"cus_1","id":"cus_1","tags":["b","a"],"address":{"zip":"75001","city":"Paris","city":"Lyon"}}`,
+		"{\n\t\"id\" : \"cus_1\",\n\t\"n\": 1.50e2, \"s\": \"\\u00e9<&>\" }",
+		`{"id":"cus_1","nested":{"b":{"d":1,"c":[{"f":1,"e":2}]},"a":null},"updatedAt":7}`,
+		`{}`,
+	}
+	for i, b := range append([]string{""}, records...) {
+		for j, a := range append([]string{""}, records...) {
+			ev, ok, err := NewEvent("cus_1", json.RawMessage(b), json.RawMessage(a), detected)
+			if err != nil {
+				t.Fatalf("NewEvent(%d, %d): %v", i, j, err)
+			}
+			if ok {
+				checkEventID(t, "cus_1", []byte(b), []byte(a), detected, ev)
+			}
+		}
+	}
+}
+
 func TestEventJSON(t *testing.T) {
 	ev := mustEvent(t, "cus_1", nil, json.RawMessage(`{"id":"cus_1", "updatedAt":"2026-11-27T10:00:00Z"}`),
 		time.Date(2026, 11, 27, 10, 0, 4, 0, time.UTC))
@@ -241,4 +269,37 @@ func sameEvent(t *testing.T, got, want Event) {
 			t.Errorf("%s: got %s, want %s", r.name, r.got, r.want)
 		}
 	}
+}
+
+// BenchmarkEventMessage makes an update's event and its message as the
+// pipeline does (newEvent, then message with its eventID: each record
+// parsed once) and as from NewEvent alone (Message parses both again).
+func BenchmarkEventMessage(b *testing.B) {
+	before := json.RawMessage(userMap)
+	after := with(b, map[string]string{"email": `"m.dupont@example.org"`, "updatedAt": `"2026-11-27T11:00:00Z"`})
+	subjects := streams.Subjects{Prefix: "crm"}
+	b.Run("pipeline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ev, eid, _, err := newEvent("cus_1", before, after, detected)
+			if err == nil {
+				_, err = message(subjects, "org", ev, eid)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("NewEvent+Message", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ev, _, err := NewEvent("cus_1", before, after, detected)
+			if err == nil {
+				_, err = Message(subjects, "org", ev)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

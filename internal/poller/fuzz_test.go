@@ -145,6 +145,7 @@ func FuzzEventID(f *testing.F) {
 		}
 		want := ev.ID()
 		checkIDForm(t, want)
+		checkEventID(t, id, before, after, t0, ev)
 		later, _, _ := NewEvent(id, before, after, t0.Add(time.Hour+time.Nanosecond))
 		if got := later.ID(); got != want {
 			t.Fatalf("ID detected later: got %s, want %s", got, want)
@@ -188,6 +189,19 @@ func FuzzEventID(f *testing.F) {
 			t.Fatalf("ID of the event decoded from %s: got %s, want %s", body, got.ID(), want)
 		}
 	})
+}
+
+// checkEventID checks that the eventID newEvent returns with ev, from
+// its one parse of each record, is what ID and idAndForm compute from ev.
+func checkEventID(t *testing.T, id string, before, after []byte, detected time.Time, ev Event) {
+	t.Helper()
+	got, eid, ok, err := newEvent(id, before, after, detected)
+	if err != nil || !ok || got.ID() != ev.ID() {
+		t.Fatalf("newEvent(%q, %q): got %+v, %v, %v; want NewEvent's %+v", before, after, got, ok, err, ev)
+	}
+	if wantID, wantCompact := ev.idAndForm(); eid.id != wantID || eid.compact != wantCompact {
+		t.Fatalf("newEvent(%q, %q): eventID %s %v, want idAndForm's %s %v", before, after, eid.id, eid.compact, wantID, wantCompact)
+	}
 }
 
 func checkIDForm(t *testing.T, id string) {

@@ -32,6 +32,12 @@ const (
 // is not Created, Updated or Deleted, or a Before or After that is not
 // valid JSON.
 func Message(subjects streams.Subjects, orgID string, e Event) (*nats.Msg, error) {
+	return message(subjects, orgID, e, eventID{})
+}
+
+// message is Message, with e's eventID when newEvent made it; when eid is
+// none, message computes it.
+func message(subjects streams.Subjects, orgID string, e Event, eid eventID) (*nats.Msg, error) {
 	switch {
 	case e.CustomerID == "":
 		return nil, errors.New("poller: message: empty customer id")
@@ -40,8 +46,11 @@ func Message(subjects streams.Subjects, orgID string, e Event) (*nats.Msg, error
 	case e.Change != Created && e.Change != Updated && e.Change != Deleted:
 		return nil, fmt.Errorf("poller: message for %s: unknown change %q", e.CustomerID, e.Change)
 	}
-	id, compact := e.idAndForm()
-	body, err := e.appendJSON(nil, compact) // MarshalJSON's bytes
+	if eid.id == "" {
+		eid.id, eid.compact = e.idAndForm()
+	}
+	id := eid.id
+	body, err := e.appendJSON(nil, eid.compact) // MarshalJSON's bytes
 	if err != nil {
 		return nil, fmt.Errorf("poller: message for %s: %w", e.CustomerID, err)
 	}

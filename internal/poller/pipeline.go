@@ -114,9 +114,10 @@ func (ps *pass) skip(id string, err error) {
 
 // flight is one customer's change on its way through the pipeline.
 type flight struct {
-	c  change
-	sv saved
-	ev Event
+	c   change
+	sv  saved
+	ev  Event
+	eid eventID
 	// event is set when ev is to be published.
 	event bool
 	// seq is the stream sequence of the customer's last event: sv's, or
@@ -194,7 +195,7 @@ func (ps *pass) board(c change, sv saved, detected time.Time) (*flight, error) {
 		ps.recorded(c)
 		return nil, nil
 	}
-	ev, ok, err := eventFor(c, sv, detected)
+	ev, eid, ok, err := eventFor(c, sv, detected)
 	if errors.Is(err, ErrInvalidRecord) {
 		ps.skip(c.id, err)
 		return nil, nil
@@ -202,7 +203,7 @@ func (ps *pass) board(c change, sv saved, detected time.Time) (*flight, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &flight{c: c, sv: sv, ev: ev, event: ok, seq: sv.eventSeq, save: true}, nil
+	return &flight{c: c, sv: sv, ev: ev, eid: eid, event: ok, seq: sv.eventSeq, save: true}, nil
 }
 
 // awaitEvents waits for the events of fs, and returns the flights that
@@ -238,7 +239,7 @@ func (ps *pass) sendEvents(ctx context.Context, fs []*flight) error {
 		if !f.event {
 			continue
 		}
-		msg, err := ps.eventMsg(ctx, &f.ev)
+		msg, err := ps.eventMsg(ctx, &f.ev, f.eid)
 		if err != nil {
 			return err
 		}
