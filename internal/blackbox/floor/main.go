@@ -6,6 +6,7 @@
 //	floor commands --nats URL --crm URL [--concurrency 64]
 //	floor events   --nats URL --crm URL [--since RFC3339]
 //	floor model    --nats URL --crm URL
+//	floor get      --nats URL [--concurrency 64]
 //
 // commands consumes CRM_COMMANDS from new messages on (a pull consumer),
 // makes one CRM update per command, publishes a result to
@@ -14,8 +15,10 @@
 // since then, as a poll does) page by page, decodes it and async-publishes
 // one full CloudEvents created event per customer. model puts every
 // customer of the complete export into the read model's bucket, as a
-// first sync's read model needs and nothing else. Each
-// prints "ready" once it can work, and runs until SIGTERM or stdin closes.
+// first sync's read model needs and nothing else. get answers
+// crm.customer.get from the read model's bucket, a direct get a request.
+// Each prints "ready" once it can work, and runs until SIGTERM or stdin
+// closes.
 package main
 
 import (
@@ -48,7 +51,7 @@ type options struct {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: floor commands|events|model --nats URL --crm URL")
+		return errors.New("usage: floor commands|events|model|get --nats URL --crm URL")
 	}
 	fs := flag.NewFlagSet("floor "+args[0], flag.ContinueOnError)
 	var o options
@@ -74,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return events(ctx, o, stdout)
 	case "model":
 		return readModel(ctx, o, stdout)
+	case "get":
+		return get(ctx, o, stdout)
 	}
 	return fmt.Errorf("unknown job %q", args[0])
 }
