@@ -68,6 +68,14 @@ func changeRound(tb testing.TB, b *proctest.Proc, js jetstream.JetStream, client
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// The changes begin right after a poll ends, an interval before the
+	// next begins, so that they are most likely all made by then (they
+	// take up to a second or two on a busy machine, right after a first
+	// start).
+	ended := strings.Count(b.Output.String(), `"msg":"poll done"`)
+	proctest.WaitFor(tb, b, time.Minute, 2*time.Millisecond, "a poll to end", func() bool {
+		return strings.Count(b.Output.String(), `"msg":"poll done"`) > ended
+	})
 	polls := len(logLines(b, "poll done"))
 	changeAll(tb, client, pickIDs(ids, pick), name)
 	changed := time.Now()
