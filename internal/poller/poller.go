@@ -75,8 +75,7 @@ type Config struct {
 	// answers a connection's requests one after another with the
 	// publishes it takes in, so on the connection of the poll's writes
 	// they would wait behind them. Half of the chunks a poll reads go over
-	// it too, when the model's entries do not (chunkedRace). Default: the
-	// JetStream of New.
+	// it too (chunkedRace). Default: the JetStream of New.
 	Reads jetstream.JetStream
 }
 
