@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -98,8 +97,7 @@ const modelProbe = 4
 // over, every other one over the store's reads connection when it has
 // one (readStream: the server answers a connection's direct gets one
 // after another, loading the cold blocks they need as it goes; two
-// connections load two at a time) and the model's rest is not being
-// read there.
+// connections load two at a time).
 // A failed read of the model is no error (the chunks are the state); a
 // failed read of a chunk is one, unless the model gave each of its
 // customers. It writes svs[i] and loaded[i] for i in is only.
@@ -128,10 +126,6 @@ func (s *store) chunkedRace(ctx context.Context, is []int, cs []change, svs []sa
 	rest := slices.Collect(slices.Chunk(is[probe:], multiLastMax))
 	failed := make(map[uint64]error) // chunk → its read's error
 	modelDone := make(chan struct{})
-	// restAsked is set once the model's entries beyond the probe are asked
-	// for, over the reads connection: the server would answer the chunks'
-	// reads there only after them.
-	var restAsked atomic.Bool
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		// The model's entries, when its blocks are warm, answer within a
@@ -141,6 +135,10 @@ func (s *store) chunkedRace(ctx context.Context, is []int, cs []change, svs []sa
 		case <-time.After(s.headStart):
 		case <-rctx.Done():
 		}
+		streams := []jetstream.Stream{s.stream}
+		if s.readStream != nil {
+			streams = append(streams, s.readStream)
+		}
 		_ = each(rctx, workers, len(seqs), func(ctx context.Context, j int) error {
 			mu.Lock()
 			given := !slices.ContainsFunc(chunks[seqs[j]], func(i int) bool { return !loaded[i] })
@@ -148,11 +146,7 @@ func (s *store) chunkedRace(ctx context.Context, is []int, cs []change, svs []sa
 			if given {
 				return nil // by the model
 			}
-			st := s.stream
-			if j%2 == 1 && s.readStream != nil && !restAsked.Load() {
-				st = s.readStream
-			}
-			if err := s.fromChunk(ctx, st, seqs[j], chunks[seqs[j]], cs, take); err != nil {
+			if err := s.fromChunk(ctx, streams[j%len(streams)], seqs[j], chunks[seqs[j]], cs, take); err != nil {
 				mu.Lock()
 				failed[seqs[j]] = err
 				mu.Unlock()
@@ -167,7 +161,6 @@ func (s *store) chunkedRace(ctx context.Context, is []int, cs []change, svs []sa
 		if time.Since(start) > s.headStart {
 			return // the model's blocks are cold: the chunks give the rest
 		}
-		restAsked.Store(true)
 		_ = each(rctx, workers, len(rest), func(ctx context.Context, j int) error {
 			s.fromModel(ctx, rest[j], cs, take)
 			return nil
