@@ -151,44 +151,6 @@ func TestLoadManyChunkedFromModel(t *testing.T) {
 			}
 			check("model and chunks")
 
-			// The model's first modelProbe entries slower than the head
-			// start (its blocks cold): the rest not asked for, the chunks
-			// give them. Within it (warm): the rest read too.
-			if len(cs) <= modelProbe {
-				t.Fatalf("%d customers: want more than the probe's %d", len(cs), modelProbe)
-			}
-			for _, tc := range []struct {
-				what      string
-				headStart time.Duration
-				requests  uint64
-			}{
-				{"the model cold", 0, 1},
-				{"the model warm", time.Minute, 2},
-			} {
-				nc, js := natstest.Connect(t, r.srv)
-				probed := *st
-				probed.reads, probed.headStart = js, tc.headStart
-				checkStore(tc.what, &probed)
-				if got := nc.Stats().OutMsgs; got != tc.requests {
-					t.Errorf("%s: %d requests for the model's entries, want %d", tc.what, got, tc.requests)
-				}
-			}
-			// With the state stream over the reads connection too, every
-			// other chunk is read over it.
-			nc, js := natstest.Connect(t, r.srv)
-			split := *st
-			split.reads, split.headStart = js, 0
-			rs, err := js.Stream(ctx, StateStream)
-			if err != nil {
-				t.Fatal(err)
-			}
-			split.readStream = rs
-			before := nc.Stats().OutMsgs
-			checkStore("chunks over both connections", &split)
-			if got := nc.Stats().OutMsgs - before; got < 2 {
-				t.Errorf("chunks over both connections: %d requests over the reads connection, want the model's probe and at least one chunk", got)
-			}
-
 			// The model's reads failing (their connection closed): every
 			// record from its chunk.
 			closedNC, closedJS := natstest.Connect(t, r.srv)

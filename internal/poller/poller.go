@@ -74,8 +74,7 @@ type Config struct {
 	// records (a JetStream on a NATS connection of its own): the server
 	// answers a connection's requests one after another with the
 	// publishes it takes in, so on the connection of the poll's writes
-	// they would wait behind them. Half of the chunks a poll reads go over
-	// it too (chunkedRace). Default: the JetStream of New.
+	// they would wait behind them. Default: the JetStream of New.
 	Reads jetstream.JetStream
 }
 
@@ -257,10 +256,6 @@ func (p *Poller) Start(ctx context.Context) error {
 	p.store = newStore(p.js, st, p.cfg.Prefix, p.owner)
 	if p.cfg.Reads != nil {
 		p.store.reads = p.cfg.Reads
-		if p.store.readStream, err = p.cfg.Reads.Stream(ctx, StateStream); err != nil {
-			p.log.Warn("no state stream over the poller's reads connection; chunks are read over the first connection alone", "err", err)
-			p.store.readStream = nil
-		}
 	}
 	p.leases = &lease.Leases{KV: kv, Owner: p.owner, TTL: p.cfg.LeaseTTL}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -141,19 +141,14 @@ type store struct {
 	// reads carries loadMany's batched reads (Config.Reads): js, or the
 	// same server over a connection of its own.
 	reads jetstream.JetStream
-	// readStream is stream over reads when that is a connection of its
-	// own, for half of chunkedRace's chunk reads; nil otherwise.
-	readStream jetstream.Stream
 	// subjects is stateSubjects(prefix): a key's subject is subjects+key.
 	subjects string
 	owner    string
-	// headStart is chunkedRace's modelHeadStart (tests change it).
-	headStart time.Duration
 }
 
 // newStore returns the store of the state in stream, under prefix.
 func newStore(js jetstream.JetStream, stream jetstream.Stream, prefix, owner string) *store {
-	return &store{js: js, reads: js, stream: stream, subjects: stateSubjects(prefix), owner: owner, headStart: modelHeadStart}
+	return &store{js: js, reads: js, stream: stream, subjects: stateSubjects(prefix), owner: owner}
 }
 
 // errFenced is returned when a compare-and-set write finds that someone

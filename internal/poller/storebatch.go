@@ -30,15 +30,15 @@ const multiLastMax = 512
 // loadMany returns the saved state of each of cs, as load would: in one
 // batched direct get per multiLastMax customers with their own entries;
 // for those whose record is in a chunk, from whichever answers first of
-// their read model entries (batched direct gets, fromModel) and their
-// chunks (one get per chunk, Workers at once, fromChunk) (chunkedRace).
-// The two race because the server reads a stream's messages a whole file
-// block at a time: right after a first start the model's blocks are
-// cold, and reading a page's thousand entries loads them all (some 700
-// MB at a million customers, 3 s here), where the chunks are a third of
-// that and load in 0.8 s; later pages find the model's blocks warm, and
-// its entries come first for a hundredth of the chunks' bytes. Once every
-// chunked customer is loaded, the slower reads are abandoned.
+// their read model entries (one batched direct get per multiLastMax,
+// fromModel) and their chunks (one get per chunk, Workers at once,
+// fromChunk). The two race because the server reads a stream's messages
+// a whole file block at a time: right after a first start the model's
+// blocks are cold, and reading a page's thousand entries loads them all
+// (some 700 MB at a million customers, 3 s here), where the chunks are a
+// third of that and load in 0.8 s; later pages find the model's blocks
+// warm, and its entries come first for a hundredth of the chunks' bytes.
+// Once every chunked customer is loaded, the slower reads are abandoned.
 // loaded[i] is false where cs[i]'s state could not be read so (the index
 // says it has an entry, but none came back, or its chunk does not hold
 // it): load that one alone. It fails only when NATS does.
@@ -81,26 +81,12 @@ func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []s
 // in a few milliseconds when the model's blocks are warm.
 const modelHeadStart = 20 * time.Millisecond
 
-// modelProbe is how many customers' model entries chunkedRace reads
-// first, alone: when they take longer than the head start, the model's
-// blocks are cold and the rest is not asked for. The server would load
-// nearly every block of the model for a page's entries (3 s of its CPU
-// at a million customers), beside the chunks' loads that answer first.
-const modelProbe = 4
-
 // chunkedRace loads cs[is...], each in a chunk, from their read model
-// entries and from their chunks (loadMany), each from whichever answers
-// first, and returns once every one is loaded or both reads ended. The
-// model's entries are read first for modelProbe customers, then, if
-// those came within the store's head start (modelHeadStart), for the
-// rest; the chunks are read once the model is done or the head start is
-// over, every other one over the store's reads connection when it has
-// one (readStream: the server answers a connection's direct gets one
-// after another, loading the cold blocks they need as it goes; two
-// connections load two at a time).
-// A failed read of the model is no error (the chunks are the state); a
-// failed read of a chunk is one, unless the model gave each of its
-// customers. It writes svs[i] and loaded[i] for i in is only.
+// entries and from their chunks (loadMany; the chunks once the model had
+// a head start of modelHeadStart), each from whichever answers first, and returns once every one is loaded or both reads
+// ended. A failed read of the model is no error (the chunks are the
+// state); a failed read of a chunk is one, unless the model gave each of
+// its customers. It writes svs[i] and loaded[i] for i in is only.
 func (s *store) chunkedRace(ctx context.Context, is []int, cs []change, svs []saved, loaded []bool, workers int) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -122,8 +108,7 @@ func (s *store) chunkedRace(ctx context.Context, is []int, cs []change, svs []sa
 		chunks[cs[i].chunk.seq] = append(chunks[cs[i].chunk.seq], i)
 	}
 	seqs := slices.Collect(maps.Keys(chunks))
-	probe := min(len(is), modelProbe)
-	rest := slices.Collect(slices.Chunk(is[probe:], multiLastMax))
+	batches := slices.Collect(slices.Chunk(is, multiLastMax))
 	failed := make(map[uint64]error) // chunk → its read's error
 	modelDone := make(chan struct{})
 	var wg sync.WaitGroup
@@ -132,12 +117,8 @@ func (s *store) chunkedRace(ctx context.Context, is []int, cs []change, svs []sa
 		// few milliseconds: the chunks are read only if they did not.
 		select {
 		case <-modelDone:
-		case <-time.After(s.headStart):
+		case <-time.After(modelHeadStart):
 		case <-rctx.Done():
-		}
-		streams := []jetstream.Stream{s.stream}
-		if s.readStream != nil {
-			streams = append(streams, s.readStream)
 		}
 		_ = each(rctx, workers, len(seqs), func(ctx context.Context, j int) error {
 			mu.Lock()
@@ -146,7 +127,7 @@ func (s *store) chunkedRace(ctx context.Context, is []int, cs []change, svs []sa
 			if given {
 				return nil // by the model
 			}
-			if err := s.fromChunk(ctx, streams[j%len(streams)], seqs[j], chunks[seqs[j]], cs, take); err != nil {
+			if err := s.fromChunk(ctx, seqs[j], chunks[seqs[j]], cs, take); err != nil {
 				mu.Lock()
 				failed[seqs[j]] = err
 				mu.Unlock()
@@ -156,13 +137,8 @@ func (s *store) chunkedRace(ctx context.Context, is []int, cs []change, svs []sa
 	})
 	wg.Go(func() {
 		defer close(modelDone)
-		start := time.Now()
-		s.fromModel(rctx, is[:probe], cs, take)
-		if time.Since(start) > s.headStart {
-			return // the model's blocks are cold: the chunks give the rest
-		}
-		_ = each(rctx, workers, len(rest), func(ctx context.Context, j int) error {
-			s.fromModel(ctx, rest[j], cs, take)
+		_ = each(rctx, workers, len(batches), func(ctx context.Context, j int) error {
+			s.fromModel(ctx, batches[j], cs, take)
 			return nil
 		})
 	})
@@ -254,10 +230,10 @@ func entryState(id string, m *jetstream.RawStreamMsg) (saved, error) {
 	return sv, nil
 }
 
-// fromChunk reads the records of cs[is...] from chunk seq of st (the
-// state stream, over one connection or the other), and takes each.
-func (s *store) fromChunk(ctx context.Context, st jetstream.Stream, seq uint64, is []int, cs []change, take func(int, saved)) error {
-	m, err := st.GetMsg(ctx, seq)
+// fromChunk reads the records of cs[is...] from chunk seq, and takes
+// each.
+func (s *store) fromChunk(ctx context.Context, seq uint64, is []int, cs []change, take func(int, saved)) error {
+	m, err := s.stream.GetMsg(ctx, seq)
 	if err != nil {
 		return fmt.Errorf("poller: load %d customers from chunk %d: %w", len(is), seq, err)
 	}
