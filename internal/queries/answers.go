@@ -55,7 +55,7 @@ func (s *Service) get(ctx context.Context, req micro.Request) ([]byte, *Error) {
 	case model.IsStub(rec):
 		return nil, tooLarge("customer %s's record is larger than the server's maximum payload (%d bytes): the read model holds a stub of it, %s", quote(id), s.nc.MaxPayload(), rec)
 	}
-	return s.fit(getReply(rec, "model", st.AsOf), "customer "+quote(id))
+	return s.fit(GetReply(rec, "model", st.AsOf), "customer "+quote(id))
 }
 
 // getFresh answers from the CRM's get; the model is left alone. Its asOf
@@ -68,10 +68,13 @@ func (s *Service) getFresh(ctx context.Context, id string) ([]byte, *Error) {
 	if err != nil {
 		return nil, crmFailure(id, err)
 	}
-	return s.fit(getReply(c.Raw, "crm", time.Now()), "customer "+quote(id))
+	return s.fit(GetReply(c.Raw, "crm", time.Now()), "customer "+quote(id))
 }
 
-func getReply(rec []byte, source string, asOf time.Time) []byte {
+// GetReply is crm.customer.get's answer: the record rec, where it came
+// from (source: model or crm) and as of when (docs/contract.md,
+// Queries). The benchmarks' floor answers with it too.
+func GetReply(rec []byte, source string, asOf time.Time) []byte {
 	b := make([]byte, 0, len(rec)+80)
 	b = append(b, `{"customer":`...)
 	b = append(b, rec...)

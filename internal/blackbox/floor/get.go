@@ -12,13 +12,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gormic/crm-bridge/internal/model"
+	"github.com/gormic/crm-bridge/internal/queries"
 	"github.com/gormic/crm-bridge/internal/streams"
 )
 
 // get is the floor of crm.customer.get: each request's customer read
 // from the read model's bucket (a direct get of its key) and answered
-// with its record in the bridge's reply ({"customer":...,"source":"model",
-// "asOf":...}), --concurrency at once. No micro service, no readiness,
+// with its record in the bridge's reply (queries.GetReply),
+// --concurrency at once. No micro service, no readiness,
 // no status, no metrics.
 func get(ctx context.Context, o options, stdout io.Writer) error {
 	nc, js, err := connect(o.nats)
@@ -61,19 +62,14 @@ func answer(ctx context.Context, kv jetstream.KeyValue, m *nats.Msg) {
 	defer cancel()
 	e, err := kv.Get(ctx, model.Key(id))
 	if err != nil {
-		r := nats.NewMsg(m.Reply)
-		r.Header.Set("Nats-Service-Error-Code", "404")
-		if !errors.Is(err, jetstream.ErrKeyNotFound) {
-			r.Header.Set("Nats-Service-Error-Code", "503")
+		code := "503"
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			code = "404"
 		}
+		r := nats.NewMsg(m.Reply)
+		r.Header.Set("Nats-Service-Error-Code", code)
 		_ = m.RespondMsg(r)
 		return
 	}
-	rec := e.Value()
-	b := make([]byte, 0, len(rec)+80)
-	b = append(b, `{"customer":`...)
-	b = append(b, rec...)
-	b = append(b, `,"source":"model","asOf":"`...)
-	b = time.Now().UTC().AppendFormat(b, time.RFC3339Nano)
-	_ = m.Respond(append(b, `"}`...))
+	_ = m.Respond(queries.GetReply(e.Value(), "model", time.Now()))
 }
