@@ -56,7 +56,7 @@ func (ps *pass) attempt(ctx context.Context, c change, sv saved, detected time.T
 	}
 	eventSeq := sv.eventSeq
 	if ok {
-		seq, restated, err := ps.publish(ctx, &ev, eid, sv)
+		seq, restated, err := ps.publish(ctx, &ev, eid, sv, c.chunk.seq)
 		if errors.Is(err, errRestate) {
 			return restated, false, nil
 		}
@@ -99,7 +99,7 @@ func (ps *pass) record(ctx context.Context, c change, sv saved, ev Event, ok boo
 	}
 	_, sketched, err := p.store.save(ctx, c.id, c.raw, c.digest, eventSeq, sv.rev)
 	if errors.Is(err, errFenced) {
-		sv, err = p.store.load(ctx, c.id, 0)
+		sv, err = p.store.load(ctx, c.id, c.chunk.seq)
 		return sv, false, err
 	}
 	if err != nil {
@@ -120,9 +120,7 @@ func (ps *pass) recorded(c change) {
 		empty = ps.x.set(c.h, c.digest, 0, 0, ps.no)
 	}
 	ps.mu.Unlock()
-	if len(empty) > 0 {
-		ps.p.dropChunks(context.Background(), empty)
-	}
+	ps.spend(empty)
 }
 
 // same reports whether c's record is sv's (both none: gone).
@@ -196,7 +194,8 @@ func (ps *pass) eventMsg(ctx context.Context, ev *Event, eid eventID) (*nats.Msg
 var errRestate = errors.New("restate")
 
 // publish publishes ev with the expectation that the last event of its
-// customer is sv's; an event too large for one NATS message is published
+// customer is sv's (loaded with the chunk the index names, 0 for none);
+// an event too large for one NATS message is published
 // truncated, and ev says so. It returns the event's stream sequence; or
 // errRestate and the state to start over from when that expectation
 // fails:
@@ -208,7 +207,7 @@ var errRestate = errors.New("restate")
 //   - otherwise the events do not follow from the saved state (the state
 //     bucket was reset, say), or the last event is truncated (its after is
 //     not in it): the state wins, with a warning for the former.
-func (ps *pass) publish(ctx context.Context, ev *Event, eid eventID, sv saved) (uint64, saved, error) {
+func (ps *pass) publish(ctx context.Context, ev *Event, eid eventID, sv saved, chunk uint64) (uint64, saved, error) {
 	p := ps.p
 	msg, err := ps.eventMsg(ctx, ev, eid)
 	if err != nil {
@@ -235,14 +234,14 @@ func (ps *pass) publish(ctx context.Context, ev *Event, eid eventID, sv saved) (
 	case last.Header.Get(HeaderID) == msg.Header.Get(HeaderID):
 		return last.Sequence, saved{}, nil
 	}
-	return ps.restate(ctx, ev.CustomerID, sv, last)
+	return ps.restate(ctx, ev.CustomerID, sv, chunk, last)
 }
 
 // restate returns, with errRestate, the state to start over from when
 // the customer's last event (last) is not the one its state sv names:
 // the last event's after when it was made from sv's record, else the
 // saved state (publish tells why).
-func (ps *pass) restate(ctx context.Context, id string, sv saved, last *jetstream.RawStreamMsg) (uint64, saved, error) {
+func (ps *pass) restate(ctx context.Context, id string, sv saved, chunk uint64, last *jetstream.RawStreamMsg) (uint64, saved, error) {
 	p := ps.p
 	next, truncated, err := afterOf(last, sv)
 	switch {
@@ -251,7 +250,7 @@ func (ps *pass) restate(ctx context.Context, id string, sv saved, last *jetstrea
 	case next != nil:
 		return 0, *next, errRestate
 	}
-	now, err := p.store.load(ctx, id, 0)
+	now, err := p.store.load(ctx, id, chunk)
 	if err != nil {
 		return 0, saved{}, err
 	}

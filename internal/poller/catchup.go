@@ -63,9 +63,9 @@ func (p *Poller) catchUp(ctx context.Context, ls *lease.Lease, ln *lane, from ui
 // maybeBehind returns those of ids whose state, read in batches, is not
 // yet saved as of their last event in latest. A customer the index says
 // is in a chunk may have an entry of its own that the index missed (a
-// save whose acknowledgement was lost): the chunk's record is older than
-// the entry, so a customer it shows saved as of its event is, and one it
-// shows behind is read again alone (bringUp).
+// save whose acknowledgement was lost), or a chunk it missed: a record
+// read saved as of its last event is (a customer's events only move on),
+// and one read behind is read again alone (bringUp).
 func (p *Poller) maybeBehind(ctx context.Context, ln *lane, ids []string, latest map[string]uint64) ([]string, error) {
 	var behind []string
 	// As many at once as a pass loads: the records read (and the chunks

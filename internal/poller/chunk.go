@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,9 +32,16 @@ func (r chunkRecord) saved() saved {
 // S2, as chunks are written. The records' JSON shrinks about five times,
 // and the server reads that much less of its files when a poll loads the
 // saved records of customers scattered over the state.
+//
+// chunkLater is chunkS2 for a chunk that holds a customer the state knew
+// before, who may have an entry of its own written before the chunk:
+// versions before 2026-12-03 took any entry for newer than any chunk, and
+// would take that entry for the customer's state; they cannot read this
+// version, and fail instead.
 const (
 	chunkPlain = 1
 	chunkS2    = 2
+	chunkLater = 3
 )
 
 // appendChunk appends r to a chunk being built in b (empty: a new one).
@@ -55,10 +63,11 @@ func appendChunk(b []byte, r chunkRecord) []byte {
 // errBadChunk is returned for a chunk that does not decode.
 var errBadChunk = errors.New("malformed chunk")
 
-// sealChunk returns the plain chunk b compressed, as it is stored.
-func sealChunk(b []byte) []byte {
+// sealChunk returns the plain chunk b compressed, as it is stored, with
+// version byte v (chunkS2 or chunkLater).
+func sealChunk(b []byte, v byte) []byte {
 	out := make([]byte, 1+s2.MaxEncodedLen(len(b)-1))
-	out[0] = chunkS2
+	out[0] = v
 	return out[:1+len(s2.Encode(out[1:], b[1:]))]
 }
 
@@ -71,7 +80,7 @@ func readChunk(b []byte, f func(chunkRecord) bool) error {
 		return fmt.Errorf("%w: empty", errBadChunk)
 	case b[0] == chunkPlain:
 		b = b[1:]
-	case b[0] == chunkS2:
+	case b[0] == chunkS2 || b[0] == chunkLater:
 		dec, err := s2.Decode(nil, b[1:])
 		if err != nil {
 			return fmt.Errorf("%w: %v", errBadChunk, err)
@@ -126,6 +135,10 @@ type chunkWriter struct {
 	members []chunkMember // of the chunk being built
 	ready   []readyChunk  // sealed, not published
 	pending []pendingChunk
+	// moving is set when the records are saved ones moved out of sparse
+	// chunks (compact.go): the index's marks of the last pass that saw
+	// each customer stay as they are.
+	moving bool
 }
 
 // chunkMember is what the index keeps of a customer whose record a chunk
@@ -134,6 +147,10 @@ type chunkMember struct {
 	h        idHash
 	digest   uint64
 	eventSeq uint64
+	// known is set for a customer the index knew before: until the chunk
+	// is stored, the index keeps what it knew, which is what the state
+	// holds if the chunk fails.
+	known bool
 }
 
 type readyChunk struct {
@@ -154,10 +171,18 @@ func (ps *pass) newChunkWriter() chunkWriter {
 
 // add adds r, customer h, to the chunk being built.
 func (w *chunkWriter) add(ps *pass, r chunkRecord, h idHash) {
+	e, known := ps.x.m[h]
 	w.buf = appendChunk(w.buf, r)
-	w.members = append(w.members, chunkMember{h: h, digest: r.digest, eventSeq: r.eventSeq})
+	w.members = append(w.members, chunkMember{h: h, digest: r.digest, eventSeq: r.eventSeq, known: known})
 	// Seen now, so that the same customer again in this pass counts.
-	ps.x.m[h] = entry{digest: r.digest, seen: ps.no}
+	switch {
+	case w.moving:
+	case known:
+		e.seen = ps.no
+		ps.x.m[h] = e
+	default:
+		ps.x.m[h] = entry{digest: r.digest, seen: ps.no}
+	}
 	if len(w.buf) >= w.limit {
 		w.seal()
 	}
@@ -168,20 +193,33 @@ func (w *chunkWriter) seal() {
 	if len(w.members) == 0 {
 		return
 	}
-	w.ready = append(w.ready, readyChunk{data: sealChunk(w.buf), members: w.members})
+	v := byte(chunkS2)
+	if slices.ContainsFunc(w.members, func(m chunkMember) bool { return m.known }) {
+		v = chunkLater
+	}
+	w.ready = append(w.ready, readyChunk{data: sealChunk(w.buf, v), members: w.members})
 	w.buf, w.members = nil, nil
 }
 
-// discard drops every chunk not yet published, and takes its customers
-// out of the index: the next pass sees them as new again.
+// discard drops every chunk not yet published, and takes its new
+// customers out of the index: the next pass sees them as new again (the
+// known keep what the index knew).
 func (w *chunkWriter) discard(ps *pass) {
 	w.seal()
 	for _, c := range w.ready {
-		for _, m := range c.members {
-			delete(ps.x.m, m.h)
-		}
+		forget(ps.x, c.members)
 	}
 	w.ready = nil
+}
+
+// forget takes the new customers of ms out of x: their chunk is not
+// stored.
+func forget(x *index, ms []chunkMember) {
+	for _, m := range ms {
+		if !m.known {
+			delete(x.m, m.h)
+		}
+	}
 }
 
 // flush publishes every sealed chunk, and the one being built.
@@ -193,7 +231,7 @@ func (w *chunkWriter) flush(ps *pass) error {
 			w.discard(ps)
 			return lease.ErrLost
 		}
-		ack, err := ps.p.store.publishChunk(c.data, ps.rev)
+		ack, err := ps.p.store.publishChunk(c.data, ps.cursorRev())
 		if err != nil {
 			w.ready = w.ready[i:]
 			w.discard(ps)
@@ -206,22 +244,27 @@ func (w *chunkWriter) flush(ps *pass) error {
 }
 
 // wait waits for every chunk's acknowledgement and then puts its
-// customers in the index. A customer whose chunk failed is taken out, to
-// be seen as new again by the next pass.
+// customers in the index; the chunks that no longer hold anyone's saved
+// record are deleted at the end of the pass (spend). A new customer whose
+// chunk failed is taken out, to be seen as new again by the next pass.
 func (w *chunkWriter) wait(ctx context.Context, ps *pass) error {
 	var first error
+	var empty []uint64
+	defer func() { ps.spend(empty) }()
 	for _, pc := range w.pending {
 		ack, err := await(ctx, pc.ack)
 		if err == nil {
-			c := ps.x.addChunk(ack.Sequence)
+			c := ps.x.addChunk(ack.Sequence, len(pc.members))
 			for _, m := range pc.members {
-				ps.x.set(m.h, m.digest, c, m.eventSeq, ps.no)
+				seen := ps.no
+				if w.moving {
+					seen = ps.x.m[m.h].seen
+				}
+				empty = append(empty, ps.x.set(m.h, m.digest, c, m.eventSeq, seen)...)
 			}
 			continue
 		}
-		for _, m := range pc.members {
-			delete(ps.x.m, m.h)
-		}
+		forget(ps.x, pc.members)
 		if isWrongLast(err) {
 			err = errFenced
 		}
@@ -231,6 +274,31 @@ func (w *chunkWriter) wait(ctx context.Context, ps *pass) error {
 	}
 	w.pending = nil
 	return first
+}
+
+// spend notes chunks that no longer hold any customer's saved record, to
+// be deleted at the end of the pass (dropSpent), off the path of its
+// writes: a bulk change empties a chunk per some hundred customers.
+func (ps *pass) spend(seqs []uint64) {
+	if len(seqs) > 0 {
+		ps.mu.Lock()
+		ps.spent = append(ps.spent, seqs...)
+		ps.mu.Unlock()
+	}
+}
+
+// dropSpent deletes the chunks the pass spent, several at once. Those of
+// a pass that fails before are found spent by the next poller that
+// becomes active.
+func (ps *pass) dropSpent(ctx context.Context) {
+	ps.mu.Lock()
+	seqs := ps.spent
+	ps.spent = nil
+	ps.mu.Unlock()
+	_ = each(ctx, ps.p.cfg.Workers, len(seqs), func(ctx context.Context, i int) error {
+		ps.p.dropChunks(ctx, seqs[i:i+1])
+		return nil
+	})
 }
 
 // dropChunks deletes chunks that no longer hold any customer's saved

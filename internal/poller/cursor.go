@@ -81,3 +81,13 @@ func (ps *pass) shifted(next cursor) bool {
 	from, err := time.Parse(time.RFC3339Nano, ps.cur.Since)
 	return err == nil && ps.maxAt.Sub(from) > max(ps.p.cfg.Overlap/4, 2*ps.p.cfg.Interval)
 }
+
+// cursorRev is the cursor's revision as saved now, on which a chunk's
+// write is conditional: the lane's, which a pass beside this one may have
+// moved since this one began, when it has one.
+func (ps *pass) cursorRev() uint64 {
+	if ps.ln != nil {
+		return ps.ln.rev
+	}
+	return ps.rev
+}

@@ -37,11 +37,11 @@ type chunkAt struct {
 	seq, digest, eventSeq uint64
 }
 
-// chunkRef is one chunk: its stream sequence, and how many customers'
-// saved records are still the ones in it.
+// chunkRef is one chunk: its stream sequence, how many records it holds,
+// and how many customers' saved records are still the ones in it.
 type chunkRef struct {
-	seq  uint64
-	live int
+	seq           uint64
+	members, live int
 }
 
 // index is the compact per-customer digest the active poller keeps in
@@ -127,22 +127,25 @@ func (x *index) release(c uint32) []uint64 {
 	return nil
 }
 
-// addChunk registers a chunk (seq 0 until it is stored) and returns its
-// number for entry.chunk.
-func (x *index) addChunk(seq uint64) uint32 {
-	x.chunks = append(x.chunks, chunkRef{seq: seq})
+// addChunk registers a chunk of members records at stream sequence seq,
+// and returns its number for entry.chunk.
+func (x *index) addChunk(seq uint64, members int) uint32 {
+	x.chunks = append(x.chunks, chunkRef{seq: seq, members: members})
 	return uint32(len(x.chunks))
 }
 
-// rebuild reads the state into a new index: every chunk, then
-// every customer's own entry (headers only), which supersedes its chunk.
-// Chunks left holding nobody's saved record are returned for deletion.
+// rebuild reads the state into a new index: every chunk, then every
+// customer's own entry (headers only). Of a customer's entry and the
+// chunks that hold it, the one written last (the greatest stream
+// sequence) is its saved state. Chunks left holding nobody's saved record
+// are returned for deletion.
 func (s *store) rebuild(ctx context.Context) (*index, []uint64, error) {
 	x := newIndex()
 	err := s.scan(ctx, "b.>", false, func(_ string, m jetstream.Msg) error {
 		meta, _ := m.Metadata()
-		c := x.addChunk(meta.Sequence.Stream)
+		c := x.addChunk(meta.Sequence.Stream, 0)
 		if err := readChunk(m.Data(), func(r chunkRecord) bool {
+			x.chunks[c-1].members++
 			x.set(x.hash(r.id), r.digest, c, r.eventSeq, 0)
 			return true
 		}); err != nil {
@@ -159,6 +162,13 @@ func (s *store) rebuild(ctx context.Context) (*index, []uint64, error) {
 			return err
 		}
 		h := x.hash(id)
+		meta, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("poller: state of %s: %w", id, err)
+		}
+		if e, ok := x.m[h]; ok && x.chunkSeq(e) > meta.Sequence.Stream {
+			return nil // a chunk written since holds it
+		}
 		if isDeleteMarker(m.Headers()) {
 			x.remove(h)
 			return nil

@@ -85,6 +85,8 @@ type mdl struct {
 	clk    *pgClock // the CRM's
 	bclk   *pgClock // the bridge's: moved on by a ReconcileInterval for a reconcile
 	polls  uint64   // complete polls expected of m.in
+	// chunkFrom is the poller's (Poller.chunkFrom).
+	chunkFrom int
 
 	ids     []string                     // every customer, in creation order
 	hist    map[string][]json.RawMessage // each one's records in order; nil last: deleted
@@ -197,6 +199,9 @@ func newMdl(t *testing.T, rt *rapid.T, base *rig, run int) *mdl {
 	m.cfg.ReconcileInterval = time.Hour
 	m.cfg.InitialEvents = rapid.Bool().Draw(rt, "initial events")
 
+	// Rounds of one record or more saved in chunks, or of chunkFrom.
+	m.chunkFrom = rapid.SampledFrom([]int{1, chunkFrom}).Draw(rt, "chunk from")
+
 	sim.Seed(rapid.IntRange(0, 6).Draw(rt, "customers"))
 	m.silent = !m.cfg.InitialEvents
 	for _, c := range sim.Customers() {
@@ -218,7 +223,7 @@ func (m *mdl) flushLog() {
 }
 
 func (m *mdl) start() {
-	m.in = m.r.start(m.cfg, m.g, nil)
+	m.in = m.r.start(m.cfg, m.g, func(p *Poller) { p.chunkFrom = m.chunkFrom })
 	in := m.in
 	m.rt.Cleanup(func() { in.stop(m.t) })
 	m.polls = 0

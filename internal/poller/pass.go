@@ -53,6 +53,9 @@ type pass struct {
 	// tails are the pipeline rounds whose writes are on their way
 	// (tail.go).
 	tails tails
+	// spent are the chunks the pass left holding no saved record, for
+	// dropSpent; guarded by mu.
+	spent []uint64
 }
 
 // mark notes the events stream's last sequence before the pass publishes.
@@ -152,7 +155,8 @@ func (ps *pass) logProgress() {
 
 // end ends a pass once the export is read: a complete export finds the
 // customers that are gone and the read model's strays; then the deletes
-// applied through commands, and the cursor.
+// applied through commands, the cursor, and the sparse chunks
+// (compact.go).
 func (ps *pass) end(ctx context.Context) error {
 	if err := ps.bulk.drain(ctx, ps); err != nil {
 		return err
@@ -177,5 +181,10 @@ func (ps *pass) end(ctx context.Context) error {
 	if err := ps.settle(ctx); err != nil {
 		return err
 	}
-	return ps.saveCursor(ctx)
+	if err := ps.saveCursor(ctx); err != nil {
+		return err
+	}
+	err := ps.compact(ctx)
+	ps.dropSpent(ctx)
+	return err
 }

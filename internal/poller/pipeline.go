@@ -265,10 +265,10 @@ func (ps *pass) afterEvents(fs []*flight) error {
 	return nil
 }
 
-// sendStates starts saving the state of t's customers. At a first start
-// (with initial events) the new customers' records go into chunks, as a
-// first start without events writes them: a chunk write per some hundred
-// customers instead of one per customer.
+// sendStates starts saving the state of t's customers. The records of a
+// round of many (a bulk change, a first start with initial events) go
+// into chunks, as a first start without events writes them: a chunk write
+// per some hundred customers instead of one per customer.
 func (ps *pass) sendStates(t *tail) error {
 	if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
 		return lease.ErrLost
@@ -297,14 +297,27 @@ func (ps *pass) awaitStates(ctx context.Context, t *tail) ([]change, error) {
 	return slow, nil
 }
 
-// startSaves starts saving the state of fs: in chunks, for a first
-// start's new customers, else each in its entry, asynchronously.
+// chunkFrom is how many records a round saves for them to go into
+// chunks: a chunk holds about a hundred. Fewer are each saved in their
+// own entry, so that small polls do not leave many chunks mostly spent.
+const chunkFrom = 100
+
+// startSaves starts saving the state of fs: in chunks, for a round of at
+// least chunkFrom records that fit one, and for a first start's new
+// customers; else each in its entry, asynchronously.
 func (ps *pass) startSaves(fs []*flight, chunks *chunkWriter) error {
+	fits := func(f *flight) bool { return f.save && f.c.raw != nil && len(f.c.raw) <= chunks.limit }
+	bulk := 0
+	for _, f := range fs {
+		if fits(f) {
+			bulk++
+		}
+	}
 	for _, f := range fs {
 		var err error
 		switch {
 		case !f.save:
-		case !ps.cur.Initialized && !f.c.known && f.c.raw != nil && len(f.c.raw) <= chunks.limit:
+		case fits(f) && (bulk >= ps.p.chunkFrom || !ps.cur.Initialized && !f.c.known):
 			f.chunked = true
 			chunks.add(ps, chunkRecord{id: f.c.id, digest: f.c.digest, eventSeq: f.seq, raw: f.c.raw}, f.c.h)
 		default:

@@ -212,8 +212,14 @@ func TestInitialEventsSavedInChunks(t *testing.T) {
 	if n := natstest.Count(r.js, StateStream, stateSubjects("crm")+"c.>"); n != 0 {
 		t.Errorf("got %d customer entries after the first start, want 0: its records go in chunks", n)
 	}
-	if n := natstest.Count(r.js, StateStream, stateSubjects("crm")+"b.>"); n == 0 {
+	chunks := natstest.Messages(t, r.js, StateStream, stateSubjects("crm")+"b.>")
+	if len(chunks) == 0 {
 		t.Error("got no chunk after the first start")
+	}
+	for _, m := range chunks {
+		if v := m.Data()[0]; v != chunkS2 {
+			t.Errorf("a first start's chunk: version %d, want %d (former versions read it)", v, chunkS2)
+		}
 	}
 	id := events[3].CustomerID
 	if _, err := r.sim.UpdateCustomer(id, func(c *crm.Customer) { c.LastName = ptr("Chunked") }); err != nil {

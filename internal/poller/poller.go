@@ -166,6 +166,9 @@ type Poller struct {
 	// complete export to run beside the incremental polls (loop.go):
 	// the constant besideFrom, lower in tests.
 	besideFrom int
+	// chunkFrom is how many records a round must save for them to go
+	// into chunks (pipeline.go): the constant chunkFrom, lower in tests.
+	chunkFrom int
 
 	// badAt is what the passes warned about (updatedat.go).
 	badAt badUpdatedAt
@@ -213,6 +216,7 @@ func New(js jetstream.JetStream, client CRM, cfg Config) (*Poller, error) {
 	p := &Poller{
 		badAt:      badUpdatedAt{},
 		besideFrom: besideFrom,
+		chunkFrom:  chunkFrom,
 		cfg:        cfg,
 		js:         js,
 		crm:        client,

@@ -237,19 +237,29 @@ func (s *store) saveCursor(ctx context.Context, c cursor, rev uint64) (uint64, e
 	return ack.Sequence, nil
 }
 
-// load returns a customer's saved state: its c.<id key> entry, or, when
-// it has none and chunk is not 0, its record in that chunk.
+// load returns a customer's saved state: whichever of its c.<id key>
+// entry and its record in chunk (0: none) was written last, with the
+// entry's revision either way.
 func (s *store) load(ctx context.Context, id string, chunk uint64) (saved, error) {
 	m, err := lastMsg(ctx, s.stream, s.subjects+idKey(id))
 	if err != nil {
 		return saved{}, fmt.Errorf("poller: load %s: %w", id, err)
 	}
-	if m != nil {
+	if m != nil && m.Sequence > chunk {
 		return entryState(id, m)
 	}
 	if chunk == 0 {
 		return saved{}, nil
 	}
+	sv, err := s.fromChunkAlone(ctx, id, chunk)
+	if m != nil {
+		sv.rev = m.Sequence
+	}
+	return sv, err
+}
+
+// fromChunkAlone returns customer id's saved state in chunk.
+func (s *store) fromChunkAlone(ctx context.Context, id string, chunk uint64) (saved, error) {
 	cm, err := s.stream.GetMsg(ctx, chunk)
 	if err != nil {
 		return saved{}, fmt.Errorf("poller: load %s from chunk %d: %w", id, chunk, err)

@@ -39,41 +39,90 @@ const multiLastMax = 512
 // third of that and load in 0.8 s; later pages find the model's blocks
 // warm, and its entries come first for a hundredth of the chunks' bytes.
 // Once every chunked customer is loaded, the slower reads are abandoned.
+// A customer in a chunk may have an entry of its own too, written
+// before the chunk (its revision is what the next write of the entry
+// expects) or after it (an acknowledgement lost: the index missed it).
+// Their entries are read too, in batches of their own: whichever of entry
+// and chunk was written last is the state, as for load. That read may
+// fail: a write that then expects the wrong revision, or an event that
+// expects the wrong last event, is refused, and apply loads the customer
+// alone.
+//
 // loaded[i] is false where cs[i]'s state could not be read so (the index
 // says it has an entry, but none came back, or its chunk does not hold
 // it): load that one alone. It fails only when NATS does.
 func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []saved, loaded []bool, err error) {
 	svs, loaded = make([]saved, len(cs)), make([]bool, len(cs))
-	own := make(map[string]int) // subject → index in cs
+	entries := make([]*saved, len(cs))       // each one's own entry, if any
+	own := make(map[string]int, len(cs))     // subject → index in cs
+	inChunk := make(map[string]int, len(cs)) // the same, for those in a chunk
 	var chunked []int
 	for i, c := range cs {
+		subj := s.subjects + idKey(c.id)
 		switch {
 		case !c.known:
 			loaded[i] = true
 		case c.chunk.seq != 0:
 			chunked = append(chunked, i)
+			inChunk[subj] = i
 		default:
-			own[s.subjects+idKey(c.id)] = i
+			own[subj] = i
 		}
-	}
-	subjects := make([]string, 0, len(own))
-	for subj := range own {
-		subjects = append(subjects, subj)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		batches := slices.Collect(slices.Chunk(subjects, multiLastMax))
+		batches := slices.Collect(slices.Chunk(slices.Collect(maps.Keys(own)), multiLastMax))
 		return each(gctx, workers, len(batches), func(ctx context.Context, j int) error {
-			return s.lastMany(ctx, batches[j], own, cs, svs, loaded)
+			return s.lastMany(ctx, batches[j], own, cs, entries)
 		})
 	})
 	if len(chunked) > 0 {
 		g.Go(func() error { return s.chunkedRace(gctx, chunked, cs, svs, loaded, workers) })
+		g.Go(func() error {
+			batches := slices.Collect(slices.Chunk(slices.Collect(maps.Keys(inChunk)), multiLastMax))
+			_ = each(gctx, workers, len(batches), func(ctx context.Context, j int) error {
+				return s.lastMany(ctx, batches[j], inChunk, cs, entries)
+			})
+			return nil // the chunks are the state, and writes check
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
+	for i, e := range entries {
+		switch {
+		case e == nil:
+		case e.rev > cs[i].chunk.seq:
+			svs[i], loaded[i] = *e, true
+		default:
+			svs[i].rev = e.rev
+		}
+	}
 	return svs, loaded, nil
+}
+
+// entriesAfterChunks reports, for each of rs, customers in chunks in x,
+// whether it has an entry of its own written after its chunk, in batched
+// reads.
+func (s *store) entriesAfterChunks(ctx context.Context, x *index, rs []chunkRecord) ([]bool, error) {
+	cs := make([]change, len(rs))
+	subjects := make(map[string]int, len(rs))
+	for i, r := range rs {
+		h := x.hash(r.id)
+		cs[i] = change{id: r.id, h: h, known: true, chunk: x.chunkAt(x.m[h])}
+		subjects[s.subjects+idKey(r.id)] = i
+	}
+	entries := make([]*saved, len(rs))
+	for batch := range slices.Chunk(slices.Collect(maps.Keys(subjects)), multiLastMax) {
+		if err := s.lastMany(ctx, batch, subjects, cs, entries); err != nil {
+			return nil, err
+		}
+	}
+	newer := make([]bool, len(rs))
+	for i, e := range entries {
+		newer[i] = e != nil && e.rev > cs[i].chunk.seq
+	}
+	return newer, nil
 }
 
 // modelHeadStart is how long chunkedRace waits for the read model's
@@ -181,9 +230,9 @@ func (s *store) fromModel(ctx context.Context, is []int, cs []change, take func(
 }
 
 // lastMany reads the last entry of each of subjects (at most
-// multiLastMax) into svs. Each goroutine of loadMany writes distinct
-// elements of svs and loaded.
-func (s *store) lastMany(ctx context.Context, subjects []string, own map[string]int, cs []change, svs []saved, loaded []bool) error {
+// multiLastMax) into entries. Each goroutine of loadMany writes distinct
+// elements of entries.
+func (s *store) lastMany(ctx context.Context, subjects []string, own map[string]int, cs []change, entries []*saved) error {
 	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.reads, s.stream.CachedInfo().Config.Name, subjects)
 	if err != nil {
 		return fmt.Errorf("poller: load %d customers: %w", len(subjects), err)
@@ -205,7 +254,7 @@ func (s *store) lastMany(ctx context.Context, subjects []string, own map[string]
 		if err != nil {
 			return err
 		}
-		svs[i], loaded[i] = sv, true
+		entries[i] = &sv
 	}
 	return nil
 }
