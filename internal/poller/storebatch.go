@@ -130,9 +130,19 @@ func (s *store) entriesAfterChunks(ctx context.Context, x *index, rs []chunkReco
 // in a few milliseconds when the model's blocks are warm.
 const modelHeadStart = 20 * time.Millisecond
 
+// chunkDense is how many of the customers loaded together a chunk must
+// hold on average for chunkedRace to read the chunks alone: a bulk
+// change's next round finds its customers in the chunks the one before
+// saved them in, a hundred a chunk, and a few chunks cost less to read
+// than a thousand model entries, whose records must be hashed to be
+// taken.
+const chunkDense = 8
+
 // chunkedRace loads cs[is...], each in a chunk, from their read model
 // entries and from their chunks (loadMany; the chunks once the model had
-// a head start of modelHeadStart), each from whichever answers first, and returns once every one is loaded or both reads
+// a head start of modelHeadStart, or from the chunks alone when they
+// hold chunkDense customers each on average), each from whichever
+// answers first, and returns once every one is loaded or both reads
 // ended. A failed read of the model is no error (the chunks are the
 // state); a failed read of a chunk is one, unless the model gave each of
 // its customers. It writes svs[i] and loaded[i] for i in is only.
@@ -184,13 +194,17 @@ func (s *store) chunkedRace(ctx context.Context, is []int, cs []change, svs []sa
 			return nil // the model may give its customers
 		})
 	})
-	wg.Go(func() {
-		defer close(modelDone)
-		_ = each(rctx, workers, len(batches), func(ctx context.Context, j int) error {
-			s.fromModel(ctx, batches[j], cs, take)
-			return nil
+	if len(seqs)*chunkDense <= len(is) {
+		close(modelDone) // the chunks alone
+	} else {
+		wg.Go(func() {
+			defer close(modelDone)
+			_ = each(rctx, workers, len(batches), func(ctx context.Context, j int) error {
+				s.fromModel(ctx, batches[j], cs, take)
+				return nil
+			})
 		})
-	})
+	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil || left == 0 {
 		return err
