@@ -50,7 +50,7 @@ func message(subjects streams.Subjects, orgID string, e Event, eid eventID) (*na
 		eid.id, eid.compact = e.idAndForm()
 	}
 	id := eid.id
-	body, err := e.appendJSON(nil, eid.compact) // MarshalJSON's bytes
+	body, err := e.appendJSON(make([]byte, 0, e.sizeHint()), eid.compact) // MarshalJSON's bytes
 	if err != nil {
 		return nil, fmt.Errorf("poller: message for %s: %w", e.CustomerID, err)
 	}
