@@ -172,6 +172,11 @@ func (ps *pass) newChunkWriter() chunkWriter {
 // add adds r, customer h, to the chunk being built.
 func (w *chunkWriter) add(ps *pass, r chunkRecord, h idHash) {
 	e, known := ps.x.m[h]
+	if len(w.buf) == 0 && cap(w.buf) < w.limit {
+		// One array for every chunk the writer builds (sealChunk copies
+		// it): a chunk seals once past limit.
+		w.buf = make([]byte, 0, w.limit+max(len(r.raw), 1024)+64)
+	}
 	w.buf = appendChunk(w.buf, r)
 	w.members = append(w.members, chunkMember{h: h, digest: r.digest, eventSeq: r.eventSeq, known: known})
 	// Seen now, so that the same customer again in this pass counts.
@@ -198,7 +203,7 @@ func (w *chunkWriter) seal() {
 		v = chunkLater
 	}
 	w.ready = append(w.ready, readyChunk{data: sealChunk(w.buf, v), members: w.members})
-	w.buf, w.members = nil, nil
+	w.buf, w.members = w.buf[:0], nil
 }
 
 // discard drops every chunk not yet published, and takes its new
