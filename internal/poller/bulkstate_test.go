@@ -132,6 +132,7 @@ func TestBulkChangeSavedInChunks(t *testing.T) {
 // cs, in x, revision included.
 func checkLoadMany(ctx context.Context, t *testing.T, st *store, x *index, cs []crm.Customer) {
 	t.Helper()
+	st.grace = time.Minute // every entry waited for: the revisions exact
 	var chs []change
 	for _, c := range cs {
 		h := x.hash(c.ID)

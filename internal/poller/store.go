@@ -144,11 +144,14 @@ type store struct {
 	// subjects is stateSubjects(prefix): a key's subject is subjects+key.
 	subjects string
 	owner    string
+	// grace is how long loadMany waits for the entries of customers in
+	// chunks once the rest is in: entriesGrace, longer in tests.
+	grace time.Duration
 }
 
 // newStore returns the store of the state in stream, under prefix.
 func newStore(js jetstream.JetStream, stream jetstream.Stream, prefix, owner string) *store {
-	return &store{js: js, reads: js, stream: stream, subjects: stateSubjects(prefix), owner: owner}
+	return &store{js: js, reads: js, stream: stream, subjects: stateSubjects(prefix), owner: owner, grace: entriesGrace}
 }
 
 // errFenced is returned when a compare-and-set write finds that someone

@@ -44,9 +44,9 @@ const multiLastMax = 512
 // expects) or after it (an acknowledgement lost: the index missed it).
 // Their entries are read too, in batches of their own: whichever of entry
 // and chunk was written last is the state, as for load. That read may
-// fail: a write that then expects the wrong revision, or an event that
-// expects the wrong last event, is refused, and apply loads the customer
-// alone.
+// fail, or come too late (entriesGrace): a write that then expects the
+// wrong revision, or an event that expects the wrong last event, is
+// refused, and apply loads the customer alone.
 //
 // loaded[i] is false where cs[i]'s state could not be read so (the index
 // says it has an entry, but none came back, or its chunk does not hold
@@ -76,17 +76,33 @@ func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []s
 			return s.lastMany(ctx, batches[j], own, cs, entries)
 		})
 	})
+	entriesDone := make(chan struct{})
+	ectx, stopEntries := context.WithCancel(ctx)
+	defer stopEntries()
 	if len(chunked) > 0 {
-		g.Go(func() error { return s.chunkedRace(gctx, chunked, cs, svs, loaded, workers) })
-		g.Go(func() error {
+		go func() {
+			defer close(entriesDone)
 			batches := slices.Collect(slices.Chunk(slices.Collect(maps.Keys(inChunk)), multiLastMax))
-			_ = each(gctx, workers, len(batches), func(ctx context.Context, j int) error {
+			_ = each(ectx, workers, len(batches), func(ctx context.Context, j int) error {
 				return s.lastMany(ctx, batches[j], inChunk, cs, entries)
 			})
-			return nil // the chunks are the state, and writes check
-		})
+		}()
+		g.Go(func() error { return s.chunkedRace(gctx, chunked, cs, svs, loaded, workers) })
+	} else {
+		close(entriesDone)
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	// The entries of the customers in chunks are waited for a little
+	// once the rest is in, and no more: on the reads connection they can
+	// be answered behind the read model's entries of a round before, cold
+	// and abandoned by its race, for up to a second.
+	select {
+	case <-entriesDone:
+	case <-time.After(s.grace):
+		stopEntries()
+		<-entriesDone
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	for i, e := range entries {
@@ -100,6 +116,10 @@ func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []s
 	}
 	return svs, loaded, nil
 }
+
+// entriesGrace is how long loadMany waits for the entries of customers
+// in chunks once their chunks or model entries are in.
+const entriesGrace = 10 * time.Millisecond
 
 // entriesAfterChunks reports, for each of rs, customers in chunks in x,
 // whether it has an entry of its own written after its chunk, in batched
