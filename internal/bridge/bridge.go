@@ -156,6 +156,7 @@ func (b *Bridge) startNATS() (err error) {
 	opts := b.nc.Opts
 	opts.Name += " (poller reads)"
 	opts.RetryOnFailedConnect = true // as the first, once it is connected
+	opts.SubChanLen = readsQueueLen
 	if b.readsNC, err = opts.Connect(); err != nil {
 		return fmt.Errorf("nats: connect the poller's reads: %w", err)
 	}
@@ -164,6 +165,15 @@ func (b *Bridge) startNATS() (err error) {
 	}
 	return nil
 }
+
+// readsQueueLen is how many messages a subscription of the poller's
+// reads connection holds before it is a slow consumer. Each batched read
+// subscribes for its answer (orbit.go's requestMany), at most 513
+// messages here (512 subjects, then the end of the batch), and a
+// subscription's channel is made that long at once: at nats.go's default
+// of 65,536, 512 KiB for each read, 6 % of the bytes the bridge allocated
+// over a bulk change.
+const readsQueueLen = 4096
 
 // publishAsyncTimeout bounds the wait for an asynchronous publish's
 // acknowledgement (the poller's events, read model entries and state):

@@ -81,6 +81,9 @@ func TestStartsOnExternalNATS(t *testing.T) {
 	b := start(t, cfg, 0)
 
 	waitReady(t, b)
+	if got := b.readsNC.Opts.SubChanLen; got != readsQueueLen {
+		t.Errorf("the poller's reads connection holds %d messages a subscription, want %d", got, readsQueueLen)
+	}
 	_, js := natstest.Connect(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
