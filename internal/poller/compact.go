@@ -64,9 +64,11 @@ func (ps *pass) compact(ctx context.Context) error {
 	}
 	w := ps.newChunkWriter()
 	w.moving = true
+	moved := 0
 	for i, r := range moving {
 		if !newer[i] {
 			w.add(ps, r, ps.x.hash(r.id))
+			moved++
 		}
 	}
 	if err := w.flush(ps); err != nil {
@@ -75,6 +77,6 @@ func (ps *pass) compact(ctx context.Context) error {
 	if err := w.wait(ctx, ps); err != nil {
 		return err
 	}
-	ps.p.log.Debug("poller moved the saved records of sparse chunks", "chunks", len(sparse), "records", len(moving))
+	ps.p.log.Debug("poller moved the saved records of sparse chunks", "chunks", len(sparse), "records", moved)
 	return nil
 }

@@ -70,22 +70,14 @@ func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []s
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		batches := slices.Collect(slices.Chunk(slices.Collect(maps.Keys(own)), multiLastMax))
-		return each(gctx, workers, len(batches), func(ctx context.Context, j int) error {
-			return s.lastMany(ctx, batches[j], own, cs, entries)
-		})
-	})
+	g.Go(func() error { return s.entries(gctx, own, cs, entries, workers) })
 	entriesDone := make(chan struct{})
 	ectx, stopEntries := context.WithCancel(ctx)
 	defer stopEntries()
 	if len(chunked) > 0 {
 		go func() {
 			defer close(entriesDone)
-			batches := slices.Collect(slices.Chunk(slices.Collect(maps.Keys(inChunk)), multiLastMax))
-			_ = each(ectx, workers, len(batches), func(ctx context.Context, j int) error {
-				return s.lastMany(ctx, batches[j], inChunk, cs, entries)
-			})
+			_ = s.entries(ectx, inChunk, cs, entries, workers)
 		}()
 		g.Go(func() error { return s.chunkedRace(gctx, chunked, cs, svs, loaded, workers) })
 	} else {
@@ -133,10 +125,8 @@ func (s *store) entriesAfterChunks(ctx context.Context, x *index, rs []chunkReco
 		subjects[s.subjects+idKey(r.id)] = i
 	}
 	entries := make([]*saved, len(rs))
-	for batch := range slices.Chunk(slices.Collect(maps.Keys(subjects)), multiLastMax) {
-		if err := s.lastMany(ctx, batch, subjects, cs, entries); err != nil {
-			return nil, err
-		}
+	if err := s.entries(ctx, subjects, cs, entries, 1); err != nil {
+		return nil, err
 	}
 	newer := make([]bool, len(rs))
 	for i, e := range entries {
@@ -260,6 +250,15 @@ func (s *store) fromModel(ctx context.Context, is []int, cs []change, take func(
 		if d, err := wholeDigest(value); err == nil && d == cs[i].chunk.digest {
 			take(i, saved{record: value, digest: d, eventSeq: cs[i].chunk.eventSeq})
 		}
+	})
+}
+
+// entries reads the entries of subjects (subject → index in cs) into
+// entries, in batched reads of multiLastMax, workers at once.
+func (s *store) entries(ctx context.Context, subjects map[string]int, cs []change, entries []*saved, workers int) error {
+	batches := slices.Collect(slices.Chunk(slices.Collect(maps.Keys(subjects)), multiLastMax))
+	return each(ctx, workers, len(batches), func(ctx context.Context, j int) error {
+		return s.lastMany(ctx, batches[j], subjects, cs, entries)
 	})
 }
 
