@@ -82,8 +82,9 @@
 //
 // # Decoding bodies
 //
-// Decode (validate.go) checks a body with encoding/json (json.Valid, and
-// its SyntaxError for the message) and then walks the object's members
+// Decode (validate.go) checks a body with jsonscan.Valid (what
+// encoding/json.Valid says, faster; encoding/json's SyntaxError for the
+// message) and then walks the object's members
 // with package jsonscan, which only finds where names and values lie.
 // encoding/json alone cannot give the contract's errors: decoding into a
 // struct merges duplicate names and matches names case-insensitively,

@@ -33,7 +33,7 @@ func checkObject(b []byte) *ValidationError {
 	if i == len(b) {
 		return wholeBody("body is empty; want a JSON object")
 	}
-	if !json.Valid(b) {
+	if !jsonscan.Valid(b) {
 		var raw json.RawMessage
 		err := json.Unmarshal(b, &raw) // only to say why
 		var se *json.SyntaxError

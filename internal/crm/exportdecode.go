@@ -12,7 +12,7 @@ import (
 // An export page is most of what a first start costs the bridge to read:
 // encoding/json's decode into the structs, then recordSpans's walk for
 // each record's Raw, two passes over every byte. decodeExportPage does
-// it in one walk after one validation (json.Valid), and gives exactly
+// it in one walk after one validation (jsonscan.Valid), and gives exactly
 // what decodeStructs gives, or hands the body to decodeStructs: a body that is not
 // valid JSON, and any member or value whose meaning to encoding/json the
 // walk would have to guess (a name with an escape or a non-ASCII byte, a
@@ -22,7 +22,7 @@ import (
 
 // decodeExportPage decodes an export answer's body as decodeStructs does.
 func decodeExportPage(body []byte) (envelope[ExportPage], error) {
-	if !json.Valid(body) {
+	if !jsonscan.Valid(body) {
 		return decodeStructs[ExportPage](body)
 	}
 	env, spans, ok := walkExport(body)

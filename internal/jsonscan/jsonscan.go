@@ -1,19 +1,20 @@
 // Package jsonscan finds where the values of a JSON text start and end,
-// without decoding them, in text that encoding/json has already found
-// valid. It is what the bridge needs besides encoding/json: the bytes of
-// each customer record of a CRM answer that encoding/json decodes into
-// structs (crm), and every name of a command's body, duplicates and
-// unknown names included, with its value (commands). encoding/json's
-// Decoder can do the second, name by name with Token, but far slower
-// (BenchmarkMembers, a create command's body: 0.2 to 0.6 µs and 7
-// allocations against 13 µs and 95 on a loaded machine; Decode as a whole
-// became six times slower with it); and neither its Decoder nor its struct
-// decoding can say where a value lies in its input.
+// without decoding them, in text that Valid has already found valid (as
+// encoding/json.Valid would, faster). It is what the bridge needs
+// besides encoding/json: the bytes of each customer record of a CRM
+// answer that encoding/json decodes into structs (crm), and every name
+// of a command's body, duplicates and unknown names included, with its
+// value (commands). encoding/json's Decoder can do the second, name by
+// name with Token, but far slower (BenchmarkMembers, a create command's
+// body: 0.2 to 0.6 µs and 7 allocations against 13 µs and 95 on a loaded
+// machine; Decode as a whole became six times slower with it); and
+// neither its Decoder nor its struct decoding can say where a value lies
+// in its input.
 //
-// On text that is not valid JSON the functions never panic nor loop, and
-// their results mean nothing. The canonical form of records (package
-// poller) is the other JSON lexer of the bridge: it validates and decodes
-// as it goes, which this one does not.
+// On text that is not valid JSON the functions other than Valid never
+// panic nor loop, and their results mean nothing. The canonical form of
+// records (package poller) is the other JSON lexer of the bridge: it
+// validates and decodes as it goes, which this one does not.
 package jsonscan
 
 import (

@@ -159,7 +159,7 @@ func (p *Poller) noteEvent(latest map[string]uint64, m jetstream.Msg) error {
 // other through json.Unmarshal. Catch-up reads every event since the last
 // complete poll, and decoding each whole was most of its CPU.
 func eventCustomer(data []byte) (string, error) {
-	if !json.Valid(data) {
+	if !jsonscan.Valid(data) {
 		return unmarshalCustomer(data)
 	}
 	i := jsonscan.Space(data, 0)

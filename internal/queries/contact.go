@@ -21,7 +21,7 @@ type contact struct {
 // most of the index's cost.
 func readContact(record []byte) (contact, error) {
 	var c contact
-	if !json.Valid(record) {
+	if !jsonscan.Valid(record) {
 		return unmarshalContact(record)
 	}
 	i := jsonscan.Space(record, 0)
