@@ -148,8 +148,9 @@ func floorLines(tb testing.TB, out string) (exported time.Time, done int) {
 // query index had loaded the read model (its "read model indexed" line),
 // which it does from its start on, beside the poll.
 //
-// With BENCH_PPROF_DIR, the profiles (profile) are taken from the "poller
-// state loaded" line on, named after round.
+// With BENCH_PPROF_DIR, the profiles (profile, and profileServer of the
+// nats-server) are taken from the "poller state loaded" line on, named
+// after round.
 func bulkBridge(tb testing.TB, js jetstream.JetStream, natsProc *proctest.Proc, natsURL, crmURL string, n int, round string) (bulkRound, logLine, string) {
 	tb.Helper()
 	before, err := eventsState(js)
@@ -168,6 +169,7 @@ func bulkBridge(tb testing.TB, js jetstream.JetStream, natsProc *proctest.Proc, 
 		return true
 	})
 	defer profile(tb, b, round)()
+	defer profileServer(tb, natsProc, round)()
 	var done []logLine
 	proctest.WaitFor(tb, b, 30*time.Minute, 10*time.Millisecond, "the bridge's first poll", func() bool {
 		done = logLines(b, "poll done")

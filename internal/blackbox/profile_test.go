@@ -17,10 +17,11 @@ import (
 // BENCH_PPROF_DIR, when set, has the command scenarios and the bulk
 // change (bulkBridge) start the bridge with BRIDGE_PPROF=true and write,
 // for each round, a CPU profile of the bridge taken over the round
-// (<benchmark>-<round>.cpu.pprof) and its allocations since it started
-// (<benchmark>-<round>.allocs.pprof), for
-// `go tool pprof`. A profile costs the bridge a little CPU: figures taken
-// with it are not the ones to report.
+// (<benchmark>-<round>.profile.pprof) and its allocations since it
+// started (<benchmark>-<round>.allocs.pprof), for `go tool pprof`; the
+// bulk change also a CPU profile of nats-server over the same time
+// (<benchmark>-<round>.nats.profile.pprof). A profile costs the process a
+// little CPU: figures taken with it are not the ones to report.
 func pprofDir() string { return os.Getenv("BENCH_PPROF_DIR") }
 
 // pprofEnv is the bridge's environment for BENCH_PPROF_DIR.
@@ -67,6 +68,28 @@ func profile(tb testing.TB, p *proctest.Proc, round string) (wait func()) {
 	for _, kind := range []string{"profile", "allocs"} {
 		wg.Go(func() { fetch(tb, base+kind+"?seconds="+secs, name+"."+kind+".pprof") })
 	}
+	return wg.Wait
+}
+
+// natsProf holds the profiling address of each nats-server started with
+// BENCH_PPROF_DIR set (startNATSOn).
+var natsProf sync.Map // *proctest.Proc -> host:port
+
+// profileServer is profile for the nats-server p: a CPU profile only,
+// <benchmark>-<round>.nats.profile.pprof.
+func profileServer(tb testing.TB, p *proctest.Proc, round string) (wait func()) {
+	tb.Helper()
+	addr, ok := natsProf.Load(p)
+	if !ok {
+		return func() {}
+	}
+	secs := os.Getenv("BENCH_PPROF_SECONDS")
+	if secs == "" {
+		secs = "2"
+	}
+	name := filepath.Join(pprofDir(), strings.ReplaceAll(tb.Name(), "/", "_")+"-"+round+".nats.profile.pprof")
+	var wg sync.WaitGroup
+	wg.Go(func() { fetch(tb, "http://"+addr.(string)+"/debug/pprof/profile?seconds="+secs, name) })
 	return wg.Wait
 }
 

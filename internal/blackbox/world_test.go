@@ -33,7 +33,14 @@ func startNATS(tb testing.TB) (*proctest.Proc, string) { return startNATSOn(tb, 
 func startNATSOn(tb testing.TB, dir string) (*proctest.Proc, string) {
 	tb.Helper()
 	n := &proctest.NATS{StoreDir: dir, Options: proctest.Options{LogDir: os.Getenv("BENCH_LOG_DIR"), LogAlways: true}}
-	return n.Start(tb), n.URL()
+	if pprofDir() != "" {
+		n.ProfPort = proctest.FreePort(tb)
+	}
+	p := n.Start(tb)
+	if n.ProfPort != 0 {
+		natsProf.Store(p, fmt.Sprintf("127.0.0.1:%d", n.ProfPort))
+	}
+	return p, n.URL()
 }
 
 // startRoundNATS starts a nats-server on a new store of its own, for one

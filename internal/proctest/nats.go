@@ -28,6 +28,9 @@ type NATS struct {
 	Routes      []string
 	// MaxPayload is max_payload, in bytes. Default: nats-server's, 1 MiB.
 	MaxPayload int32
+	// ProfPort, when set, is prof_port: the server answers Go's
+	// /debug/pprof/ there, on 127.0.0.1.
+	ProfPort int
 	// Options are the process's; see Start.
 	Options Options
 
@@ -47,6 +50,9 @@ func (n *NATS) Start(tb testing.TB) *Proc {
 	conf := fmt.Sprintf("server_name: %q\nhost: 127.0.0.1\nport: %d\njetstream: {store_dir: %q}\n", n.Name, n.Port, n.StoreDir)
 	if n.MaxPayload != 0 {
 		conf += fmt.Sprintf("max_payload: %d\n", n.MaxPayload)
+	}
+	if n.ProfPort != 0 {
+		conf += fmt.Sprintf("prof_port: %d\n", n.ProfPort)
 	}
 	if n.ClusterPort != 0 {
 		conf += fmt.Sprintf("cluster: {name: test, host: 127.0.0.1, port: %d, routes: [%s]}\n", n.ClusterPort, strings.Join(n.Routes, ", "))
