@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -40,6 +41,12 @@ type Client struct {
 	// pageRetries and pageBackoff are Export's retries of one page.
 	pageRetries int
 	pageBackoff func() backoff.BackOff
+	// exportBytes is the size of the last export page read: the next
+	// page's buffer starts at about that size when the CRM sends no
+	// Content-Length, instead of growing from 512 bytes by doubling (a
+	// page of 1,000 records: 12 allocations and twice its bytes, and the
+	// bulk change's largest source of garbage).
+	exportBytes atomic.Int64
 }
 
 // New returns a Client for cfg, or cfg.Validate's error.
@@ -202,8 +209,15 @@ func (c *Client) read(ctx, rctx context.Context, cl call, resp *http.Response, s
 	if !ok {
 		limit = min(limit, errorBodyLimit)
 	}
-	body, err := readBody(resp.Body, resp.ContentLength, limit)
+	var hint int64
+	if cl.op == opExport {
+		hint = c.exportBytes.Load()
+	}
+	body, err := readBody(resp.Body, resp.ContentLength, limit, hint)
 	took := time.Since(start)
+	if err == nil && ok && cl.op == opExport {
+		c.exportBytes.Store(int64(len(body)))
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, errTooLarge) && ok:
@@ -307,14 +321,19 @@ func (c *Client) failure(ctx, rctx context.Context, cl call, status int, err err
 }
 
 // readBody reads r to its end, failing with errTooLarge past limit bytes.
-// length is the announced Content-Length, -1 if unknown.
-func readBody(r io.Reader, length, limit int64) ([]byte, error) {
+// length is the announced Content-Length, -1 if unknown; then the buffer
+// starts at hint and an eighth more, hint being the size the body is
+// likely to have (0 if none is known).
+func readBody(r io.Reader, length, limit, hint int64) ([]byte, error) {
 	if length > limit {
 		return nil, errTooLarge
 	}
-	size := int64(bytes.MinRead)
-	if length > 0 {
-		size += length // room for the final Read that sees EOF
+	size := int64(bytes.MinRead) // room for the final Read that sees EOF
+	switch {
+	case length > 0:
+		size += length
+	case length < 0 && hint > 0:
+		size += min(hint+hint/8, limit)
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))

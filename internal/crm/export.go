@@ -15,6 +15,9 @@ import (
 // exportPath is the export operation's path.
 const exportPath = customersPath + "/export"
 
+// opExport is the export's operation name, in metrics, logs and spans.
+const opExport = "export"
+
 // SinceFormat is how updatedSince is sent: RFC 3339 in UTC with exactly
 // three fractional digits, e.g. "2026-11-27T10:00:00.123Z". The contract
 // asks for an RFC 3339 UTC timestamp; milliseconds are what the CRM's own
@@ -40,7 +43,7 @@ func (c *Client) ExportPage(ctx context.Context, since time.Time, offset string)
 	if offset != "" {
 		q.Set("offset", offset)
 	}
-	d, err := send[ExportPage](ctx, c, call{op: "export", method: http.MethodGet, path: exportPath, query: q})
+	d, err := send[ExportPage](ctx, c, call{op: opExport, method: http.MethodGet, path: exportPath, query: q})
 	if err != nil {
 		return ExportPage{}, err
 	}
