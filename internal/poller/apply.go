@@ -48,7 +48,7 @@ func (ps *pass) apply(ctx context.Context, c change, detected time.Time) error {
 func (ps *pass) attempt(ctx context.Context, c change, sv saved, detected time.Time) (saved, bool, error) {
 	p := ps.p
 	if c.same(sv) && !sv.behind {
-		return sv, true, ps.fixModel(ctx, c)
+		return sv, true, ps.fixModel(ctx, c, sv)
 	}
 	ev, eid, ok, err := eventFor(c, sv, detected)
 	if err != nil {
@@ -73,15 +73,15 @@ func (ps *pass) attempt(ctx context.Context, c change, sv saved, detected time.T
 	return ps.record(ctx, c, sv, ev, ok, eventSeq)
 }
 
-// fixModel records c, whose record is the saved one, rewriting its read
-// model entry first when a complete export found it wrong.
-func (ps *pass) fixModel(ctx context.Context, c change) error {
+// fixModel records c, whose record is the saved one (sv), rewriting its
+// read model entry first when a complete export found it wrong.
+func (ps *pass) fixModel(ctx context.Context, c change, sv saved) error {
 	if c.fixModel {
 		if err := ps.p.putModel(ctx, ps.ls, c.id, c.raw); err != nil {
 			return err
 		}
 	}
-	ps.recorded(c)
+	ps.kept(c, sv)
 	return nil
 }
 
@@ -110,7 +110,27 @@ func (ps *pass) record(ctx context.Context, c change, sv saved, ev Event, ok boo
 	return sv, true, nil
 }
 
-// recorded updates the index once c's record is the saved one.
+// kept updates the index for c, whose record is already its saved state
+// sv, found so without a write: the state stays where it is. When that
+// is a chunk (not an entry of its own written after it), the index keeps
+// the chunk and only marks c seen by this pass. recorded would take c
+// out of its chunk, and a chunk left holding nobody is deleted at the
+// pass's end: c's only saved state with it.
+func (ps *pass) kept(c change, sv saved) {
+	if c.chunk.seq == 0 || sv.rev > c.chunk.seq {
+		ps.recorded(c)
+		return
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if e, ok := ps.x.m[c.h]; ok {
+		e.seen = ps.no
+		ps.x.m[c.h] = e
+	}
+}
+
+// recorded updates the index once c's record is the saved one, in its
+// own entry (or none: gone).
 func (ps *pass) recorded(c change) {
 	ps.mu.Lock()
 	var empty []uint64

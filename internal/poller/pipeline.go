@@ -192,7 +192,7 @@ func (ps *pass) board(c change, sv saved, detected time.Time) (*flight, error) {
 	case c.same(sv) && c.fixModel:
 		return &flight{c: c, sv: sv}, nil
 	case c.same(sv):
-		ps.recorded(c)
+		ps.kept(c, sv)
 		return nil, nil
 	}
 	ev, eid, ok, err := eventFor(c, sv, detected)
@@ -347,8 +347,10 @@ func (ps *pass) awaitSaves(ctx context.Context, fs []*flight, slow []change) ([]
 				return nil, fmt.Errorf("poller: save %s: %w", f.c.id, err)
 			}
 			ps.saved(f.c, f.ev, f.event, f.sketched)
+			ps.recorded(f.c)
+			continue
 		}
-		ps.recorded(f.c)
+		ps.kept(f.c, f.sv) // only its read model entry was rewritten
 	}
 	return slow, nil
 }
