@@ -1,12 +1,14 @@
 package poller
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,12 +21,14 @@ type chunkRecord struct {
 	id       string
 	digest   uint64
 	eventSeq uint64
-	raw      json.RawMessage
+	// raw is the record; as readChunk passes it, it lies in the decoded
+	// chunk, which is only valid until the callback returns.
+	raw json.RawMessage
 }
 
-// saved is the saved state r holds.
+// saved is the saved state r holds, its record copied out of the chunk.
 func (r chunkRecord) saved() saved {
-	return saved{record: r.raw, digest: r.digest, eventSeq: r.eventSeq}
+	return saved{record: bytes.Clone(r.raw), digest: r.digest, eventSeq: r.eventSeq}
 }
 
 // A chunk's first byte is its version: chunkPlain, the records as they
@@ -64,16 +68,22 @@ func appendChunk(b []byte, r chunkRecord) []byte {
 var errBadChunk = errors.New("malformed chunk")
 
 // sealChunk returns the plain chunk b compressed, as it is stored, with
-// version byte v (chunkS2 or chunkLater).
-func sealChunk(b []byte, v byte) []byte {
-	out := make([]byte, 1+s2.MaxEncodedLen(len(b)-1))
-	out[0] = v
-	return out[:1+len(s2.Encode(out[1:], b[1:]))]
+// version byte v (chunkS2 or chunkLater). It compresses into *scratch
+// (grown when too small) and returns a copy of just the chunk's bytes:
+// compressed, a chunk is about a fifth of the room s2 asks for.
+func sealChunk(b []byte, v byte, scratch *[]byte) []byte {
+	n := s2.MaxEncodedLen(len(b) - 1)
+	if cap(*scratch) < n {
+		*scratch = make([]byte, n)
+	}
+	enc := s2.Encode((*scratch)[:n], b[1:])
+	return append([]byte{v}, enc...)
 }
 
 // readChunk calls f with each record of chunk b, plain or compressed, in
 // order, until f returns false. The records' raw points into b, or into
-// the decompressed chunk.
+// the decompressed chunk, whose array goes back to decodedChunks once
+// readChunk returns: f copies what it keeps (chunkRecord.saved does).
 func readChunk(b []byte, f func(chunkRecord) bool) error {
 	switch {
 	case len(b) == 0:
@@ -81,10 +91,13 @@ func readChunk(b []byte, f func(chunkRecord) bool) error {
 	case b[0] == chunkPlain:
 		b = b[1:]
 	case b[0] == chunkS2 || b[0] == chunkLater:
-		dec, err := s2.Decode(nil, b[1:])
+		buf := decodedChunk(b[1:])
+		defer decodedChunks.Put(buf)
+		dec, err := s2.Decode((*buf)[:cap(*buf)], b[1:])
 		if err != nil {
 			return fmt.Errorf("%w: %v", errBadChunk, err)
 		}
+		*buf = dec
 		b = dec
 	default:
 		return fmt.Errorf("%w: unknown version %d", errBadChunk, b[0])
@@ -132,6 +145,7 @@ func readChunk(b []byte, f func(chunkRecord) bool) error {
 type chunkWriter struct {
 	limit   int // seal at this many bytes
 	buf     []byte
+	enc     []byte        // where seal compresses
 	members []chunkMember // of the chunk being built
 	ready   []readyChunk  // sealed, not published
 	pending []pendingChunk
@@ -202,7 +216,7 @@ func (w *chunkWriter) seal() {
 	if slices.ContainsFunc(w.members, func(m chunkMember) bool { return m.known }) {
 		v = chunkLater
 	}
-	w.ready = append(w.ready, readyChunk{data: sealChunk(w.buf, v), members: w.members})
+	w.ready = append(w.ready, readyChunk{data: sealChunk(w.buf, v, &w.enc), members: w.members})
 	w.buf, w.members = w.buf[:0], nil
 }
 
@@ -314,4 +328,28 @@ func (p *Poller) dropChunks(ctx context.Context, seqs []uint64) {
 			p.log.Debug("poller: cannot delete a spent chunk", "seq", seq, "err", err)
 		}
 	}
+}
+
+// decodedChunks holds the arrays chunks were decompressed into, for the
+// next ones: a bulk change's poll decompresses thousands of chunks, each
+// some 300 KB, and keeps a few records of each (10 % of the bytes the
+// bridge allocated over a bulk round, before).
+var decodedChunks sync.Pool // of *[]byte
+
+// decodedChunk returns an array from decodedChunks (or a new one) with
+// room for compressed chunk body b decompressed, if its length is
+// readable; else what s2.Decode makes of a short one.
+func decodedChunk(b []byte) *[]byte {
+	n, err := s2.DecodedLen(b)
+	if err != nil {
+		n = 0
+	}
+	p, _ := decodedChunks.Get().(*[]byte)
+	if p == nil {
+		p = new([]byte)
+	}
+	if cap(*p) < n {
+		*p = make([]byte, n)
+	}
+	return p
 }

@@ -214,6 +214,9 @@ func (ps *pass) awaitEvents(ctx context.Context, fs []*flight) (next []*flight, 
 	for _, f := range fs {
 		if f.event {
 			ack, err := await(ctx, f.ack)
+			if ctx.Err() == nil { // f.ack answered: its message is sent for good
+				releaseEventBuf(f.ack.Msg())
+			}
 			if isWrongLast(err) {
 				slow = append(slow, f.c)
 				continue

@@ -1,7 +1,6 @@
 package poller
 
 import (
-	"bytes"
 	"context"
 	"slices"
 	"time"
@@ -59,11 +58,6 @@ func (ps *pass) fly(n int, fs []*flight, clock stepClock) {
 	t := &tail{n: n, fs: fs, hs: make(map[idHash]struct{}, len(fs)), clock: clock}
 	for _, f := range fs {
 		t.hs[f.c.h] = struct{}{}
-		// A saved record read from a chunk keeps the whole chunk: the
-		// tail keeps a copy of the event's before alone, while the next
-		// round's chunks are read.
-		f.sv.record = nil
-		f.ev.Before = bytes.Clone(f.ev.Before)
 	}
 	ps.tails = append(ps.tails, t)
 }
