@@ -332,8 +332,8 @@ func (p *Poller) dropChunks(ctx context.Context, seqs []uint64) {
 
 // decodedChunks holds the arrays chunks were decompressed into, for the
 // next ones: a bulk change's poll decompresses thousands of chunks, each
-// up to 64 KiB of records, and keeps a few records of each (10 % of the bytes the
-// bridge allocated over a bulk round, before).
+// up to 64 KiB of records, and keeps a few records of each (10 % of the
+// bytes the bridge allocated over a bulk round, before).
 var decodedChunks sync.Pool // of *[]byte
 
 // decodedChunk returns an array from decodedChunks (or a new one) with
