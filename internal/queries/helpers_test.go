@@ -144,6 +144,22 @@ func str(t *testing.T, raw json.RawMessage) string {
 	return s
 }
 
+// waitCounter waits until crm_bridge_queries_total{endpoint, status} is
+// want. A handler counts an answer just after it sends it, on the
+// endpoint's goroutine: the test can have the answer, and ask the next
+// endpoint, before the count is in.
+func waitCounter(t *testing.T, reg *prometheus.Registry, endpoint, status string, want float64) {
+	t.Helper()
+	var got float64
+	if !eventually.Within(10*time.Second, func() bool {
+		got = counter(t, reg, endpoint, status)
+		return got == want
+	}) {
+		t.Errorf("metric %s %s: got %v, want %v", endpoint, status, got, want)
+	}
+}
+
+// counter returns crm_bridge_queries_total{endpoint, status}; 0 if none.
 func counter(t *testing.T, reg *prometheus.Registry, endpoint, status string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
