@@ -117,7 +117,7 @@ func (ps *pass) record(ctx context.Context, c change, sv saved, ev Event, ok boo
 // out of its chunk, and a chunk left holding nobody is deleted at the
 // pass's end: c's only saved state with it.
 func (ps *pass) kept(c change, sv saved) {
-	if c.chunk.seq == 0 || sv.rev > c.chunk.seq {
+	if c.chunk.seq == 0 || laterThanChunk(sv.rev, c.chunk.seq) {
 		ps.recorded(c)
 		return
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go/jetstream"
@@ -91,13 +90,16 @@ func readChunk(b []byte, f func(chunkRecord) bool) error {
 	case b[0] == chunkPlain:
 		b = b[1:]
 	case b[0] == chunkS2 || b[0] == chunkLater:
-		buf := decodedChunk(b[1:])
-		defer decodedChunks.Put(buf)
+		n, err := s2.DecodedLen(b[1:])
+		if err != nil {
+			n = 0 // s2.Decode says why
+		}
+		buf := decodedChunks.get(n)
+		defer decodedChunks.put(buf)
 		dec, err := s2.Decode((*buf)[:cap(*buf)], b[1:])
 		if err != nil {
 			return fmt.Errorf("%w: %v", errBadChunk, err)
 		}
-		*buf = dec
 		b = dec
 	default:
 		return fmt.Errorf("%w: unknown version %d", errBadChunk, b[0])
@@ -330,26 +332,8 @@ func (p *Poller) dropChunks(ctx context.Context, seqs []uint64) {
 	}
 }
 
-// decodedChunks holds the arrays chunks were decompressed into, for the
-// next ones: a bulk change's poll decompresses thousands of chunks, each
-// up to 64 KiB of records, and keeps a few records of each (10 % of the
-// bytes the bridge allocated over a bulk round, before).
-var decodedChunks sync.Pool // of *[]byte
-
-// decodedChunk returns an array from decodedChunks (or a new one) with
-// room for compressed chunk body b decompressed, if its length is
-// readable; else what s2.Decode makes of a short one.
-func decodedChunk(b []byte) *[]byte {
-	n, err := s2.DecodedLen(b)
-	if err != nil {
-		n = 0
-	}
-	p, _ := decodedChunks.Get().(*[]byte)
-	if p == nil {
-		p = new([]byte)
-	}
-	if cap(*p) < n {
-		*p = make([]byte, n)
-	}
-	return p
-}
+// decodedChunks are the arrays chunks are decompressed into: a bulk
+// change's poll decompresses thousands of chunks, each up to 64 KiB of
+// records, and keeps a few records of each (10 % of the bytes the bridge
+// allocated over a bulk round, before).
+var decodedChunks arrays

@@ -48,7 +48,7 @@ func (ps *pass) compact(ctx context.Context) error {
 		if err == nil {
 			err = readChunk(m.Data, func(r chunkRecord) bool {
 				if e, ok := ps.x.m[ps.x.hash(r.id)]; ok && e.chunk == c && e.digest == r.digest {
-					r.raw = bytes.Clone(r.raw) // not the whole chunk
+					r.raw = bytes.Clone(r.raw) // the chunk's array goes back to its pool
 					moving = append(moving, r)
 				}
 				return true

@@ -134,6 +134,12 @@ func (x *index) addChunk(seq uint64, members int) uint32 {
 	return uint32(len(x.chunks))
 }
 
+// laterThanChunk reports whether a customer's entry at stream sequence
+// entrySeq was written after its chunk at chunkSeq (0: none): of the two,
+// the one written last is its saved state (rebuild, load, loadMany, and
+// what compaction and kept leave where it is).
+func laterThanChunk(entrySeq, chunkSeq uint64) bool { return entrySeq > chunkSeq }
+
 // rebuild reads the state into a new index: every chunk, then every
 // customer's own entry (headers only). Of a customer's entry and the
 // chunks that hold it, the one written last (the greatest stream
@@ -166,7 +172,7 @@ func (s *store) rebuild(ctx context.Context) (*index, []uint64, error) {
 		if err != nil {
 			return fmt.Errorf("poller: state of %s: %w", id, err)
 		}
-		if e, ok := x.m[h]; ok && x.chunkSeq(e) > meta.Sequence.Stream {
+		if e, ok := x.m[h]; ok && !laterThanChunk(meta.Sequence.Stream, x.chunkSeq(e)) {
 			return nil // a chunk written since holds it
 		}
 		if isDeleteMarker(m.Headers()) {

@@ -3,7 +3,6 @@ package poller
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/nats-io/nats.go"
 
@@ -51,7 +50,7 @@ func message(subjects streams.Subjects, orgID string, e Event, eid eventID) (*na
 		eid.id, eid.compact = e.idAndForm()
 	}
 	id := eid.id
-	body, err := e.appendJSON(eventBuf(e.sizeHint()), eid.compact) // MarshalJSON's bytes
+	body, err := e.appendJSON(*eventArrays.get(e.sizeHint()), eid.compact) // MarshalJSON's bytes
 	if err != nil {
 		return nil, fmt.Errorf("poller: message for %s: %w", e.CustomerID, err)
 	}
@@ -67,25 +66,13 @@ func message(subjects streams.Subjects, orgID string, e Event, eid eventID) (*na
 	return &nats.Msg{Subject: subjects.Changed(e.CustomerID), Header: h, Data: body}, nil
 }
 
-// eventBufs holds the arrays of event messages whose publishes are
-// resolved (releaseEventBuf), for the next events' messages: a bulk
-// change's event messages were 15 % of the bytes the bridge allocated.
-var eventBufs sync.Pool // of *[]byte
+// eventArrays are the arrays of event messages whose publishes are
+// answered (releaseEventBuf): a bulk change's event messages were 15 % of
+// the bytes the bridge allocated.
+var eventArrays arrays
 
-// eventBuf returns an empty slice of at least n bytes' room, from
-// eventBufs when it holds one large enough.
-func eventBuf(n int) []byte {
-	if p, _ := eventBufs.Get().(*[]byte); p != nil {
-		if cap(*p) >= n {
-			return (*p)[:0]
-		}
-		eventBufs.Put(p)
-	}
-	return make([]byte, 0, n)
-}
-
-// releaseEventBuf gives the array of m's data to eventBufs. Only for a
-// message whose publish is resolved (its PubAckFuture answered): nats.go
+// releaseEventBuf gives the array of m's data back to eventArrays. Only
+// for a message whose publish is answered (its PubAckFuture): nats.go
 // copies a message as it sends it, and reads it again only to send it
 // again before then.
 func releaseEventBuf(m *nats.Msg) {
@@ -94,5 +81,5 @@ func releaseEventBuf(m *nats.Msg) {
 	}
 	b := m.Data[:0]
 	m.Data = nil
-	eventBufs.Put(&b)
+	eventArrays.put(&b)
 }

@@ -248,7 +248,7 @@ func (s *store) load(ctx context.Context, id string, chunk uint64) (saved, error
 	if err != nil {
 		return saved{}, fmt.Errorf("poller: load %s: %w", id, err)
 	}
-	if m != nil && m.Sequence > chunk {
+	if m != nil && laterThanChunk(m.Sequence, chunk) {
 		return entryState(id, m)
 	}
 	if chunk == 0 {

@@ -100,7 +100,7 @@ func (s *store) loadMany(ctx context.Context, cs []change, workers int) (svs []s
 	for i, e := range entries {
 		switch {
 		case e == nil:
-		case e.rev > cs[i].chunk.seq:
+		case laterThanChunk(e.rev, cs[i].chunk.seq):
 			svs[i], loaded[i] = *e, true
 		default:
 			svs[i].rev = e.rev
@@ -130,7 +130,7 @@ func (s *store) entriesAfterChunks(ctx context.Context, x *index, rs []chunkReco
 	}
 	newer := make([]bool, len(rs))
 	for i, e := range entries {
-		newer[i] = e != nil && e.rev > cs[i].chunk.seq
+		newer[i] = e != nil && laterThanChunk(e.rev, cs[i].chunk.seq)
 	}
 	return newer, nil
 }
