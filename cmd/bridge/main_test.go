@@ -149,7 +149,7 @@ func TestRunServesUntilStopped(t *testing.T) {
 	p := startProgram(t, vars)
 	addr := p.logValue(t, "http listening", "addr")
 	waitReady(t, addr)
-	if got, want := p.logValue(t, "crm-bridge starting", "gc"), "paced: 16 MiB of headroom, GOGC 10 to 400"; got != want {
+	if got, want := p.logValue(t, "crm-bridge starting", "gc"), "paced: 32 MiB of headroom, GOGC 10 to 400"; got != want {
 		t.Errorf("gc: got %q, want %q", got, want)
 	}
 	if err := p.stop(t); err != nil {

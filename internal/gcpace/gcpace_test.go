@@ -71,8 +71,8 @@ func TestGCDesc(t *testing.T) {
 		vars     map[string]string
 		want     string
 	}{
-		{name: "paced by default", want: "paced: 16 MiB of headroom, GOGC 10 to 400"},
-		{name: "GOMEMLIMIT on top", vars: map[string]string{"GOMEMLIMIT": "200MiB"}, want: "paced: 16 MiB of headroom, GOGC 10 to 400, GOMEMLIMIT=200MiB"},
+		{name: "paced by default", want: "paced: 32 MiB of headroom, GOGC 10 to 400"},
+		{name: "GOMEMLIMIT on top", vars: map[string]string{"GOMEMLIMIT": "200MiB"}, want: "paced: 32 MiB of headroom, GOGC 10 to 400, GOMEMLIMIT=200MiB"},
 		{name: "GOGC set: Go's pacing", vars: map[string]string{"GOGC": "50"}, want: "GOGC=50"},
 		{name: "embedded NATS: Go's pacing", embedded: true, want: "Go's default (GOGC=100): the embedded NATS server shares the heap"},
 	}
