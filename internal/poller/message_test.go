@@ -100,3 +100,40 @@ func TestMessageInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestReleasedMessageLeavesNothing checks that a message's arrays, once
+// given back, take nothing of it into the next: its headers (and one
+// nats.go adds as it publishes) and its body.
+func TestReleasedMessageLeavesNothing(t *testing.T) {
+	subjects := streams.Subjects{Prefix: "crm"}
+	at := time.Date(2026, 11, 27, 10, 0, 4, 512_000_000, time.UTC)
+	for i := range 20 {
+		first := mustEvent(t, "cus_1", nil, json.RawMessage(userMap), at)
+		m, err := message(subjects, "org_9", first, eventID{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Header.Set("Nats-Expected-Last-Subject-Sequence", "41")
+		m.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+		releaseEventBuf(m)
+		if m.Header != nil || m.Data != nil {
+			t.Fatalf("released message: header %v, data %q; want neither", m.Header, m.Data)
+		}
+		releaseEventBuf(m) // a second release gives nothing back twice
+
+		next := mustEvent(t, "cus_2", json.RawMessage(userMap), with(t, map[string]string{"lastName": `"Martin"`}), at)
+		n, err := message(subjects, "org_9", next, eventID{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(n.Header) != 8 || n.Header.Get("ce-subject") != "cus_2" || n.Header.Get(nats.MsgIdHdr) != next.ID() {
+			t.Fatalf("round %d: the next message's headers: %v", i, n.Header)
+		}
+		var body Event
+		if err := json.Unmarshal(n.Data, &body); err != nil {
+			t.Fatalf("round %d: the next message's body %s: %v", i, n.Data, err)
+		}
+		sameEvent(t, body, next)
+		releaseEventBuf(n)
+	}
+}
