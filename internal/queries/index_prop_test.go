@@ -228,3 +228,64 @@ func TestIndexCompactsIDs(t *testing.T) {
 	}
 	ref.check(t, x, x.hash, 77)
 }
+
+// TestSealSortsByID loads ids that the keys of sortByID tell apart, and
+// ids they do not (sharing a long prefix, shorter than the key, ending
+// in zero bytes), each put several times and some deleted, and checks the
+// sealed Index against a reference: ids in byte order, each with what
+// came last.
+func TestSealSortsByID(t *testing.T) {
+	prefixes := []string{"", "cus_", "cus_0123456789abcdef_"}
+	for seed := range uint64(6) {
+		prefix := prefixes[seed%3]
+		t.Run(fmt.Sprintf("prefix %q, seed %d", prefix, seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(7, seed))
+			x := NewIndex()
+			hash := func(s string) uint32 { return x.hash(s) }
+			var ids []string
+			if seed >= 3 {
+				ids = slices.Clone(oddIDs)
+			}
+			for range 3000 {
+				b := []byte(prefix)
+				for range rng.IntN(12) {
+					b = append(b, "ab\x00\xff"[rng.IntN(4)])
+				}
+				ids = append(ids, string(b))
+			}
+			ref := reference{}
+			for range 9000 {
+				id := ids[rng.IntN(len(ids))]
+				if rng.IntN(6) == 0 {
+					x.Delete(id)
+					delete(ref, id)
+					continue
+				}
+				c := [2]string{fmt.Sprintf("+1 555 %04d", rng.IntN(10000)), fmt.Sprintf("u%d@example.com", rng.IntN(10000))}
+				x.Put(id, c[0], c[1])
+				ref[id] = c
+			}
+			x.Seal()
+			ref.check(t, x, hash, 500)
+		})
+	}
+}
+
+// BenchmarkIndexSeal measures sealing an Index loaded with 300,000
+// customers, as the read model's watch delivers them.
+func BenchmarkIndexSeal(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := make([]string, 300_000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("cus_%020x", rng.Uint64())
+	}
+	for b.Loop() {
+		b.StopTimer()
+		x := NewIndex()
+		for i, id := range ids {
+			x.Put(id, fmt.Sprint("+1555", i), id+"@example.com")
+		}
+		b.StartTimer()
+		x.Seal()
+	}
+}
