@@ -13,18 +13,26 @@ const maxDepth = 10000
 // export page, stored record and command body it reads before it walks
 // them (BenchmarkValid).
 func Valid(b []byte) bool {
+	i := ValidValue(b, Space(b, 0), 0)
+	return i >= 0 && Space(b, i) == len(b)
+}
+
+// ValidValue returns the offset just past the valid JSON value that
+// starts at b[i], inside depth arrays and objects (encoding/json refuses
+// text nested more than 10,000 deep); -1 if there is none. It is Valid for
+// one value of a text, the rest of the text unread.
+func ValidValue(b []byte, i, depth int) int {
 	var small [64]byte
 	stack := small[:0] // '{' or '[' of each open object or array
-	i := Space(b, 0)
 	for {
 		// A value starts at b[i].
 		if i >= len(b) {
-			return false
+			return -1
 		}
 		switch c := b[i]; c {
 		case '{', '[':
-			if len(stack) == maxDepth {
-				return false
+			if depth+len(stack) >= maxDepth {
+				return -1
 			}
 			stack = append(stack, c)
 			i = Space(b, i+1)
@@ -35,39 +43,39 @@ func Valid(b []byte) bool {
 			}
 			if c == '{' {
 				if i = nameColon(b, i); i < 0 {
-					return false
+					return -1
 				}
 			}
 			continue
 		case '"':
 			if i = validString(b, i); i < 0 {
-				return false
+				return -1
 			}
 		case 't':
 			if i = literal(b, i, "true"); i < 0 {
-				return false
+				return -1
 			}
 		case 'f':
 			if i = literal(b, i, "false"); i < 0 {
-				return false
+				return -1
 			}
 		case 'n':
 			if i = literal(b, i, "null"); i < 0 {
-				return false
+				return -1
 			}
 		default:
 			if i = number(b, i); i < 0 {
-				return false
+				return -1
 			}
 		}
 		// A value ended at b[i]: close what it ends, then the next value.
 		for {
-			i = Space(b, i)
 			if len(stack) == 0 {
-				return i == len(b)
+				return i
 			}
+			i = Space(b, i)
 			if i >= len(b) {
-				return false
+				return -1
 			}
 			top := stack[len(stack)-1]
 			if b[i] == top+2 {
@@ -76,12 +84,12 @@ func Valid(b []byte) bool {
 				continue
 			}
 			if b[i] != ',' {
-				return false
+				return -1
 			}
 			i = Space(b, i+1)
 			if top == '{' {
 				if i = nameColon(b, i); i < 0 {
-					return false
+					return -1
 				}
 			}
 			break

@@ -129,3 +129,23 @@ func BenchmarkValid(b *testing.B) {
 		})
 	}
 }
+
+// TestValidValue checks that ValidValue finds the end of one value in a
+// longer text, counts the nesting it is given, and refuses what Valid
+// refuses.
+func TestValidValue(t *testing.T) {
+	text := []byte(`{"a":[1,{"b":"c\"d"}] ,"e":nul}`)
+	if got := ValidValue(text, 5, 1); got != 21 || text[got-1] != ']' {
+		t.Errorf(`the array of "a": got end %d, want 21`, got)
+	}
+	if got := ValidValue(text, 28, 1); got != -1 {
+		t.Errorf(`the value of "e" (nul): got end %d, want -1`, got)
+	}
+	deep := []byte(strings.Repeat("[", 10) + strings.Repeat("]", 10))
+	if got := ValidValue(deep, 0, maxDepth-10); got != len(deep) {
+		t.Errorf("10 arrays inside %d: got end %d, want %d", maxDepth-10, got, len(deep))
+	}
+	if got := ValidValue(deep, 0, maxDepth-9); got != -1 {
+		t.Errorf("10 arrays inside %d: got end %d, want -1 (too deep)", maxDepth-9, got)
+	}
+}

@@ -2,6 +2,7 @@ package queries
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -27,4 +28,36 @@ func FuzzReadContact(f *testing.F) {
 			t.Fatalf("%q: got %+v, json.Unmarshal's %+v", b, got, want)
 		}
 	})
+}
+
+// TestReadContactDepth holds readContact to json.Unmarshal at the edge of
+// encoding/json's nesting limit, reached inside a member's value.
+func TestReadContactDepth(t *testing.T) {
+	for _, depth := range []int{9998, 9999, 10000} {
+		b := []byte(`{"phone":"1","x":` + strings.Repeat("[", depth) + strings.Repeat("]", depth) + `,"email":"e"}`)
+		var want contact
+		wantErr := json.Unmarshal(b, &want)
+		got, err := readContact(b)
+		if (err != nil) != (wantErr != nil) || got != want {
+			t.Errorf("arrays %d deep in a member: got %+v, %v; json.Unmarshal's %+v, %v", depth, got, err, want, wantErr)
+		}
+	}
+}
+
+// BenchmarkReadContact reads a record of the CRM's usual fields, as the
+// watch does for each record the model stores.
+func BenchmarkReadContact(b *testing.B) {
+	record := []byte(`{"id":"cus_01HZX3K9QW","firstName":"Marie","lastName":"Dupont",` +
+		`"email":"marie.dupont@example.com","phone":"+33612345678","phoneCountry":"FR",` +
+		`"phoneCountryCalling":"33","number":"C-000123","cityId":"city_75056",` +
+		`"birthDate":"1988-04-12","gender":{"code":"F"},"unsubscribed":false,` +
+		`"internalNote":null,"archivedAt":null,"archivedBy":null,"archivedVia":null,` +
+		`"createdAt":"2024-02-01T09:30:00Z","createdVia":"api","createdBy":"usr_admin",` +
+		`"updatedAt":"2026-11-27T10:00:00Z","updatedVia":"backoffice","updatedBy":"usr_42"}`)
+	b.SetBytes(int64(len(record)))
+	for b.Loop() {
+		if _, err := readContact(record); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
