@@ -1,5 +1,7 @@
 package jsonscan
 
+import "bytes"
+
 // maxDepth is encoding/json's limit on the nesting of arrays and
 // objects, which it does not export: it finds text nested deeper
 // invalid.
@@ -93,6 +95,48 @@ func ValidValue(b []byte, i, depth int) int {
 				}
 			}
 			break
+		}
+	}
+}
+
+// ValidMembers calls f with each member of the object whose '{' is b[i],
+// inside depth arrays and objects, as Members gives them, checking the
+// object as Valid checks it: one walk where Valid and then Members take
+// two. It returns the offset just past the object, or -1 if it is not
+// valid JSON; f may have been called for the members before the fault.
+func ValidMembers(b []byte, i, depth int, f func(Member)) int {
+	if depth >= maxDepth {
+		return -1
+	}
+	i = Space(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return -1
+		}
+		m := Member{Name: i}
+		if m.NameEnd = validString(b, i); m.NameEnd < 0 {
+			return -1
+		}
+		m.Escaped = bytes.IndexByte(b[m.Name:m.NameEnd], '\\') >= 0
+		if i = Space(b, m.NameEnd); i >= len(b) || b[i] != ':' {
+			return -1
+		}
+		m.Value = Space(b, i+1)
+		if m.End = ValidValue(b, m.Value, depth+1); m.End < 0 {
+			return -1
+		}
+		m.ValueEscaped = b[m.Value] == '"' && bytes.IndexByte(b[m.Value:m.End], '\\') >= 0
+		f(m)
+		switch i = Space(b, m.End); {
+		case i < len(b) && b[i] == ',':
+			i = Space(b, i+1)
+		case i < len(b) && b[i] == '}':
+			return i + 1
+		default:
+			return -1
 		}
 	}
 }

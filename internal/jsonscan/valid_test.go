@@ -3,6 +3,7 @@ package jsonscan
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,7 +68,34 @@ func TestPropertyValidAsEncodingJSON(t *testing.T) {
 		if got, want := Valid(b), json.Valid(b); got != want {
 			t.Fatalf("Valid(%q) = %v, want %v", b, got, want)
 		}
+		checkMembers(t, b)
 	})
+}
+
+// checkMembers checks ValidMembers on b, a text that may be an object:
+// it finds b valid exactly when Valid does, and then gives the members
+// the Members walk gives.
+func checkMembers(t interface{ Fatalf(string, ...any) }, b []byte) {
+	i := Space(b, 0)
+	if i == len(b) || b[i] != '{' {
+		return
+	}
+	var got []Member
+	end := ValidMembers(b, i, 0, func(m Member) { got = append(got, m) })
+	if valid := end >= 0 && Space(b, end) == len(b); valid != Valid(b) {
+		t.Fatalf("ValidMembers(%q) ends at %d; Valid says %v", b, end, Valid(b))
+	}
+	if end < 0 {
+		return
+	}
+	var want []Member
+	ms := Object(b, i)
+	for m, ok := ms.Next(); ok; m, ok = ms.Next() {
+		want = append(want, m)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("ValidMembers(%q): members %+v, Members gives %+v", b, got, want)
+	}
 }
 
 // jsonValue draws a value encoding/json marshals, nested up to depth.
@@ -96,6 +124,7 @@ func FuzzValid(f *testing.F) {
 		if got, want := Valid(b), json.Valid(b); got != want {
 			t.Errorf("Valid(%q) = %v, want %v", b, got, want)
 		}
+		checkMembers(t, b)
 	})
 }
 
@@ -147,5 +176,12 @@ func TestValidValue(t *testing.T) {
 	}
 	if got := ValidValue(deep, 0, maxDepth-9); got != -1 {
 		t.Errorf("10 arrays inside %d: got end %d, want -1 (too deep)", maxDepth-9, got)
+	}
+	obj := []byte(`{"a":[[1]]}`)
+	if got := ValidMembers(obj, 0, maxDepth-3, func(Member) {}); got != len(obj) {
+		t.Errorf("an object 3 deep inside %d: got end %d, want %d", maxDepth-3, got, len(obj))
+	}
+	if got := ValidMembers(obj, 0, maxDepth-2, func(Member) {}); got != -1 {
+		t.Errorf("an object 3 deep inside %d: got end %d, want -1 (too deep)", maxDepth-2, got)
 	}
 }

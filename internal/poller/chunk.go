@@ -76,7 +76,10 @@ func sealChunk(b []byte, v byte, scratch *[]byte) []byte {
 		*scratch = make([]byte, n)
 	}
 	enc := s2.Encode((*scratch)[:n], b[1:])
-	return append([]byte{v}, enc...)
+	out := make([]byte, 1+len(enc))
+	out[0] = v
+	copy(out[1:], enc)
+	return out
 }
 
 // readChunk calls f with each record of chunk b, plain or compressed, in
