@@ -67,3 +67,29 @@ func FuzzEventJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNeedsHTMLEscape holds needsHTMLEscape to its definition: whether
+// json.HTMLEscape changes the bytes.
+func FuzzNeedsHTMLEscape(f *testing.F) {
+	for _, s := range []string{"", "plain", "a<b", "a>b", "a&b", "x\u2028", "\u2029y", "\xe2", "\xe2\x80", "\xe2\x80\xa7",
+		"\xe2\x80\xaa", "\xe2\xe2\x80\xa8", "—", "é\u2028", `{"a":"b"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var buf bytes.Buffer
+		json.HTMLEscape(&buf, b)
+		if want := !bytes.Equal(buf.Bytes(), b); needsHTMLEscape(b) != want {
+			t.Fatalf("needsHTMLEscape(%q) = %v, want %v", b, !want, want)
+		}
+	})
+}
+
+func BenchmarkNeedsHTMLEscape(b *testing.B) {
+	rec := []byte(userMap)
+	b.SetBytes(int64(len(rec)))
+	for b.Loop() {
+		if needsHTMLEscape(rec) {
+			b.Fatal("userMap needs no escape")
+		}
+	}
+}
