@@ -237,3 +237,14 @@ func BenchmarkDiff(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkWholeDigest(b *testing.B) {
+	record := json.RawMessage(userMap)
+	b.SetBytes(int64(len(record)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := wholeDigest(record); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
