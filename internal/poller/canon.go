@@ -334,10 +334,10 @@ func (c *canon) reorder(ms []span) bool {
 	return true
 }
 
-// learn keeps the order sortMembers put ms in, when its object had no
-// repeated name (then ms's spans are its members, sorted): each span's
-// place among the members as they came, which is the order of their
-// offsets k in c.buf.
+// learn keeps the order sortMembers put ms, an object's members as it
+// keeps them, in: each span's place among them as they came, which is the
+// order of their offsets k in c.buf. Whatever it keeps, reorder uses it
+// only where it gives a strict order.
 func (c *canon) learn(ms []span) {
 	if len(ms) < orderMin || len(ms) > 64 {
 		return
