@@ -110,15 +110,9 @@ type Status struct {
 
 // Ensure creates or updates the read model's buckets with replicas
 // replicas (history 1, file storage) and returns the model's bucket and
-// the status bucket. A bucket already as the bridge makes it is left as
-// it is, so that several processes can start at once.
-//
-// The model's stream is also set to allow fast batch publishing (ADR-50,
-// nats-server 2.14 and later), with which the poller writes the model's
-// entries; a server that does not know the setting leaves it unset, and
-// BatchAllowed then reports so.
+// the status bucket.
 func Ensure(ctx context.Context, js jetstream.JetStream, replicas int) (customers, status jetstream.KeyValue, err error) {
-	customers, err = ensureBucket(ctx, js, jetstream.KeyValueConfig{
+	customers, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      Bucket,
 		Description: "crm-bridge read model: every customer's current record (docs/contract.md)",
 		History:     1,
@@ -126,12 +120,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, replicas int) (customer
 		Replicas:    replicas,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("model: bucket %s: %w", Bucket, err)
 	}
-	if err := allowBatch(ctx, js, Stream); err != nil {
-		return nil, nil, err
-	}
-	status, err = ensureBucket(ctx, js, jetstream.KeyValueConfig{
+	status, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      StatusBucket,
 		Description: "crm-bridge read model status",
 		History:     1,
@@ -139,64 +130,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, replicas int) (customer
 		Replicas:    replicas,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("model: bucket %s: %w", StatusBucket, err)
 	}
 	return customers, status, nil
-}
-
-// Stream is the stream that holds Bucket, as JetStream names a bucket's
-// stream.
-const Stream = "KV_" + Bucket
-
-// ensureBucket creates the bucket cfg, or updates it to cfg when one of
-// the settings the bridge makes differs. An update would also clear the
-// stream settings a bucket's configuration does not hold (allow_batched),
-// so a bucket already up to date is not updated.
-func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	if s, err := js.Stream(ctx, "KV_"+cfg.Bucket); err == nil {
-		have := s.CachedInfo().Config
-		if have.Description == cfg.Description && have.MaxMsgsPerSubject == int64(cfg.History) &&
-			have.Storage == cfg.Storage && have.Replicas == cfg.Replicas {
-			kv, err := js.KeyValue(ctx, cfg.Bucket)
-			if err != nil {
-				return nil, fmt.Errorf("model: bucket %s: %w", cfg.Bucket, err)
-			}
-			return kv, nil
-		}
-	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("model: bucket %s: %w", cfg.Bucket, err)
-	}
-	return kv, nil
-}
-
-// allowBatch sets allow_batched on stream, unless it is set already.
-func allowBatch(ctx context.Context, js jetstream.JetStream, stream string) error {
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		return fmt.Errorf("model: stream %s: %w", stream, err)
-	}
-	cfg := s.CachedInfo().Config
-	if cfg.AllowBatchPublish {
-		return nil
-	}
-	cfg.AllowBatchPublish = true
-	if _, err := js.UpdateStream(ctx, cfg); err != nil {
-		return fmt.Errorf("model: stream %s: allow batched publishing: %w", stream, err)
-	}
-	return nil
-}
-
-// BatchAllowed reports whether the read model's stream allows fast batch
-// publishing: false on a server older than 2.14, which ignores the
-// setting, or when another process has cleared it since.
-func BatchAllowed(ctx context.Context, js jetstream.JetStream) (bool, error) {
-	s, err := js.Stream(ctx, Stream)
-	if err != nil {
-		return false, fmt.Errorf("model: stream %s: %w", Stream, err)
-	}
-	return s.CachedInfo().Config.AllowBatchPublish, nil
 }
 
 // ReadStatus returns the model's status from the status bucket; the zero

@@ -66,7 +66,7 @@ func (q *bulkPipe) push(ctx context.Context, ps *pass, models modelBatch, chunks
 // chunks while more than bulkDepth pages are in flight.
 func (q *bulkPipe) advance(ctx context.Context, ps *pass) error {
 	upTo := len(q.pages) - 1
-	if q.pages[upTo].models.n > bulkPendingPuts/2 {
+	if len(q.pages[upTo].models.pending) > bulkPendingPuts/2 {
 		upTo++
 	}
 	for _, bp := range q.pages[:upTo] {

@@ -56,11 +56,9 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 	ps.mu.Unlock()
 	for i := range items {
 		if err := ps.sort(&srt, &items[i]); err != nil {
-			srt.models.seal(ctx)
 			return err
 		}
 	}
-	srt.models.seal(ctx)
 	if srt.bulk {
 		return ps.bulk.push(ctx, ps, srt.models, srt.chunks, srt.work, detected)
 	}

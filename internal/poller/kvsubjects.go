@@ -13,21 +13,26 @@ import (
 
 // This file is the only code of the repository that knows the subjects
 // under which key-value buckets keep their keys ("$KV.<bucket>.<key>"),
-// for three things the key-value API cannot do: publish asynchronously or
-// in fast batches (the read model's writes, also for the black-box
-// floor), read many entries in one batched direct get (the read model's,
-// for loadMany), and read the headers of a bucket's entries (the
-// migration of legacyStateBucket, migrate.go).
+// for three things the key-value API cannot do: publish asynchronously
+// (the read model's writes, also for the black-box floor), read many
+// entries in one batched direct get (the read model's, for loadMany),
+// and read the headers of a bucket's entries (the migration of
+// legacyStateBucket, migrate.go).
 // internal/layout's TestSizes keeps it so.
 
 // modelPrefix is the subject prefix of the read model's keys.
 const modelPrefix = "$KV." + model.Bucket + "."
 
-// putModelAsync puts value under key in the read model, as the key-value
-// API's Put would, without waiting for the acknowledgement.
-func putModelAsync(js jetstream.JetStream, key string, value []byte) (jetstream.PubAckFuture, error) {
-	return js.PublishAsync(modelPrefix+key, value)
+// PutModelAsync puts value under key in the read model, as the key-value
+// API's Put would, without waiting for the acknowledgement. It is
+// exported for the black-box benchmarks' floor, which writes the read
+// model as the poller does and does nothing else.
+func PutModelAsync(js jetstream.JetStream, key string, value []byte, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	return js.PublishAsync(modelPrefix+key, value, opts...)
 }
+
+// modelStream is the stream of the read model's bucket.
+const modelStream = "KV_" + model.Bucket
 
 // lastModelMany calls f with the value of each of keys' read model
 // entries (at most multiLastMax), read in one batched direct get; a key
@@ -37,7 +42,7 @@ func lastModelMany(ctx context.Context, js jetstream.JetStream, keys []string, f
 	for i, k := range keys {
 		subjects[i] = modelPrefix + k
 	}
-	msgs, err := jetstreamext.GetLastMsgsFor(ctx, js, model.Stream, subjects)
+	msgs, err := jetstreamext.GetLastMsgsFor(ctx, js, modelStream, subjects)
 	if err != nil {
 		return err
 	}
@@ -62,17 +67,6 @@ const legacyStateStream = "KV_" + legacyStateBucket
 // kvOperation is the header with which the key-value API marks an entry
 // deleted ("DEL") or purged ("PURGE").
 const kvOperation = "KV-Operation"
-
-// ModelMsg is the message that puts value under key in the read model,
-// or deletes key when value is nil, as the key-value API's Put and Delete
-// would. It is exported for the black-box benchmarks' floor.
-func ModelMsg(key string, value []byte) *nats.Msg {
-	m := &nats.Msg{Subject: modelPrefix + key, Data: value}
-	if value == nil {
-		m.Header = nats.Header{kvOperation: []string{"DEL"}}
-	}
-	return m
-}
 
 // deleteModelAsync deletes key from the read model, as the key-value API's
 // Delete would, without waiting for the acknowledgement.

@@ -7,7 +7,6 @@ import (
 	"iter"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -144,9 +143,6 @@ type Poller struct {
 	// model.Status (readmodel.go).
 	model       jetstream.KeyValue
 	modelStatus jetstream.KeyValue
-	// batched is set while the model's stream allows fast batches
-	// (modelbatch.go).
-	batched atomic.Bool
 
 	deletes *appliedDeletes // applieddeletes.go
 	resyncs resyncs         // resync.go
@@ -255,14 +251,6 @@ func (p *Poller) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poller: %w", err)
 	}
-	batched, err := model.BatchAllowed(ctx, p.js)
-	if err != nil {
-		return fmt.Errorf("poller: %w", err)
-	}
-	if !batched {
-		p.log.Info("poller: the server does not allow fast batches (nats-server 2.14 or later); the read model's entries are written one by one")
-	}
-	p.batched.Store(batched)
 	kv, err := lease.Bucket(ctx, p.js, LeaseBucket, "crm-bridge: which process polls the CRM for changes", p.cfg.LeaseTTL, p.cfg.Replicas)
 	if err != nil {
 		return fmt.Errorf("poller: %w", err)

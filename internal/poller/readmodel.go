@@ -58,6 +58,44 @@ func (p *Poller) putModel(ctx context.Context, ls *lease.Lease, id string, recor
 	return nil
 }
 
+// modelBatch puts read model entries asynchronously: a first start's
+// customers, and a complete export's repairs.
+type modelBatch struct {
+	pending []jetstream.PubAckFuture
+}
+
+// put starts writing record as id's entry, or deleting it when record is
+// nil; it fails with lease.ErrLost when the lease may have lapsed.
+func (b *modelBatch) put(ps *pass, id string, record json.RawMessage) error {
+	if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
+		return lease.ErrLost
+	}
+	var ack jetstream.PubAckFuture
+	var err error
+	if record == nil {
+		ack, err = deleteModelAsync(ps.p.js, model.Key(id))
+	} else {
+		ack, err = PutModelAsync(ps.p.js, model.Key(id), modelValue(id, record, int(ps.p.js.Conn().MaxPayload())))
+	}
+	if err != nil {
+		return fmt.Errorf("poller: read model %s: %w", id, err)
+	}
+	b.pending = append(b.pending, ack)
+	return nil
+}
+
+// wait waits for every put's acknowledgement; it returns the first error.
+func (b *modelBatch) wait(ctx context.Context) error {
+	var first error
+	for _, ack := range b.pending {
+		if _, err := await(ctx, ack); err != nil && first == nil {
+			first = fmt.Errorf("poller: read model: %w", err)
+		}
+	}
+	b.pending = nil
+	return first
+}
+
 // scanModel reads the read model at the start of a complete export. An
 // entry that holds its customer's saved record (or a stub of it) marks
 // the customer modelOK; the pass rewrites the entries of the others as it

@@ -310,7 +310,12 @@ func TestReadModelRepair(t *testing.T) {
 // export, and publishes nothing.
 func TestReadModelFilledOnOldState(t *testing.T) {
 	r := newRig(t, crmsim.Options{PageSize: 6})
-	cfg, first := r.startFilled(20)
+	r.sim.Seed(20)
+	cfg := r.cfg
+	cfg.ReconcileInterval = time.Hour
+	first := r.start(cfg, nil, nil)
+	first.polls(t, 1)
+	r.waitModel()
 	first.stop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -110,7 +110,6 @@ func (ps *pass) storeEvents(ctx context.Context, t *tail) ([]change, error) {
 		delete(t.hs, c.h)
 	}
 	t.fs = fs
-	defer t.models.seal(ctx)
 	for _, f := range fs {
 		if err := t.models.put(ps, f.c.id, f.c.raw); err != nil {
 			return slow, err

@@ -22,7 +22,7 @@ func events(ctx context.Context, o options, stdout io.Writer) error {
 	ensure := func(js jetstream.JetStream) error {
 		return streams.Ensure(ctx, js, streams.Config{Prefix: "crm", Replicas: 1, Partitions: streams.CommandPartitions})
 	}
-	return publishExport(ctx, o, stdout, o.since, ensure, nil, func(js jetstream.JetStream, c crm.Customer, now time.Time) error {
+	return publishExport(ctx, o, stdout, o.since, ensure, func(js jetstream.JetStream, c crm.Customer, now time.Time) error {
 		ev, _, err := poller.NewEvent(c.ID, nil, c.Raw, now)
 		if err != nil {
 			return err
@@ -39,12 +39,11 @@ func events(ctx context.Context, o options, stdout io.Writer) error {
 // publishExport is the floor's export jobs but for what they publish:
 // ensure makes what they write to, then the export since since is read
 // page by page and each customer handed to publish (asynchronously, with
-// the time its page came), and end, when not nil, is called after the
-// last. It prints "ready", then "export" and the time (RFC 3339) just
-// before its first export request, and "done N" once every PubAck is in,
-// and waits to be stopped.
+// the time its page came). It prints "ready", then "export" and the time
+// (RFC 3339) just before its first export request, and "done N" once
+// every PubAck is in, and waits to be stopped.
 func publishExport(ctx context.Context, o options, stdout io.Writer, since time.Time,
-	ensure func(jetstream.JetStream) error, end func() error, publish func(jetstream.JetStream, crm.Customer, time.Time) error) error {
+	ensure func(jetstream.JetStream) error, publish func(jetstream.JetStream, crm.Customer, time.Time) error) error {
 	nc, _, err := connect(o.nats)
 	if err != nil {
 		return err
@@ -75,11 +74,6 @@ func publishExport(ctx context.Context, o options, stdout io.Writer, since time.
 				return err
 			}
 			n++
-		}
-	}
-	if end != nil {
-		if err := end(); err != nil {
-			return err
 		}
 	}
 	select {
