@@ -309,9 +309,9 @@ func (c *canon) sortMembers(base int) bool {
 	return true
 }
 
-// orderMin is the fewest members an object must have for its canon to
+// orderMin and orderMax bound the members of an object for its canon to
 // remember how it sorted them (reorder).
-const orderMin = 8
+const orderMin, orderMax = 8, 64
 
 // reorder sorts ms by the last order learn kept for objects of as many
 // members, when that order puts them strictly in order: then it is the
@@ -339,11 +339,11 @@ func (c *canon) reorder(ms []span) bool {
 // order of their offsets k in c.buf. Whatever it keeps, reorder uses it
 // only where it gives a strict order.
 func (c *canon) learn(ms []span) {
-	if len(ms) < orderMin || len(ms) > 64 {
+	if len(ms) < orderMin || len(ms) > orderMax {
 		return
 	}
 	if c.orders == nil {
-		c.orders = make([][]uint8, 65)
+		c.orders = make([][]uint8, orderMax+1)
 	}
 	c.tmp = append(c.tmp[:0], ms...)
 	slices.SortFunc(c.tmp, func(a, b span) int { return a.k - b.k })
