@@ -66,7 +66,7 @@ func (q *bulkPipe) push(ctx context.Context, ps *pass, models modelBatch, chunks
 // chunks while more than bulkDepth pages are in flight.
 func (q *bulkPipe) advance(ctx context.Context, ps *pass) error {
 	upTo := len(q.pages) - 1
-	if len(q.pages[upTo].models.pending) > bulkPendingPuts/2 {
+	if q.pages[upTo].models.len() > bulkPendingPuts/2 {
 		upTo++
 	}
 	for _, bp := range q.pages[:upTo] {
@@ -130,7 +130,7 @@ func (bp *bulkPage) flush(ctx context.Context, ps *pass) error {
 	if bp.flushed {
 		return nil
 	}
-	if err := bp.models.wait(ctx); err != nil {
+	if err := bp.models.wait(ctx, ps.p); err != nil {
 		bp.chunks.discard(ps)
 		return err
 	}

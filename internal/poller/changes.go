@@ -59,12 +59,16 @@ func (ps *pass) page(ctx context.Context, items []crm.Customer) error {
 			return err
 		}
 	}
+	if err := srt.models.send(ps.p); err != nil {
+		srt.chunks.discard(ps)
+		return err
+	}
 	if srt.bulk {
 		return ps.bulk.push(ctx, ps, srt.models, srt.chunks, srt.work, detected)
 	}
 	// The read model first, then the state that records the same
 	// customers.
-	if err := srt.models.wait(ctx); err != nil {
+	if err := srt.models.wait(ctx, ps.p); err != nil {
 		srt.chunks.discard(ps)
 		return err
 	}

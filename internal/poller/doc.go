@@ -35,6 +35,8 @@
 //   - cursor.go: where the next poll starts.
 //   - chunk.go: a first start's customers, recorded in bulk.
 //   - store.go, storebatch.go: the state's reads and writes.
+//   - modelwrite.go: the read model's writes, a batch with one
+//     acknowledgement.
 //   - catchup.go: events published but not saved.
 //
 // Each change's event is published and then its record saved, both writes

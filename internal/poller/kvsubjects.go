@@ -2,6 +2,7 @@ package poller
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -13,11 +14,11 @@ import (
 
 // This file is the only code of the repository that knows the subjects
 // under which key-value buckets keep their keys ("$KV.<bucket>.<key>"),
-// for three things the key-value API cannot do: publish asynchronously
-// (the read model's writes, also for the black-box floor), read many
-// entries in one batched direct get (the read model's, for loadMany),
-// and read the headers of a bucket's entries (the migration of
-// legacyStateBucket, migrate.go).
+// for three things the key-value API cannot do: publish asynchronously,
+// or without a reply (the read model's writes, modelwrite.go; also for
+// the black-box floor), read many entries in one batched direct get (the
+// read model's, for loadMany), and read the headers of a bucket's entries
+// (the migration of legacyStateBucket, migrate.go).
 // internal/layout's TestSizes keeps it so.
 
 // modelPrefix is the subject prefix of the read model's keys.
@@ -68,10 +69,15 @@ const legacyStateStream = "KV_" + legacyStateBucket
 // deleted ("DEL") or purged ("PURGE").
 const kvOperation = "KV-Operation"
 
-// deleteModelAsync deletes key from the read model, as the key-value API's
-// Delete would, without waiting for the acknowledgement.
-func deleteModelAsync(js jetstream.JetStream, key string) (jetstream.PubAckFuture, error) {
-	m := nats.NewMsg(modelPrefix + key)
-	m.Header.Set(kvOperation, "DEL")
-	return js.PublishMsgAsync(m)
+// modelMsg is the message that writes record as id's read model entry, as
+// the key-value API's Put would, or deletes it, as its Delete would, when
+// record is nil.
+func (p *Poller) modelMsg(id string, record json.RawMessage) *nats.Msg {
+	m := nats.NewMsg(modelPrefix + model.Key(id))
+	if record == nil {
+		m.Header.Set(kvOperation, "DEL")
+	} else {
+		m.Data = modelValue(id, record, int(p.js.Conn().MaxPayload()))
+	}
+	return m
 }

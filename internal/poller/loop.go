@@ -187,6 +187,7 @@ func (p *Poller) claim(ctx context.Context, ls *lease.Lease) (*lane, bool, error
 		return nil, false, err
 	}
 	start := p.cfg.Now()
+	p.modelw.forget() // others may have written the model since this process last did
 	x, empty, err := p.store.rebuild(ctx)
 	if err != nil {
 		return nil, false, err

@@ -16,6 +16,9 @@ type metrics struct {
 	badUpdatedAt prometheus.Counter
 	// lastComplete is when the last complete poll started (Unix seconds).
 	lastComplete prometheus.Gauge
+	// modelResent counts batches of read model entries sent again
+	// (modelwrite.go).
+	modelResent prometheus.Counter
 	// steps times each step of the pipeline's rounds (pipeline.go), by
 	// step: load, events, model, state.
 	steps *prometheus.HistogramVec
@@ -59,6 +62,10 @@ func newMetrics(reg prometheus.Registerer, p *Poller) *metrics {
 			Name: "crm_bridge_poller_invalid_updated_at_total",
 			Help: "Customer records read whose updatedAt is missing or not an RFC 3339 timestamp (they cannot move the cursor).",
 		}),
+		modelResent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crm_bridge_poller_model_batches_resent_total",
+			Help: "Batches of read model entries sent again, each entry acknowledged, because the server did not store them all as sent: another write came between, or it shed load.",
+		}),
 		steps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "crm_bridge_poller_step_seconds",
 			Help:    "Time one round of the poller's writes (the changes of one export page, at most 1,000 customers) spent on each step: load (their saved state), events, model (their read model entries), state (saving them).",
@@ -70,7 +77,7 @@ func newMetrics(reg prometheus.Registerer, p *Poller) *metrics {
 			Name: "crm_bridge_poller_lag_seconds",
 			Help: "Time since the last complete poll started, while this process polls; 0 otherwise.",
 		}, func() float64 { return p.Status().Lag(p.cfg.Now()).Seconds() })
-		reg.MustRegister(m.active, m.events, m.passes, m.records, m.pages, m.invalid, m.truncated, m.badUpdatedAt, m.lastComplete, m.steps, lag)
+		reg.MustRegister(m.active, m.events, m.passes, m.records, m.pages, m.invalid, m.truncated, m.badUpdatedAt, m.lastComplete, m.modelResent, m.steps, lag)
 	}
 	return m
 }

@@ -143,6 +143,8 @@ type Poller struct {
 	// model.Status (readmodel.go).
 	model       jetstream.KeyValue
 	modelStatus jetstream.KeyValue
+	// modelw orders the read model's writes (modelwrite.go).
+	modelw modelWriter
 
 	deletes *appliedDeletes // applieddeletes.go
 	resyncs resyncs         // resync.go

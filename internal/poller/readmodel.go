@@ -45,55 +45,10 @@ func (p *Poller) putModel(ctx context.Context, ls *lease.Lease, id string, recor
 	if !ls.Valid(p.cfg.LeaseTTL / 4) {
 		return lease.ErrLost
 	}
-	key := model.Key(id)
-	var err error
-	if record == nil {
-		err = p.model.Delete(ctx, key)
-	} else {
-		_, err = p.model.Put(ctx, key, modelValue(id, record, int(p.js.Conn().MaxPayload())))
-	}
-	if err != nil {
+	if err := p.modelw.put(ctx, p.js, p.modelMsg(id, record)); err != nil {
 		return fmt.Errorf("poller: read model %s: %w", id, err)
 	}
 	return nil
-}
-
-// modelBatch puts read model entries asynchronously: a first start's
-// customers, and a complete export's repairs.
-type modelBatch struct {
-	pending []jetstream.PubAckFuture
-}
-
-// put starts writing record as id's entry, or deleting it when record is
-// nil; it fails with lease.ErrLost when the lease may have lapsed.
-func (b *modelBatch) put(ps *pass, id string, record json.RawMessage) error {
-	if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
-		return lease.ErrLost
-	}
-	var ack jetstream.PubAckFuture
-	var err error
-	if record == nil {
-		ack, err = deleteModelAsync(ps.p.js, model.Key(id))
-	} else {
-		ack, err = PutModelAsync(ps.p.js, model.Key(id), modelValue(id, record, int(ps.p.js.Conn().MaxPayload())))
-	}
-	if err != nil {
-		return fmt.Errorf("poller: read model %s: %w", id, err)
-	}
-	b.pending = append(b.pending, ack)
-	return nil
-}
-
-// wait waits for every put's acknowledgement; it returns the first error.
-func (b *modelBatch) wait(ctx context.Context) error {
-	var first error
-	for _, ack := range b.pending {
-		if _, err := await(ctx, ack); err != nil && first == nil {
-			first = fmt.Errorf("poller: read model: %w", err)
-		}
-	}
-	b.pending = nil
-	return first
 }
 
 // scanModel reads the read model at the start of a complete export. An
@@ -162,6 +117,7 @@ func (ps *pass) dropStrays(ctx context.Context) error {
 		if !ps.ls.Valid(ps.p.cfg.LeaseTTL / 4) {
 			return lease.ErrLost
 		}
+		ps.p.modelw.forget() // a write whose sequence it cannot tell
 		if err := ps.p.model.Delete(ctx, s.key); err != nil {
 			return fmt.Errorf("poller: read model: delete %s: %w", s.key, err)
 		}

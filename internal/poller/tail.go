@@ -115,13 +115,13 @@ func (ps *pass) storeEvents(ctx context.Context, t *tail) ([]change, error) {
 			return slow, err
 		}
 	}
-	return slow, nil
+	return slow, t.models.send(ps.p)
 }
 
 // storeModels waits for t's read model entries and sends its state.
 func (ps *pass) storeModels(ctx context.Context, t *tail) error {
 	start := time.Now()
-	err := t.models.wait(ctx)
+	err := t.models.wait(ctx, ps.p)
 	t.clock.add(stepModel, start)
 	if err != nil {
 		return err
