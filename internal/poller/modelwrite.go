@@ -85,10 +85,9 @@ func (w *modelWriter) put(ctx context.Context, js jetstream.JetStream, m *nats.M
 type modelBatch struct {
 	msgs []*nats.Msg
 	// Set by send:
-	sent    bool
+	gen     uint64                   // the writer's sent count after this batch; 0 until sent
 	checked bool                     // all but the last sent without a reply
 	acks    []jetstream.PubAckFuture // the last's only, when checked
-	gen     uint64                   // the writer's sent count after this batch
 }
 
 // len is how many entries the batch holds.
@@ -108,10 +107,9 @@ func (b *modelBatch) put(ps *pass, id string, record json.RawMessage) error {
 // the model stream's last sequence and the batch holds two or more,
 // else each acknowledged.
 func (b *modelBatch) send(p *Poller) error {
-	if b.sent || len(b.msgs) == 0 {
+	if b.gen != 0 || len(b.msgs) == 0 {
 		return nil
 	}
-	b.sent = true
 	w, js := &p.modelw, p.js
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -144,7 +142,6 @@ func (b *modelBatch) sendEach(js jetstream.JetStream) error {
 	b.checked, b.acks = false, make([]jetstream.PubAckFuture, 0, len(b.msgs))
 	for _, m := range b.msgs {
 		m.Header.Del(jetstream.ExpectedLastSeqHeader) // the check send set on the last
-
 		ack, err := js.PublishMsgAsync(m)
 		if err != nil {
 			return fmt.Errorf("poller: read model: %w", err)
@@ -163,7 +160,7 @@ func (b *modelBatch) wait(ctx context.Context, p *Poller) error {
 	if len(b.msgs) == 0 {
 		return nil
 	}
-	defer func() { b.msgs, b.acks, b.sent = nil, nil, false }()
+	defer func() { b.msgs, b.acks, b.gen = nil, nil, 0 }()
 	if err := b.send(p); err != nil {
 		return err
 	}

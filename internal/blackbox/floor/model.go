@@ -15,7 +15,7 @@ import (
 // readModel is the floor of the read model alone: the bucket made as the
 // bridge makes it (model.Ensure), then the complete export read page by
 // page and each customer put under its key, asynchronously, as the poller
-// puts it (publishExport). Beside the silent first sync's baseline, it
+// puts a first start's (publishExport). Beside the silent first sync's baseline, it
 // shows what the contract's read model costs by itself
 // (docs/performance.md, scenario 8).
 func readModel(ctx context.Context, o options, stdout io.Writer) error {
